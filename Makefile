@@ -1,0 +1,62 @@
+# Steun: the two commands are `make demo` and `make test`. Each installs what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+APT_STAMP := $(VENV)/.apt-installed
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test lint typecheck bench venv system-deps clean help
+
+help:
+	@echo "make demo   build the course packages, start the LRS and the tool on 127.0.0.1"
+	@echo "make test   install everything the tests need and run the whole suite"
+	@echo "make lint   ruff (lint + format check) and mypy"
+	@echo "make bench  run the benchmark scripts"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)
+
+# Debian packages the tests need: Chromium for browser tests, PostgreSQL server binaries,
+# Node.js/npm for the SCORM player and schema files (npm packages live in node_modules/).
+system-deps:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
+	command -v runuser >/dev/null 2>&1 || missing="$$missing util-linux"; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@if [ -f package.json ]; then \
+	  if [ ! -d node_modules ] || [ package.json -nt node_modules ] || [ package-lock.json -nt node_modules ]; then \
+	    npm ci --no-audit --no-fund --loglevel=error && touch node_modules; \
+	  fi; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy steun_lti scorm_package xapi
+
+test: $(STAMP) system-deps lint
+	$(BIN)/python -m pytest -p no:cacheprovider
+
+demo: $(STAMP)
+	@if [ -f package.json ] && [ ! -d node_modules ]; then $(MAKE) --no-print-directory system-deps; fi
+	$(BIN)/steun demo
+
+bench: $(STAMP) system-deps
+	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) dist var node_modules .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from steun_lti.cli import main
+
+main(prog_name="steun")

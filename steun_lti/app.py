@@ -1,0 +1,60 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from steun_lti import __version__
+from steun_lti.db import Database, init_app
+from steun_lti.secrets import ensure_data_dir, load_or_create_secret
+from steun_lti.settings import Settings, load_settings
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
+    """Build the tool. Tests pass their own settings (and database); nothing happens at import."""
+    settings = settings or load_settings()
+    ensure_data_dir(settings.data_dir)
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app.config["STEUN_SETTINGS"] = settings
+    app.config["STEUN_VERSION"] = __version__
+    secret = (
+        settings.secret_key.get_secret_value()
+        if settings.secret_key
+        else load_or_create_secret(settings.data_dir, "flask_secret_key")
+    )
+    app.config.update(
+        SECRET_KEY=secret,
+        DEBUG=settings.debug,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+    if settings.proxy_hops > 0:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=settings.proxy_hops,
+            x_proto=settings.proxy_hops,
+            x_host=settings.proxy_hops,
+            x_port=settings.proxy_hops,
+            x_prefix=settings.proxy_hops,
+        )
+    logging.getLogger("steun").setLevel(settings.log_level.upper())
+
+    init_app(app, database or Database(settings.resolved_database_url))
+
+    from steun_lti.web import register_blueprints
+
+    register_blueprints(app)
+    return app
+
+
+def get_settings() -> Settings:
+    """The settings of the app handling the current request."""
+    from flask import current_app
+
+    settings: Settings = current_app.config["STEUN_SETTINGS"]
+    return settings

@@ -1,0 +1,12 @@
+"""Blueprints of the tool, one per concern."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from steun_lti.web import errors, health
+
+    app.register_blueprint(health.bp)
+    errors.register(app)

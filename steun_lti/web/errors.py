@@ -1,0 +1,56 @@
+"""Error pages: Dutch first, English second; never a stack trace (the log has it)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+from steun_lti.exceptions import SteunError
+
+log = logging.getLogger("steun.web")
+
+TITLES = {
+    400: ("Ongeldig verzoek", "Bad request"),
+    401: ("Niet aangemeld", "Not signed in"),
+    403: ("Geen toegang", "Forbidden"),
+    404: ("Pagina niet gevonden", "Page not found"),
+    405: ("Methode niet toegestaan", "Method not allowed"),
+    413: ("Verzoek te groot", "Request too large"),
+    429: ("Te veel verzoeken", "Too many requests"),
+    500: ("Er ging iets mis", "Something went wrong"),
+    503: ("Tijdelijk niet beschikbaar", "Temporarily unavailable"),
+}
+
+
+def render_error(status: int, detail: str | None = None) -> ResponseReturnValue:
+    title_nl, title_en = TITLES.get(status, TITLES[500] if status >= 500 else TITLES[400])
+    wants_json = (
+        request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
+    )
+    if wants_json:
+        return {"error": title_en, "status": status, "detail": detail}, status
+    return (
+        render_template(
+            "error.html", status=status, title_nl=title_nl, title_en=title_en, detail=detail
+        ),
+        status,
+    )
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(SteunError)
+    def handle_steun_error(error: SteunError) -> ResponseReturnValue:
+        log.info("refused request to %s: %s", request.path, error.message)
+        return render_error(error.http_status, error.message)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(error: HTTPException) -> ResponseReturnValue:
+        return render_error(error.code or 500, None)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception) -> ResponseReturnValue:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return render_error(500, None)
