@@ -615,7 +615,7 @@ class LrsApp:
             "objectType": "Activity",
             "id": activity_id,
         }
-        return json_response(formats.apply_canonical_activity(activity, xreq.accept_language))
+        return json_response(activity)
 
     # Withdrawal (non-standard, admin only) ------------------------------------------------
 

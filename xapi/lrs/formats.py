@@ -118,9 +118,3 @@ def apply(statement: dict[str, Any], fmt: str, accept_language: str) -> dict[str
     if "authority" in statement:
         statement["authority"] = _ids_agent(statement["authority"])
     return statement
-
-
-def apply_canonical_activity(activity: dict[str, Any], accept_language: str) -> dict[str, Any]:
-    if isinstance(activity.get("definition"), dict):
-        _canonical_definition(activity["definition"], preferred_languages(accept_language))
-    return activity
