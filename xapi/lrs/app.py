@@ -327,7 +327,7 @@ class LrsApp:
         body, parts = self._parse_statement_body(xreq)
         if not isinstance(body, dict):
             raise BadRequest("PUT takes one statement (a JSON object).")
-        statement = validate_statement(body)
+        statement = validate_statement(body, copy=False)
         if "id" in statement and statement["id"].lower() != statement_id:
             raise BadRequest("The statement's id differs from the statementId parameter.")
         statement["id"] = statement.get("id", xreq.params["statementId"])
@@ -342,7 +342,9 @@ class LrsApp:
         if not raw:
             raise BadRequest("The batch is empty.")
         statements = [
-            validate_statement(s, f"statement[{i}]" if isinstance(body, list) else "statement")
+            validate_statement(
+                s, f"statement[{i}]" if isinstance(body, list) else "statement", copy=False
+            )
             for i, s in enumerate(raw)
         ]
         attachments = multipart.match_attachments(statements, parts)

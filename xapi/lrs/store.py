@@ -147,11 +147,12 @@ def statement_keys(stmt: dict[str, Any]) -> set[str]:
     for person in people:
         for identity in _agents_in(person):
             keys.add("w:" + identity)
-            keys.add("ra:" + identity)
+    # related_agents matches "w:" or "ra:" keys; related_activities "o:" or "ra2:" keys.
     for identity in _agents_in(stmt.get("authority")):
         keys.add("ra:" + identity)
     for activity_id in activities:
-        keys.add("ra2:" + activity_id)
+        if "o:" + activity_id not in keys:
+            keys.add("ra2:" + activity_id)
     return keys
 
 
@@ -237,17 +238,25 @@ class StatementQuery:
     ceiling: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def filter_keys(self) -> list[str]:
-        keys = []
+    def filter_keys(self) -> list[list[str]]:
+        """Per filter, the index keys of which a matching statement has at least one."""
+        keys: list[list[str]] = []
         if self.agent:
-            keys.append(("ra:" if self.related_agents else "a:") + self.agent)
+            keys.append(
+                ["w:" + self.agent, "ra:" + self.agent]
+                if self.related_agents
+                else ["a:" + self.agent]
+            )
         if self.verb:
-            keys.append("v:" + self.verb)
+            keys.append(["v:" + self.verb])
         if self.activity:
-            keys.append(("ra2:" if self.related_activities else "o:") + self.activity)
+            keys.append(
+                ["o:" + self.activity]
+                + (["ra2:" + self.activity] if self.related_activities else [])
+            )
         if self.registration:
-            keys.append("r:" + self.registration)
-        return [hkey(k) for k in keys]
+            keys.append(["r:" + self.registration])
+        return [[hkey(k) for k in alternatives] for alternatives in keys]
 
 
 class Store:
@@ -602,10 +611,13 @@ class Store:
         s = t.statement.c
         limit = self.max_limit if q.limit <= 0 else min(q.limit, self.max_limit)
         query = select(s.seq, s.body, s.has_attachments).where(s.voided.is_(False))
-        for key in q.filter_keys():
-            query = query.where(
-                exists().where(t.statement_key.c.key == key, t.statement_key.c.seq == s.seq)
+        for alternatives in q.filter_keys():
+            key_match = (
+                t.statement_key.c.key == alternatives[0]
+                if len(alternatives) == 1
+                else t.statement_key.c.key.in_(alternatives)
             )
+            query = query.where(exists().where(key_match, t.statement_key.c.seq == s.seq))
         if q.since_us is not None:
             query = query.where(s.stored_us > q.since_us)
         if q.until_us is not None:

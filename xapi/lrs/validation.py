@@ -8,7 +8,7 @@ single object become a list of one).
 
 from __future__ import annotations
 
-import copy
+import copy as copy_module
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -427,9 +427,9 @@ def check_statement_body(value: Any, path: str, *, substatement: bool) -> None:
         check_attachments(statement["attachments"], f"{path}.attachments")
 
 
-def validate_statement(value: Any, path: str = "statement") -> dict[str, Any]:
-    """Validate one statement and return a normalised deep copy of it."""
-    statement: dict[str, Any] = copy.deepcopy(value)
+def validate_statement(value: Any, path: str = "statement", *, copy: bool = True) -> dict[str, Any]:
+    """Validate one statement and return it normalised (a deep copy unless ``copy=False``)."""
+    statement: dict[str, Any] = copy_module.deepcopy(value) if copy else value
     check_statement_body(statement, path, substatement=False)
     return statement
 
