@@ -124,7 +124,12 @@ def test_attachment_roundtrip(lrs: Lrs) -> None:
     assert content in got.content
     assert json.dumps(statement_id).encode() in got.content
     plain = lrs.get(params={"statementId": statement_id})
-    assert plain.headers["Content-Type"].startswith("application/json")
+    assert plain.headers["Content-Type"] == "application/json"
+    assert content not in plain.content
+    listing = lrs.get(params={"attachments": "true", "limit": 1})
+    boundary = listing.headers["Content-Type"].split(";")[1].replace(" boundary=", "")
+    first = listing.content.split(b"--" + boundary.encode())[1]
+    assert b'"statements"' in first
 
 
 def test_attachment_parts_must_match(lrs: Lrs) -> None:

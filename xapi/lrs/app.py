@@ -179,6 +179,9 @@ class LrsApp:
             response = json_response({"error": 500, "message": "Internal error in the LRS."}, 500)
         headers = Headers()
         headers["X-Experience-API-Version"] = XAPI_VERSION
+        if request.path.rstrip("/").endswith("/statements"):
+            # Communication 2.1.3: on every response of the Statement resource, errors included.
+            headers["X-Experience-API-Consistent-Through"] = format_us(now_us())
         for name, value in CORS_HEADERS.items():
             headers[name] = value
         for name, value in response.headers.items():
@@ -348,7 +351,10 @@ class LrsApp:
             for i, s in enumerate(raw)
         ]
         attachments = multipart.match_attachments(statements, parts)
-        ids = self.store.store_statements(statements, self._credential(xreq), attachments)
+        ids, stored = self.store.store_statements(statements, self._credential(xreq), attachments)
+        if stored == 0:
+            # Every statement was already stored with the same content: nothing new.
+            return XResponse(204)
         return json_response(ids)
 
     @staticmethod
@@ -375,11 +381,11 @@ class LrsApp:
             )
             if found is None:
                 raise NotFound(f"No statement {statement_id}.")
-            body, has_attachments = found
+            body, _has_attachments = found
             statement = json.loads(body)
             statement = formats.apply(statement, fmt, xreq.accept_language)
             headers = {**consistent, "Last-Modified": _http_date(statement.get("stored"))}
-            if attachments and has_attachments:
+            if attachments:
                 return self._multipart(statement, [statement], headers)
             if fmt == "exact":
                 return XResponse(200, body.encode(), "application/json", headers)
@@ -396,7 +402,7 @@ class LrsApp:
                 json.dumps(state, separators=(",", ":")).encode()
             ).decode()
             more_url = f"{PREFIX}statements?more={token.rstrip('=')}"
-        if fmt == "exact" and not (attachments and any(r[2] for r in rows)):
+        if fmt == "exact" and not attachments:
             text = (
                 '{"statements":['
                 + ",".join(r[1] for r in rows)
@@ -407,7 +413,7 @@ class LrsApp:
             return XResponse(200, text.encode(), "application/json", consistent)
         statements = [formats.apply(json.loads(r[1]), fmt, xreq.accept_language) for r in rows]
         result = {"statements": statements, "more": more_url}
-        if attachments and any(r[2] for r in rows):
+        if attachments:
             return self._multipart(result, statements, consistent)
         return json_response(result, headers=consistent)
 

@@ -182,4 +182,4 @@ def build(result: Any, files: dict[str, tuple[str, bytes]]) -> tuple[str, bytes]
         out.append(content)
         out.append(b"\r\n")
     out.append(f"--{boundary}--\r\n".encode())
-    return f'multipart/mixed; boundary="{boundary}"', b"".join(out)
+    return f"multipart/mixed; boundary={boundary}", b"".join(out)

@@ -393,8 +393,9 @@ class Store:
         statements: list[dict[str, Any]],
         credential: Credential,
         attachments: dict[str, tuple[str, bytes]] | None = None,
-    ) -> list[str]:
-        """Store validated statements atomically; return their ids (in the order given)."""
+    ) -> tuple[list[str], int]:
+        """Store validated statements atomically; return their ids (in the order given) and
+        how many were new (the others were stored before with the same content)."""
         for attempt in range(3):
             try:
                 return self._store_statements(statements, credential, attachments or {})
@@ -408,7 +409,7 @@ class Store:
         statements: list[dict[str, Any]],
         credential: Credential,
         attachments: dict[str, tuple[str, bytes]],
-    ) -> list[str]:
+    ) -> tuple[list[str], int]:
         stored_us = now_us()
         stored = format_us(stored_us)
         ids: list[str] = []
@@ -439,7 +440,7 @@ class Store:
                 elif old != fp:
                     raise Conflict(f"Statement {stmt['id']} exists already with different content.")
             if not new:
-                return ids
+                return ids, 0
             batch_ids = {s["id"].lower(): s for s, _ in new}
             # Voiding: the target may not be a voiding statement itself.
             targets = {s["object"]["id"].lower() for s, _ in new if s["verb"]["id"] == VOIDED}
@@ -527,7 +528,7 @@ class Store:
                 )
             self._store_attachments(conn, attachments)
             self._merge_activities(conn, [s for s, _ in new])
-        return ids
+        return ids, len(new)
 
     def _store_attachments(
         self, conn: Connection, attachments: dict[str, tuple[str, bytes]]
