@@ -238,7 +238,10 @@ class LrsApp:
                 parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
             )
             body = b""
-            headers = {"accept-language": headers.get("accept-language", "")}
+            # Form fields named like headers win over the request's own headers.
+            headers = {
+                k: v for k, v in headers.items() if k not in ("content-type", "content-length")
+            }
             for name, value in form.items():
                 lower = name.lower()
                 if lower in ALT_HEADERS:
@@ -487,17 +490,13 @@ class LrsApp:
     ) -> XResponse:
         doc_id = xreq.params.get(id_param)
         if xreq.method in ("GET", "HEAD"):
+            since = xreq.params.get("since")
+            since_us = _to_us(parse_timestamp_param(since, "since").timestamp()) if since else None
             if doc_id is None:
-                since = xreq.params.get("since")
-                since_us = (
-                    _to_us(parse_timestamp_param(since, "since").timestamp()) if since else None
-                )
                 ids = self.store.list_documents(
                     kind, scope=list_scope[0], owner=list_scope[1], since_us=since_us
                 )
                 return json_response(ids)
-            if "since" in xreq.params:
-                raise BadRequest(f"'since' is not used together with {id_param}.")
             row = self.store.get_document(kind, scope, doc_id)
             if row is None:
                 raise NotFound(f"No document '{doc_id}'.")

@@ -714,8 +714,6 @@ class Store:
                 content, content_type = merge_json(
                     row.content, row.content_type, content, content_type
                 )
-            elif merge:
-                _json_object(content, content_type)
             etag = hashlib.sha1(content).hexdigest()  # noqa: S324 - an ETag, not security
             values = {
                 "content": content,
