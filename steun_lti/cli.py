@@ -133,10 +133,8 @@ def serve(
 
 def _mount_optional_groups() -> None:
     """Command groups that other parts of the project provide, mounted when present."""
-    try:
-        from xapi.lrs.cli import lrs
-    except ImportError:
-        return
+    from steun_lti.cli_lrs import lrs
+
     main.add_command(lrs)
 
 
