@@ -10,3 +10,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(health.bp)
     errors.register(app)
+
+    from steun_lti.web import lti
+
+    lti.init_app(app)
