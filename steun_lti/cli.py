@@ -123,8 +123,10 @@ def serve(
         return
     from steun_lti.server import run_gunicorn
 
+    from steun_lti.records_cli import app_with_sender
+
     run_gunicorn(
-        lambda: create_app(settings),
+        lambda: app_with_sender(create_app(settings)),
         bind=f"{host}:{port}",
         workers=workers or settings.workers,
         log_level=settings.log_level,
@@ -141,6 +143,10 @@ def _mount_optional_groups() -> None:
 
 
 _mount_optional_groups()
+
+from steun_lti.records_cli import mount as _mount_records  # noqa: E402
+
+_mount_records(main)
 
 
 # -- demo ---------------------------------------------------------------------------------
