@@ -121,9 +121,8 @@ def serve(
         settings = settings.model_copy(update={"debug": True})
         create_app(settings).run(host=host, port=port, debug=True)
         return
-    from steun_lti.server import run_gunicorn
-
     from steun_lti.records_cli import app_with_sender
+    from steun_lti.server import run_gunicorn
 
     run_gunicorn(
         lambda: app_with_sender(create_app(settings)),

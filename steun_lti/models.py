@@ -2,5 +2,8 @@
 
 from __future__ import annotations
 
-from steun_lti import audit  # noqa: F401
-from steun_lti import outbox, withdrawal  # noqa: F401
+from steun_lti import (  # noqa: F401
+    audit,
+    outbox,
+    withdrawal,
+)
