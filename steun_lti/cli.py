@@ -195,7 +195,7 @@ def _supervise(procs: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
     try:
         while not stopping:
             for name, proc in procs:
-                if proc.poll() is not None:
+                if proc.poll() is not None and not stopping:
                     click.echo(f"The {name} process stopped (exit {proc.returncode}).", err=True)
                     stopping = True
             time.sleep(0.2)
