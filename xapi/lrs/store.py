@@ -677,7 +677,17 @@ class Store:
         with self.read() as conn:
             return list(conn.execute(query.order_by(d.doc_id)).scalars())
 
-    def save_document(
+    def save_document(self, *args: Any, **kwargs: Any) -> str:
+        """PUT (replace) or POST (merge JSON objects) one document; returns the new ETag.
+
+        Two workers creating the same new document at once: the loser retries and then
+        sees the winner's row (and its preconditions)."""
+        try:
+            return self._save_document(*args, **kwargs)
+        except IntegrityError:
+            return self._save_document(*args, **kwargs)
+
+    def _save_document(
         self,
         kind: str,
         scope: str,
@@ -692,13 +702,12 @@ class Store:
         if_none_match: str | None,
         require_precondition: bool,
     ) -> str:
-        """PUT (replace) or POST (merge JSON objects) one document; returns the new ETag."""
         d = t.document.c
         with self.write() as conn:
             row = conn.execute(
-                select(t.document).where(
-                    d.kind == kind, d.scope == scope, d.doc_hash == hkey(doc_id)
-                )
+                select(t.document)
+                .where(d.kind == kind, d.scope == scope, d.doc_hash == hkey(doc_id))
+                .with_for_update()
             ).first()
             check_preconditions(row, if_match, if_none_match)
             if (
