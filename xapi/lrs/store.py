@@ -479,9 +479,9 @@ class Store:
             } | (targets & set(batch_ids))
             rows_to_insert = []
             key_sets: list[set[str]] = []
-            for stmt, fp in new:
-                stmt["stored"] = stored
-                stmt["authority"] = credential.authority
+            for received, fp in new:
+                # A copy: a retried transaction must see the statements as received.
+                stmt = {**received, "stored": stored, "authority": credential.authority}
                 stmt.setdefault("timestamp", stored)
                 stmt.setdefault("version", "1.0.0")
                 sid = stmt["id"].lower()
