@@ -156,12 +156,20 @@ def statement_keys(stmt: dict[str, Any]) -> set[str]:
     return keys
 
 
+LRS_SET = ("stored", "authority", "version", "id")
+
+
+def core_json(stmt: dict[str, Any]) -> str:
+    """The statement as received minus what the LRS sets, as canonical JSON (sorted keys).
+
+    Its hash decides whether two statements with one id are 'the same'; the stored body is
+    this text with id, version, stored and authority put in front (one JSON encoding)."""
+    body = {k: v for k, v in stmt.items() if k not in LRS_SET}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def fingerprint(stmt: dict[str, Any]) -> str:
-    """What makes two statements with one id 'the same': everything but what the LRS sets."""
-    body = {k: v for k, v in stmt.items() if k not in ("stored", "authority", "version", "id")}
-    return hashlib.sha256(
-        json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-    ).hexdigest()
+    return hashlib.sha256(core_json(stmt).encode()).hexdigest()
 
 
 # -- engine -------------------------------------------------------------------------------
@@ -422,7 +430,9 @@ class Store:
                 raise BadRequest(f"Statement id {stmt['id']} occurs twice in this request.")
             seen.add(sid)
             ids.append(stmt["id"])
-        prints = [fingerprint(s) for s in statements]
+        cores = [core_json(s) for s in statements]
+        prints = [hashlib.sha256(c.encode()).hexdigest() for c in cores]
+        core_of = {id(s): c for s, c in zip(statements, cores, strict=True)}
         with self.write() as conn:
             existing = {
                 r.id: r.fingerprint
@@ -503,7 +513,7 @@ class Store:
                         "credential_id": credential.id,
                         "fingerprint": fp,
                         "has_attachments": bool(stmt.get("attachments")),
-                        "body": json.dumps(stmt, separators=(",", ":"), ensure_ascii=False),
+                        "body": _body_json(stmt, received, core_of[id(received)]),
                     }
                 )
             seqs = (
@@ -805,6 +815,14 @@ class Store:
             "delete-agent by %s: %d statements, %d documents removed", by, statements, documents
         )
         return counts
+
+
+def _body_json(stmt: dict[str, Any], received: dict[str, Any], core: str) -> str:
+    """The stored JSON: what the LRS sets, then the statement as received (``core``)."""
+    head = {k: stmt[k] for k in ("id", "version", "stored", "authority")}
+    if "timestamp" not in received:
+        head["timestamp"] = stmt["timestamp"]
+    return json.dumps(head, separators=(",", ":"), ensure_ascii=False)[:-1] + "," + core[1:]
 
 
 def _hash_secret(salt: str, secret: str) -> str:
