@@ -144,15 +144,17 @@ def statement_keys(stmt: dict[str, Any]) -> set[str]:
             people.append(sub_obj)
         elif sub_kind == "Activity":
             activities.append(sub_obj["id"])
+    # "w:" reaches everyone a withdrawal must reach; "ra:" (related_agents) adds the
+    # authority, "ra2:" (related_activities) holds every activity. Supersets, so that every
+    # filter is one key and a query walks one (key, seq) index range.
     for person in people:
         for identity in _agents_in(person):
             keys.add("w:" + identity)
-    # related_agents matches "w:" or "ra:" keys; related_activities "o:" or "ra2:" keys.
+            keys.add("ra:" + identity)
     for identity in _agents_in(stmt.get("authority")):
         keys.add("ra:" + identity)
     for activity_id in activities:
-        if "o:" + activity_id not in keys:
-            keys.add("ra2:" + activity_id)
+        keys.add("ra2:" + activity_id)
     return keys
 
 
@@ -246,25 +248,19 @@ class StatementQuery:
     ceiling: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def filter_keys(self) -> list[list[str]]:
-        """Per filter, the index keys of which a matching statement has at least one."""
-        keys: list[list[str]] = []
-        if self.agent:
-            keys.append(
-                ["w:" + self.agent, "ra:" + self.agent]
-                if self.related_agents
-                else ["a:" + self.agent]
-            )
-        if self.verb:
-            keys.append(["v:" + self.verb])
-        if self.activity:
-            keys.append(
-                ["o:" + self.activity]
-                + (["ra2:" + self.activity] if self.related_activities else [])
-            )
+    def filter_keys(self) -> list[str]:
+        """The index keys a matching statement has, most selective first (registration, agent,
+        activity, verb): the first one drives the query, the others are checked per row."""
+        keys: list[str] = []
         if self.registration:
-            keys.append(["r:" + self.registration])
-        return [[hkey(k) for k in alternatives] for alternatives in keys]
+            keys.append("r:" + self.registration)
+        if self.agent:
+            keys.append(("ra:" if self.related_agents else "a:") + self.agent)
+        if self.activity:
+            keys.append(("ra2:" if self.related_activities else "o:") + self.activity)
+        if self.verb:
+            keys.append("v:" + self.verb)
+        return [hkey(k) for k in keys]
 
 
 class Store:
@@ -621,14 +617,18 @@ class Store:
         """One page: (seq, body, has_attachments) rows and whether more follow."""
         s = t.statement.c
         limit = self.max_limit if q.limit <= 0 else min(q.limit, self.max_limit)
+        keys = q.filter_keys()
         query = select(s.seq, s.body, s.has_attachments).where(s.voided.is_(False))
-        for alternatives in q.filter_keys():
-            key_match = (
-                t.statement_key.c.key == alternatives[0]
-                if len(alternatives) == 1
-                else t.statement_key.c.key.in_(alternatives)
-            )
-            query = query.where(exists().where(key_match, t.statement_key.c.seq == s.seq))
+        order_seq = s.seq
+        if keys:
+            # Walk the (key, seq) index of the first filter in stored order: O(page), however
+            # rare the value and however deep the page.
+            k = t.statement_key.c
+            query = query.join(t.statement_key, k.seq == s.seq).where(k.key == keys[0])
+            order_seq = k.seq
+            for key in keys[1:]:
+                other = t.statement_key.alias()
+                query = query.where(exists().where(other.c.key == key, other.c.seq == s.seq))
         if q.since_us is not None:
             query = query.where(s.stored_us > q.since_us)
         if q.until_us is not None:
@@ -636,10 +636,11 @@ class Store:
         if q.mine is not None:
             query = query.where(s.credential_id == q.mine)
         if q.ceiling is not None:
-            query = query.where(s.seq <= q.ceiling)
+            query = query.where(order_seq <= q.ceiling)
         if q.after is not None:
-            query = query.where(s.seq > q.after if q.ascending else s.seq < q.after)
-        query = query.order_by(s.seq.asc() if q.ascending else s.seq.desc()).limit(limit + 1)
+            query = query.where(order_seq > q.after if q.ascending else order_seq < q.after)
+        query = query.order_by(order_seq.asc() if q.ascending else order_seq.desc())
+        query = query.limit(limit + 1)
         with self.read() as conn:
             rows = [(r.seq, r.body, bool(r.has_attachments)) for r in conn.execute(query)]
         return rows[:limit], len(rows) > limit
