@@ -169,7 +169,10 @@ def demo(ctx: click.Context, seed: bool, no_serve: bool) -> None:
     ]
     if "lrs" in main.commands:
         services.insert(0, ("lrs", [*steun, "lrs", "serve"]))
-    procs = [(name, subprocess.Popen(cmd, env=env)) for name, cmd in services]
+    # Own process groups: Ctrl-C reaches only this supervisor, which stops each service gracefully.
+    procs = [
+        (name, subprocess.Popen(cmd, env=env, start_new_session=True)) for name, cmd in services
+    ]
     base = settings.base_url.rstrip("/")
     click.echo("")
     click.echo("Steun demo is running. Open, in this order:")
