@@ -134,10 +134,8 @@ def serve(
 
 def _mount_optional_groups() -> None:
     """Command groups that other parts of the project provide, mounted when present."""
-    try:
-        from xapi.lrs.cli import lrs
-    except ImportError:
-        return
+    from steun_lti.cli_lrs import lrs
+
     main.add_command(lrs)
 
 
@@ -171,7 +169,10 @@ def demo(ctx: click.Context, seed: bool, no_serve: bool) -> None:
     ]
     if "lrs" in main.commands:
         services.insert(0, ("lrs", [*steun, "lrs", "serve"]))
-    procs = [(name, subprocess.Popen(cmd, env=env)) for name, cmd in services]
+    # Own process groups: Ctrl-C reaches only this supervisor, which stops each service gracefully.
+    procs = [
+        (name, subprocess.Popen(cmd, env=env, start_new_session=True)) for name, cmd in services
+    ]
     base = settings.base_url.rstrip("/")
     click.echo("")
     click.echo("Steun demo is running. Open, in this order:")

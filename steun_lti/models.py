@@ -7,3 +7,4 @@ from steun_lti import (  # noqa: F401
     outbox,
     withdrawal,
 )
+from steun_lti.lti import models as lti_models  # noqa: F401

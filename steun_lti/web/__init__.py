@@ -12,3 +12,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(xapi_profile.bp)
     app.register_blueprint(relay.bp)
     errors.register(app)
+
+    from steun_lti.web import lti
+
+    lti.init_app(app)
