@@ -143,6 +143,16 @@ def _mount_optional_groups() -> None:
 _mount_optional_groups()
 
 
+def _mount_lti_groups() -> None:
+    from steun_lti.lti.cli import keys, platform
+
+    main.add_command(platform)
+    main.add_command(keys)
+
+
+_mount_lti_groups()
+
+
 # -- demo ---------------------------------------------------------------------------------
 
 

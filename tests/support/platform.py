@@ -155,6 +155,8 @@ class FakePlatform:
         self.access_tokens: dict[str, str] = {}  # token -> scope
         self.registration_token = registration_token or secrets.token_urlsafe(16)
         self.tamper: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+        self.config_overrides: dict[str, Any] = {}  # tweak openid-configuration in tests
+        self.config_redirect: str | None = None  # answer openid-configuration with a redirect
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -367,7 +369,9 @@ class FakePlatform:
         if path == "/deep_link_return" and request.method == "POST":
             return self.deep_link_return(request)
         if path == "/.well-known/openid-configuration":
-            return self._json(self.openid_configuration())
+            if self.config_redirect:
+                return Response("", 302, {"Location": self.config_redirect})
+            return self._json({**self.openid_configuration(), **self.config_overrides})
         if path == "/register" and request.method == "POST":
             return self.register(request)
         return Response("not found", 404)
