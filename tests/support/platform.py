@@ -253,9 +253,9 @@ class FakePlatform:
             params["lti_storage_target"] = storage_target
         return params
 
-    def course_url(self, spec: LaunchSpec | None = None) -> str:
-        """An LMS page that launches the tool in an iframe (with platform storage)."""
-        return self.issuer + "/course/" + self.prepare(spec)
+    def course_url(self, spec: LaunchSpec | None = None, *, storage: bool = True) -> str:
+        """An LMS page that launches the tool in an iframe (offering platform storage or not)."""
+        return self.issuer + "/course/" + self.prepare(spec) + ("" if storage else "?storage=no")
 
     def claims_for(self, spec: LaunchSpec, nonce: str, *, now: int | None = None) -> dict[str, Any]:
         assert self.tool is not None
@@ -355,7 +355,7 @@ class FakePlatform:
         if path == "/token" and request.method == "POST":
             return self.token(request)
         if path.startswith("/course/"):
-            return self.course(path.removeprefix("/course/"))
+            return self.course(path.removeprefix("/course/"), request.args.get("storage") != "no")
         if path.startswith("/ags/"):
             return self.ags(request)
         if path.startswith("/nrps/"):
@@ -409,16 +409,18 @@ class FakePlatform:
         page = autopost(args["redirect_uri"], {"id_token": token, "state": args["state"]})
         return Response(page, 200, content_type="text/html; charset=utf-8")
 
-    def course(self, hint: str) -> Response:
+    def course(self, hint: str, storage: bool = True) -> Response:
         if hint not in self.launches or self.tool is None:
             return Response("no such course page", 404)
-        params = self.login_params(hint, storage_target="_parent")
+        params = self.login_params(hint, storage_target="_parent" if storage else None)
         inputs = "".join(
             f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
             for k, v in params.items()
         )
         form = f'<form id="login" method="post" action="{html.escape(self.tool.login_url)}" target="tool">{inputs}</form>'
-        return Response(COURSE_PAGE % {"form": form}, 200, content_type="text/html; charset=utf-8")
+        return Response(
+            COURSE_PAGE.replace("%(form)s", form), 200, content_type="text/html; charset=utf-8"
+        )
 
     def _tool_keys(self) -> dict[str, Any]:
         assert self.tool is not None
