@@ -29,7 +29,7 @@ import jwt
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -136,6 +136,11 @@ window.addEventListener('message', function (ev) {
 </body></html>"""
 
 
+class QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
 class FakePlatform:
     """Start with :meth:`start`; ``issuer`` is its base URL (``public_host`` may differ from
     127.0.0.1, e.g. ``localhost``, to make the tool's iframe cross-site in a browser)."""
@@ -164,7 +169,9 @@ class FakePlatform:
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> FakePlatform:
-        self._server = make_server("127.0.0.1", 0, self.wsgi, threaded=True)
+        self._server = make_server(
+            "127.0.0.1", 0, self.wsgi, threaded=True, request_handler=QuietHandler
+        )
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
