@@ -3,3 +3,4 @@
 from __future__ import annotations
 
 from steun_lti import audit  # noqa: F401
+from steun_lti.study import models as study_models  # noqa: F401
