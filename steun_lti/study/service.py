@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import lazy_gettext
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -99,12 +100,13 @@ def clean_reasons(
     chosen = [r for r in known if r in set(reasons)]
     unknown = set(reasons) - set(known)
     if unknown:
-        raise StudyError("Onbekende reden. / Unknown reason.")
+        raise StudyError(lazy_gettext("Unknown reason."))
     text = (comment or "").strip() or None
     if text is not None and len(text) > study.reason_comment_max:
         raise StudyError(
-            f"De toelichting is te lang (hoogstens {study.reason_comment_max} tekens). / "
-            f"The comment is too long (at most {study.reason_comment_max} characters)."
+            lazy_gettext(
+                "The comment is too long (at most %(n)s characters).", n=study.reason_comment_max
+            )
         )
     return chosen, text
 
@@ -121,10 +123,7 @@ def add_child(
     chosen, text = clean_reasons(study, reasons, comment)
     active = [c for c in children(session, study, teacher) if c.active]
     if len(active) >= study.max_children:
-        raise StudyError(
-            f"U kunt hoogstens {study.max_children} kinderen toevoegen. / "
-            f"You can add at most {study.max_children} children."
-        )
+        raise StudyError(lazy_gettext("You can add at most %(n)s children.", n=study.max_children))
     last = session.scalar(
         select(func.max(Child.seq)).where(Child.study_id == study.id, Child.teacher == teacher)
     )
@@ -343,6 +342,11 @@ def save_page(
         if known.get(item.id) is not None and raw is None:
             continue  # a plain form does not send an untouched radio group: keep the answer
         try:
+            if known.get(item.id) is not None and item.clean(raw) == known[item.id]:
+                continue  # unchanged (already saved by the page's script): no new event
+        except ValueError:
+            pass
+        try:
             save_answer(session, study, instrument, attempt, item.id, raw, now)
         except InvalidAnswer as exc:
             problems[item.id] = exc.reason
@@ -503,8 +507,9 @@ def wave_done(session: Session, study: Study, teacher: str, wave: Wave) -> bool:
     kids = [c for c in children(session, study, teacher) if c.active]
     if not kids:
         return False
-    submitted = set(
-        session.execute(
+    submitted = {
+        (child_id, instrument_id)
+        for child_id, instrument_id in session.execute(
             select(Attempt.child_id, Attempt.instrument_id).where(
                 Attempt.teacher == teacher,
                 Attempt.study_id == study.id,
@@ -512,6 +517,6 @@ def wave_done(session: Session, study: Study, teacher: str, wave: Wave) -> bool:
                 Attempt.respondent == "teacher",
                 Attempt.submitted_at.is_not(None),
             )
-        ).tuples()
-    )
+        )
+    }
     return all((c.id, i) in submitted for c in kids for i in wave.instruments)

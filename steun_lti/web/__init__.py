@@ -9,4 +9,7 @@ def register_blueprints(app: Flask) -> None:
     from steun_lti.web import errors, health
 
     app.register_blueprint(health.bp)
+    from steun_lti.web import teacher
+
+    teacher.register(app)
     errors.register(app)
