@@ -213,13 +213,15 @@ def _item_at(data: Any, path: Sequence[Any]) -> str | None:
     """The id of the item a schema error points into, if any."""
     node = data
     found: str | None = None
+    previous: Any = None
     for step in path:
         try:
             node = node[step]
         except (KeyError, IndexError, TypeError):
             break
-        if isinstance(node, dict) and "text" in node and isinstance(node.get("id"), str):
+        if previous == "items" and isinstance(node, dict) and isinstance(node.get("id"), str):
             found = node["id"]
+        previous = step if not isinstance(step, int) else previous
     return found
 
 
