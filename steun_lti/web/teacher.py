@@ -248,15 +248,20 @@ def parental_consent(code: str) -> ResponseReturnValue:
     if not child.active:
         abort(404)
     error = None
+    target = request.values.get("next", "")
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        target = ""  # only our own pages: never an open redirect
     if request.method == "POST":
         if request.form.get("confirm") == "yes":
             service.confirm_parental_consent(child, now())
             session.commit()
-            return redirect(request.form.get("next") or url_for("teacher.index"))
+            return redirect(
+                target or url_for("teacher.wave", wave_id=runtime().study.current_wave(now()).id)
+            )
         error = gettext("Tick the box to confirm the parents' consent.")
-    return render_template(
-        "study/parental_consent.html", child=child, error=error, next=request.args.get("next", "")
-    ), (400 if error else 200)
+    return render_template("study/parental_consent.html", child=child, error=error, next=target), (
+        400 if error else 200
+    )
 
 
 def code_label(child: Child) -> str:

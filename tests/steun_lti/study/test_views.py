@@ -334,6 +334,11 @@ def test_child_mode_needs_the_parents_consent(
         data={"csrf_token": token, "next": "/study/child/A/t1/demo-child"},
     )
     assert refused.status_code == 400
+    elsewhere = client.post(
+        "/study/children/A/parental-consent",
+        data={"csrf_token": token, "confirm": "yes", "next": "//evil.example/x"},
+    )
+    assert elsewhere.location == "/study/wave/t1"  # never an open redirect
     confirmed = client.post(
         "/study/children/A/parental-consent",
         data={"csrf_token": token, "confirm": "yes", "next": "/study/child/A/t1/demo-child"},

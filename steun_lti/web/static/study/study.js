@@ -181,7 +181,15 @@
     else if (hash && hash.indexOf("#item-") === 0) {
       var target = document.getElementById(hash.slice(1));
       var input = target && target.querySelector("input, textarea");
-      if (input) { input.focus({ preventScroll: true }); target.scrollIntoView({ block: "center" }); }
+      var focusResume = function () {
+        if (input && document.activeElement !== input) {
+          input.focus({ preventScroll: true });
+          target.scrollIntoView({ block: "center" });
+        }
+      };
+      focusResume();
+      // the browser's own jump to the fragment moves focus to the page; take it back after it
+      window.addEventListener("load", function () { window.setTimeout(focusResume, 0); });
     }
   }
 
