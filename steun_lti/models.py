@@ -2,5 +2,10 @@
 
 from __future__ import annotations
 
-from steun_lti import audit  # noqa: F401
+from steun_lti import (  # noqa: F401
+    audit,
+    outbox,
+    withdrawal,
+)
+from steun_lti.lti import models as lti_models  # noqa: F401
 from steun_lti.study import models as study_models  # noqa: F401

@@ -26,6 +26,9 @@ Text = Mapping[str, str]
 Value = int | str
 Answer = int | float | str | list[Value]
 
+# libyaml's safe loader where installed (10x faster at start-up), else the pure-Python one
+SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 YES_NO_POINTS = (
     ({"nl": "Ja", "en": "Yes"}, 1),
     ({"nl": "Nee", "en": "No"}, 0),
@@ -255,7 +258,7 @@ def load_instrument(path: Path) -> Instrument:
 
         return read_xlsform(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)  # noqa: S506
     except OSError as exc:
         raise InstrumentError(source, f"cannot read the file ({exc.strerror})") from None
     except UnicodeDecodeError:

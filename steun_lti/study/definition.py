@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from jsonschema import Draft202012Validator
 
-from steun_lti.questionnaires.definition import Text, tr
+from steun_lti.questionnaires.definition import SAFE_LOADER, Text, tr
 from steun_lti.questionnaires.errors import InstrumentError
 from steun_lti.questionnaires.registry import InstrumentRegistry
 
@@ -114,7 +114,7 @@ def _normalise(node: Any) -> Any:
 def load_study(path: Path, registry: InstrumentRegistry) -> Study:
     source = str(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)  # noqa: S506
     except OSError as exc:
         raise InstrumentError(source, f"cannot read the study file ({exc.strerror})") from None
     except yaml.YAMLError as exc:

@@ -18,10 +18,13 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    delete,
+    select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from steun_lti.db import Base
+from steun_lti.withdrawal import Scope, withdrawal_hook
 
 
 def utcnow() -> datetime:
@@ -109,3 +112,44 @@ class Answer(Base):
     value: Mapped[Any] = mapped_column(JSON)
     answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     late: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+@withdrawal_hook("study")
+def erase(session: Session, scope: Scope) -> int:
+    """Withdrawal (``steun_lti.withdrawal``): delete a teacher's study rows, or one child's answers.
+
+    A child's row stays as a withdrawn code without reasons, so codes are never reused.
+    """
+    children = select(Child.id).where(Child.teacher == scope.pseudonym)
+    if scope.child_code:
+        seq = child_seq(scope.child_code)
+        if seq is None:
+            return 0
+        children = children.where(Child.seq == seq)
+    attempts = select(Attempt.id).where(Attempt.child_id.in_(children))
+    removed = _count(session, delete(Answer).where(Answer.attempt_id.in_(attempts)))
+    removed += _count(session, delete(Attempt).where(Attempt.child_id.in_(children)))
+    if scope.child_code:
+        for child in session.scalars(select(Child).where(Child.id.in_(children))):
+            child.reasons, child.comment = [], None
+            child.withdrawn_at = child.withdrawn_at or utcnow()
+        return removed
+    removed += _count(session, delete(Child).where(Child.teacher == scope.pseudonym))
+    removed += _count(session, delete(Consent).where(Consent.teacher == scope.pseudonym))
+    return removed
+
+
+def _count(session: Session, statement: Any) -> int:
+    result: Any = session.execute(statement)
+    return int(result.rowcount)
+
+
+def child_seq(code: str) -> int | None:
+    """Code to number: A → 1, AA → 27; ``None`` for anything that is not a code."""
+    code = code.strip().upper().removeprefix("LEERLING ").removeprefix("PUPIL ")
+    if not code.isalpha() or not code.isascii():
+        return None
+    seq = 0
+    for letter in code:
+        seq = seq * 26 + ord(letter) - ord("A") + 1
+    return seq

@@ -37,6 +37,15 @@ from steun_lti.study.errors import (
 from steun_lti.study.models import Answer, Attempt, Child, Consent
 
 NOT_STARTED, IN_PROGRESS, DONE = "not_started", "in_progress", "done"
+# how each item type is described in its xAPI statement (cmi.interaction types)
+INTERACTION_TYPES = {
+    "likert": "likert",
+    "single": "choice",
+    "yesno": "choice",
+    "multiple": "choice",
+    "number": "numeric",
+    "text": "fill-in",
+}
 
 
 # --- consent -----------------------------------------------------------------------------------
@@ -304,6 +313,11 @@ def save_answer(
         )
     if late and not attempt.late:
         attempt.late = True
+    response: Any = value
+    if item.type == "text":
+        response = None  # free text about a child never leaves the tool
+    elif isinstance(value, list):
+        response = "[,]".join(str(v) for v in value)  # the xAPI choice response format
     emit(
         session,
         "item_answered",
@@ -313,8 +327,10 @@ def save_answer(
         instrument=instrument.id,
         instrument_version=attempt.instrument_version,
         item=item_id,
-        # free text about a child never leaves the tool
-        response=None if item.type == "text" else value,
+        response=response,
+        interaction_type=INTERACTION_TYPES[item.type],
+        item_text=item.text.get("nl"),
+        choices=[[str(c.value), c.label.get("nl", "")] for c in item.options],
         child_code=attempt.child.code,
         attempt=attempt.id,
         respondent=attempt.respondent,

@@ -17,9 +17,19 @@ from steun_lti.questionnaires.branching import missing_required, visible_items
 from steun_lti.study import service
 from steun_lti.study.errors import InvalidAnswer
 from steun_lti.web import teacher
-from steun_lti.web.teacher_support import check_csrf, csrf_token, now, runtime, template_helpers
+from steun_lti.web.teacher_support import (
+    check_csrf,
+    csrf_token,
+    keep_launch_param,
+    now,
+    runtime,
+    template_helpers,
+)
 
 bp = Blueprint("child", __name__, url_prefix="/study/child")
+
+
+bp.url_defaults(keep_launch_param)
 
 
 @bp.before_request

@@ -40,8 +40,10 @@ from steun_lti.web.teacher_support import (
     check_csrf,
     csrf_token,
     init_i18n,
+    keep_launch_param,
     label_namespace,
     lang,
+    launch_destination,
     load_runtime,
     now,
     runtime,
@@ -75,6 +77,14 @@ def register(app: Flask) -> None:
     init_i18n(app)
     app.register_blueprint(bp)
     app.register_blueprint(child.bp)
+    try:
+        from steun_lti.web.lti import add_destination_resolver
+    except ImportError:  # pragma: no cover - the LTI layer is part of the tool
+        return
+    add_destination_resolver(app, launch_destination)
+
+
+bp.url_defaults(keep_launch_param)
 
 
 @bp.before_request

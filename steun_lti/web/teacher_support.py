@@ -101,6 +101,26 @@ def label_namespace(launch: LaunchContext) -> str:
     return hmac.new(key, f"labels\0{launch.pseudonym}".encode(), hashlib.sha256).hexdigest()[:16]
 
 
+def keep_launch_param(_endpoint: str, values: dict[str, Any]) -> None:
+    """Where the launch travels in the URL (no third-party cookies), every link keeps it."""
+    try:
+        from steun_lti.web.lti import LAUNCH_PARAM
+    except ImportError:  # pragma: no cover - the LTI layer is part of the tool
+        return
+    launch_id = request.args.get(LAUNCH_PARAM) or request.form.get(LAUNCH_PARAM)
+    if launch_id and LAUNCH_PARAM not in values:
+        values[LAUNCH_PARAM] = launch_id
+
+
+def launch_destination(launch: LaunchContext) -> str | None:
+    """Where the LTI layer sends a verified teacher launch: the study (a wave if targeted)."""
+    from flask import url_for
+
+    if not launch.is_teacher:
+        return None
+    return url_for("teacher.index")
+
+
 def template_helpers() -> dict[str, Any]:
     language = lang()
     zone = runtime().study.timezone

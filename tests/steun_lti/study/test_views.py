@@ -186,7 +186,11 @@ def test_answers_are_saved_at_once_and_resume_at_the_first_unanswered_item(
     assert save(client, token, attempt, "rel09", None).status_code == 200
     assert client.get(f"/study/attempt/{attempt}").location.endswith("/page/2#item-rel09")
     answered = [e for e in events if e.kind == "item_answered"]
-    assert answered[0].data == {
+    described = answered[0].data
+    assert described.pop("interaction_type") == "likert"
+    assert described.pop("item_text") == "Ik heb een warme band met dit kind."
+    assert described.pop("choices")[0] == ["1", "Klopt helemaal niet"]
+    assert described == {
         "study": "steun-demo",
         "wave": "t1",
         "instrument": RELATION,
