@@ -71,12 +71,13 @@ def launch(
     how: str,
     prior: dict[str, Any] | None,
     quirks: dict[str, bool] | None = None,
+    path: str = "",
 ) -> Session:
     """Open the test LMS, give it an API (with data from an earlier session), launch the SCO."""
     if not host.url.startswith(base_url):
         host.goto(f"{base_url}/host.html")
     host.evaluate("([s, p, q]) => host.start(s, p, q)", [standard, prior, quirks])
-    url = f"/{standard}/index.html"
+    url = f"{path}/{standard}/index.html"
     sco: Frame | Page
     if how == "iframe":
         host.evaluate("u => host.openIframe(u)", url)

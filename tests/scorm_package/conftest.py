@@ -12,7 +12,7 @@ import pytest
 from werkzeug.middleware.shared_data import SharedDataMiddleware
 from werkzeug.wrappers import Request, Response
 
-from scorm_package.build import build
+from scorm_package.build import DEFAULT_COURSE, build
 from tests.support.browser import LiveServer, serve_wsgi
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,6 +61,20 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
     return packages
 
 
+@pytest.fixture(scope="session")
+def real_built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
+    """The real course (scorm_package/course/), built and unzipped for both standards."""
+    out = tmp_path_factory.mktemp("real")
+    _, results = build(DEFAULT_COURSE, out)
+    packages = {}
+    for result in results:
+        folder = out / result.standard
+        with zipfile.ZipFile(result.path) as zf:
+            zf.extractall(folder)
+        packages[result.standard] = Built(result.path, folder)
+    return packages
+
+
 @pytest.fixture
 def course_copy(tmp_path: Path) -> Path:
     """A writable copy of the fixture course, for tests that break it on purpose."""
@@ -77,13 +91,17 @@ def _not_found(environ: dict[str, object], start_response: object) -> object:
 
 
 @pytest.fixture(scope="session")
-def lms_server(built: dict[str, Built], node_modules: Path) -> Iterator[LiveServer]:
+def lms_server(
+    built: dict[str, Built], real_built: dict[str, Built], node_modules: Path
+) -> Iterator[LiveServer]:
     """The unzipped packages, scorm-again, axe-core and the test LMS page on one local origin."""
     app = SharedDataMiddleware(
         _not_found,
         {
             "/scorm12": str(built["scorm12"].folder),
             "/scorm2004": str(built["scorm2004"].folder),
+            "/real/scorm12": str(real_built["scorm12"].folder),
+            "/real/scorm2004": str(real_built["scorm2004"].folder),
             "/vendor/scorm-again": str(node_modules / "scorm-again" / "dist"),
             "/vendor/axe": str(node_modules / "axe-core"),
         },
