@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 APT_STAMP := $(VENV)/.apt-installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint typecheck bench venv system-deps clean help
+.PHONY: demo test lint typecheck bench venv system-deps npm-deps clean help
 
 help:
 	@echo "make demo   build the course packages, start the LRS and the tool on 127.0.0.1"
@@ -37,7 +37,12 @@ system-deps:
 	  echo "Installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	@$(MAKE) --no-print-directory npm-deps
+
+# npm packages (the SCORM player for tests and the demo, axe-core): only when package.json exists.
+npm-deps:
 	@if [ -f package.json ]; then \
+	  command -v npm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }; \
 	  if [ ! -d node_modules ] || [ package.json -nt node_modules ] || [ package-lock.json -nt node_modules ]; then \
 	    npm ci --no-audit --no-fund --loglevel=error && touch node_modules; \
 	  fi; \
@@ -51,8 +56,7 @@ lint: $(STAMP)
 test: $(STAMP) system-deps lint
 	$(BIN)/python -m pytest -p no:cacheprovider
 
-demo: $(STAMP)
-	@if [ -f package.json ] && [ ! -d node_modules ]; then $(MAKE) --no-print-directory system-deps; fi
+demo: $(STAMP) npm-deps
 	$(BIN)/steun demo
 
 bench: $(STAMP) system-deps

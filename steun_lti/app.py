@@ -49,6 +49,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     from steun_lti.web import register_blueprints
 
     register_blueprints(app)
+
+    from steun_lti import learning_records
+
+    learning_records.init_app(app)
     return app
 
 

@@ -121,10 +121,11 @@ def serve(
         settings = settings.model_copy(update={"debug": True})
         create_app(settings).run(host=host, port=port, debug=True)
         return
+    from steun_lti.records_cli import app_with_sender
     from steun_lti.server import run_gunicorn
 
     run_gunicorn(
-        lambda: create_app(settings),
+        lambda: app_with_sender(create_app(settings)),
         bind=f"{host}:{port}",
         workers=workers or settings.workers,
         log_level=settings.log_level,
@@ -133,14 +134,16 @@ def serve(
 
 def _mount_optional_groups() -> None:
     """Command groups that other parts of the project provide, mounted when present."""
-    try:
-        from xapi.lrs.cli import lrs
-    except ImportError:
-        return
+    from steun_lti.cli_lrs import lrs
+
     main.add_command(lrs)
 
 
 _mount_optional_groups()
+
+from steun_lti.records_cli import mount as _mount_records  # noqa: E402
+
+_mount_records(main)
 
 
 # -- demo ---------------------------------------------------------------------------------
@@ -190,7 +193,7 @@ def _supervise(procs: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
     try:
         while not stopping:
             for name, proc in procs:
-                if proc.poll() is not None:
+                if proc.poll() is not None and not stopping:
                     click.echo(f"The {name} process stopped (exit {proc.returncode}).", err=True)
                     stopping = True
             time.sleep(0.2)

@@ -2,4 +2,9 @@
 
 from __future__ import annotations
 
-from steun_lti import audit  # noqa: F401
+from steun_lti import (  # noqa: F401
+    audit,
+    outbox,
+    withdrawal,
+)
+from steun_lti.lti import models as lti_models  # noqa: F401

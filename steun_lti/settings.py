@@ -77,6 +77,25 @@ class Settings(BaseSettings):
         default=0,
         description="How many reverse proxies to trust for X-Forwarded-* headers (0: trust none).",
     )
+    admin_password: SecretStr | None = Field(
+        default=None,
+        description="Password of the operator page /lti/admin (user admin); generated in data_dir "
+        "when unset.",
+    )
+    registration_allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated LMS hosts that may use Dynamic Registration (empty: any host "
+        "with a valid invite).",
+    )
+    registration_allow_private_addresses: bool = Field(
+        default=False,
+        description="Let Dynamic Registration reach private/loopback addresses (tests only; "
+        "demo mode allows loopback by itself).",
+    )
+    lti_clock_leeway: int = Field(
+        default=60,
+        description="Seconds of clock difference tolerated on iat/exp/nbf of LTI tokens.",
+    )
     instruments_dir: Path | None = Field(
         default=None, description="Folder with private (licensed) instrument definitions."
     )

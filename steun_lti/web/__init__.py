@@ -6,7 +6,13 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from steun_lti.web import errors, health
+    from steun_lti.web import errors, health, relay, xapi_profile
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(xapi_profile.bp)
+    app.register_blueprint(relay.bp)
     errors.register(app)
+
+    from steun_lti.web import lti
+
+    lti.init_app(app)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 from flask import Flask, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from steun_lti.exceptions import SteunError
+from steun_lti.lti.exceptions import LtiError
 
 log = logging.getLogger("steun.web")
 
@@ -40,7 +42,61 @@ def render_error(status: int, detail: str | None = None) -> ResponseReturnValue:
     )
 
 
+def render_lti_error(error: LtiError) -> ResponseReturnValue:
+    """A launch/registration failure: what happened and what the admin can do, nl and en.
+
+    Where the platform gave a return URL (only taken from a token whose signature verified), the
+    page links back to it with ``lti_errormsg`` and ``lti_errorlog`` as LTI 1.3 describes.
+    """
+    nl = {
+        "lang": "nl",
+        "message": error.message_nl,
+        "hint": error.hint_nl,
+        "back": "Terug naar de leeromgeving",
+    }
+    en = {
+        "lang": "en",
+        "message": error.message_en,
+        "hint": error.hint_en,
+        "back": "Back to your learning platform",
+    }
+    english_first = request.accept_languages.best_match(["nl", "en"], default="nl") == "en"
+    first, second = (en, nl) if english_first else (nl, en)
+    return_url = None
+    if error.return_url:
+        sep = "&" if "?" in error.return_url else "?"
+        return_url = (
+            error.return_url
+            + sep
+            + urlencode({"lti_errormsg": first["message"], "lti_errorlog": error.code})
+        )
+    wants_json = (
+        request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
+    )
+    if wants_json:
+        return {
+            "error": error.code,
+            "message": error.message_en,
+            "detail": error.detail,
+        }, error.http_status
+    html = render_template(
+        "lti/error.html",
+        first=first,
+        second=second,
+        code=error.code,
+        detail=error.detail,
+        status=error.http_status,
+        return_url=return_url,
+    )
+    return html, error.http_status, {"Cache-Control": "no-store", "Content-Language": first["lang"]}
+
+
 def register(app: Flask) -> None:
+    @app.errorhandler(LtiError)
+    def handle_lti_error(error: LtiError) -> ResponseReturnValue:
+        log.info("LTI refused %s %s: %s %s", request.method, request.path, error.code, error.detail)
+        return render_lti_error(error)
+
     @app.errorhandler(SteunError)
     def handle_steun_error(error: SteunError) -> ResponseReturnValue:
         log.info("refused request to %s: %s", request.path, error.message)

@@ -1,0 +1,474 @@
+"""The OIDC login and the hardened launch, as plain functions (the views only adapt requests).
+
+What pylti1p3 2.0.0 lacks and this module adds (see /work/shared/notes/lti.md):
+- state and nonce stored server-side (``lti_login_state``), bound to the browser by a secret that
+  travels in a cookie or in the platform's client-side storage, and consumed atomically: a
+  replayed id_token is refused, on any worker;
+- registrations found by (issuer, client_id), ``azp`` required and checked when ``aud`` has several
+  values, never a 500;
+- a leeway on iat/exp/nbf; the platform's JWKS cached with one refetch on an unknown kid;
+- deployments created inactive when first seen; a launch needs an active one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import jwt
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from steun_lti.launch import ROLE_ADMIN, ROLE_LEARNER, ROLE_TEACHER, LaunchContext
+from steun_lti.lti import adapter
+from steun_lti.lti.exceptions import (
+    InactiveDeployment,
+    MessageError,
+    PlatformUnreachable,
+    ReplayError,
+    StateError,
+    TokenError,
+    TokenExpired,
+    UnknownPlatform,
+)
+from steun_lti.lti.http import HttpError
+from steun_lti.lti.jwks import JwksCache
+from steun_lti.lti.models import LtiDeployment, LtiLaunch, LtiLoginState, LtiRegistration
+from xapi.pseudonym import pseudonymise
+
+LOGIN_TTL = timedelta(minutes=10)
+LAUNCH_TTL = timedelta(hours=8)
+
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+DEPLOYMENT_ID = CLAIM + "deployment_id"
+ROLES = CLAIM + "roles"
+CONTEXT = CLAIM + "context"
+RESOURCE_LINK = CLAIM + "resource_link"
+CUSTOM = CLAIM + "custom"
+PRESENTATION = CLAIM + "launch_presentation"
+TARGET_LINK_URI = CLAIM + "target_link_uri"
+AGS_ENDPOINT = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+DL_SETTINGS = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
+RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
+DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
+
+_LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
+TEACHER_ROLES = {
+    _LIS + "membership#Instructor",
+    _LIS + "membership/Instructor#TeachingAssistant",
+    _LIS + "membership#ContentDeveloper",
+    "Instructor",
+    "TeachingAssistant",
+    "ContentDeveloper",
+}
+ADMIN_ROLES = {
+    _LIS + "membership#Administrator",
+    _LIS + "institution/person#Administrator",
+    _LIS + "system/person#Administrator",
+    _LIS + "system/person#SysAdmin",
+    "Administrator",
+}
+LEARNER_ROLES = {_LIS + "membership#Learner", _LIS + "institution/person#Student", "Learner"}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(24)
+
+
+# -- registrations ------------------------------------------------------------------------
+
+
+def find_registration(session: Session, issuer: str, client_id: str | None) -> LtiRegistration:
+    """The registration for (issuer, client_id); without client_id only when the issuer has one."""
+    query = select(LtiRegistration).where(
+        LtiRegistration.issuer == issuer, LtiRegistration.active.is_(True)
+    )
+    if client_id:
+        query = query.where(LtiRegistration.client_id == client_id)
+    found = list(session.scalars(query.limit(2)))
+    if len(found) != 1:
+        detail = f"issuer {issuer[:200]!r}" + (
+            f", client_id {client_id[:100]!r}" if client_id else ""
+        )
+        if len(found) > 1:
+            detail += " (several registrations: the platform must send client_id)"
+        raise UnknownPlatform(detail)
+    return found[0]
+
+
+def deployment_for(
+    session: Session, registration: LtiRegistration, deployment_id: str
+) -> LtiDeployment:
+    """Find the deployment, creating it inactive on first sight (safe against concurrent workers)."""
+    query = select(LtiDeployment).where(
+        LtiDeployment.registration_id == registration.id,
+        LtiDeployment.deployment_id == deployment_id,
+    )
+    found = session.scalars(query).first()
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            found = LtiDeployment(registration_id=registration.id, deployment_id=deployment_id)
+            session.add(found)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        found = session.scalars(query).one()
+    return found
+
+
+# -- login --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginParams:
+    iss: str
+    login_hint: str
+    target_link_uri: str
+    client_id: str | None = None
+    lti_message_hint: str | None = None
+    lti_deployment_id: str | None = None
+    lti_storage_target: str | None = None
+
+    @classmethod
+    def from_mapping(cls, values: Any) -> LoginParams:
+        missing = [k for k in ("iss", "login_hint", "target_link_uri") if not values.get(k)]
+        if missing:
+            raise MessageError(f"login request lacks {', '.join(missing)}")
+        return cls(
+            iss=values["iss"],
+            login_hint=values["login_hint"],
+            target_link_uri=values["target_link_uri"],
+            client_id=values.get("client_id") or None,
+            lti_message_hint=values.get("lti_message_hint") or None,
+            lti_deployment_id=values.get("lti_deployment_id") or None,
+            lti_storage_target=(values.get("lti_storage_target") or None),
+        )
+
+    def query(self) -> str:
+        """The login parameters again, for the new-window fallback link."""
+        data = {k: v for k, v in self.__dict__.items() if v and k != "lti_storage_target"}
+        return urlencode(data)
+
+
+@dataclass(frozen=True)
+class LoginStart:
+    auth_url: str
+    state: str
+    platform_origin: str
+    storage_target: str | None
+
+
+def begin_login(
+    session: Session, params: LoginParams, *, redirect_uri: str, browser_secret: str
+) -> LoginStart:
+    """Record a state and nonce bound to ``browser_secret``; return the platform's auth URL."""
+    registration = find_registration(session, params.iss, params.client_id)
+    state = new_secret()
+    nonce = new_secret()
+    storage_target = params.lti_storage_target
+    if storage_target and (len(storage_target) > 64 or not storage_target.isprintable()):
+        storage_target = None
+    session.add(
+        LtiLoginState(
+            state=state,
+            nonce=nonce,
+            registration_id=registration.id,
+            binding_hash=digest(browser_secret),
+            storage_target=storage_target,
+            expires_at=utcnow() + LOGIN_TTL,
+        )
+    )
+    session.commit()
+    query = {
+        "scope": "openid",
+        "response_type": "id_token",
+        "response_mode": "form_post",
+        "prompt": "none",
+        "client_id": registration.client_id,
+        "redirect_uri": redirect_uri,
+        "login_hint": params.login_hint,
+        "state": state,
+        "nonce": nonce,
+    }
+    if params.lti_message_hint:
+        query["lti_message_hint"] = params.lti_message_hint
+    auth = registration.auth_login_url
+    auth_url = auth + ("&" if "?" in auth else "?") + urlencode(query)
+    parts = urlsplit(auth)
+    return LoginStart(
+        auth_url=auth_url,
+        state=state,
+        platform_origin=f"{parts.scheme}://{parts.netloc}",
+        storage_target=storage_target,
+    )
+
+
+def pending_state(session: Session, state: str) -> LtiLoginState:
+    """The login state named by a launch, if it is still usable (not used, not expired)."""
+    row = session.get(LtiLoginState, state) if state and len(state) <= 64 else None
+    if row is None or _aware(row.expires_at) < utcnow():
+        raise StateError("unknown or expired state")
+    if row.used_at is not None:
+        raise ReplayError("state already used")
+    return row
+
+
+# -- launch -------------------------------------------------------------------------------
+
+
+@dataclass
+class VerifiedLaunch:
+    claims: dict[str, Any]
+    registration: LtiRegistration
+    deployment: LtiDeployment
+    message_type: str
+
+    @property
+    def return_url(self) -> str | None:
+        return return_url_of(self.claims)
+
+
+def return_url_of(claims: dict[str, Any]) -> str | None:
+    """The platform's return URL; only ever read from a token whose signature verified."""
+    presentation = claims.get(PRESENTATION)
+    url = presentation.get("return_url") if isinstance(presentation, dict) else None
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
+
+
+def _token_header(id_token: str) -> dict[str, Any]:
+    try:
+        header = jwt.get_unverified_header(id_token)
+    except jwt.PyJWTError as exc:
+        raise TokenError("id_token is not a JWT") from exc
+    if header.get("alg") != "RS256":
+        raise TokenError(f"algorithm {str(header.get('alg'))[:20]!r} not accepted (RS256 only)")
+    if not header.get("kid"):
+        raise TokenError("id_token header has no kid")
+    return header
+
+
+def _audiences(claims: dict[str, Any]) -> list[str]:
+    aud = claims.get("aud")
+    if isinstance(aud, str):
+        return [aud]
+    if isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
+        return aud
+    raise TokenError("aud claim missing or malformed")
+
+
+def _client_id_of(claims: dict[str, Any]) -> str:
+    audiences = _audiences(claims)
+    azp = claims.get("azp")
+    if azp is not None:
+        if not isinstance(azp, str) or azp not in audiences:
+            raise TokenError("azp is not one of the audiences")
+        return azp
+    if len(audiences) > 1:
+        raise TokenError("several audiences but no azp")
+    return audiences[0]
+
+
+def verify_launch(
+    session: Session,
+    *,
+    id_token: str,
+    state: str,
+    browser_secret: str | None,
+    jwks_cache: JwksCache,
+    leeway: int = 60,
+) -> VerifiedLaunch:
+    """Verify a launch completely, consuming its state; raise an LtiError subclass on any fault."""
+    if not id_token:
+        raise MessageError("no id_token in the launch")
+    row = pending_state(session, state)
+    if not browser_secret or not hmac.compare_digest(digest(browser_secret), row.binding_hash):
+        raise StateError("state is not bound to this browser")
+    header = _token_header(id_token)
+    try:
+        unverified: dict[str, Any] = jwt.decode(id_token, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        raise TokenError("id_token payload cannot be decoded") from exc
+    issuer = unverified.get("iss")
+    if not isinstance(issuer, str) or not issuer:
+        raise TokenError("iss claim missing")
+    client_id = _client_id_of(unverified)
+    registration = find_registration(session, issuer, client_id)
+    if registration.id != row.registration_id:
+        raise StateError("token is for another platform registration than the login")
+    try:
+        key = jwks_cache.get(registration.key_set_url, str(header["kid"]))
+    except HttpError as exc:
+        raise PlatformUnreachable(f"key set: {exc.reason}") from exc
+    if key is None:
+        raise TokenError("the platform's key set has no key with the token's kid")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            id_token,
+            key,
+            algorithms=["RS256"],
+            audience=client_id,
+            issuer=registration.issuer,
+            leeway=leeway,
+            options={"require": ["iss", "aud", "exp", "iat", "nonce"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenExpired("exp is in the past") from exc
+    except jwt.ImmatureSignatureError as exc:
+        raise TokenError("token not yet valid (iat/nbf in the future)") from exc
+    except jwt.InvalidSignatureError as exc:
+        raise TokenError("signature does not verify") from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise TokenError(f"claim {exc.claim} missing") from exc
+    except jwt.PyJWTError as exc:
+        raise TokenError(type(exc).__name__) from exc
+    if not hmac.compare_digest(str(claims.get("nonce")), row.nonce):
+        raise StateError("nonce does not belong to this login")
+    consumed = session.execute(
+        update(LtiLoginState)
+        .where(LtiLoginState.state == row.state, LtiLoginState.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    session.commit()
+    if consumed.rowcount != 1:  # type: ignore[attr-defined]
+        raise ReplayError("state already used")
+    verified_return = return_url_of(claims)
+    deployment_id = claims.get(DEPLOYMENT_ID)
+    if not isinstance(deployment_id, str) or not deployment_id:
+        raise MessageError("deployment_id claim missing", return_url=verified_return)
+    try:
+        message_type = adapter.validate_message(claims)
+    except adapter.ClaimError as exc:
+        raise MessageError(str(exc), return_url=verified_return) from exc
+    if message_type not in (RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST):
+        raise MessageError(f"{message_type} is not supported", return_url=verified_return)
+    deployment = deployment_for(session, registration, deployment_id)
+    if not deployment.active:
+        raise InactiveDeployment(
+            f"deployment {deployment_id[:100]!r} of {registration.issuer}",
+            return_url=verified_return,
+        )
+    return VerifiedLaunch(claims, registration, deployment, message_type)
+
+
+def roles_of(claims: dict[str, Any]) -> tuple[str, ...]:
+    raw = claims.get(ROLES) or []
+    names = {r for r in raw if isinstance(r, str)}
+    roles: list[str] = []
+    if names & TEACHER_ROLES:
+        roles.append(ROLE_TEACHER)
+    if names & ADMIN_ROLES:
+        roles.append(ROLE_ADMIN)
+    if names & LEARNER_ROLES:
+        roles.append(ROLE_LEARNER)
+    return tuple(roles)
+
+
+def _object(claims: dict[str, Any], name: str) -> dict[str, Any]:
+    value = claims.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def _string(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def build_context(
+    verified: VerifiedLaunch, *, hmac_key: str, launch_id: str
+) -> tuple[LaunchContext, dict[str, Any]]:
+    """The pseudonymous LaunchContext and the services record of a verified launch."""
+    claims = verified.claims
+    issuer = verified.registration.issuer
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise MessageError("sub claim missing", return_url=verified.return_url)
+    context = _object(claims, CONTEXT)
+    context_id = _string(context.get("id"))
+    resource_link = _object(claims, RESOURCE_LINK)
+    custom = _object(claims, CUSTOM)
+    target = _string(custom.get("target"))
+    locale = _string(claims.get("locale")) or "nl"
+    ags = _object(claims, AGS_ENDPOINT)
+    scopes = tuple(s for s in ags.get("scope", []) if isinstance(s, str))
+    launch = LaunchContext(
+        pseudonym=pseudonymise(hmac_key, issuer, sub),
+        context_pseudonym=pseudonymise(hmac_key, issuer, context_id, prefix="c")
+        if context_id
+        else None,
+        roles=roles_of(claims),
+        registration_id=verified.registration.id,
+        deployment_id=verified.deployment.deployment_id,
+        resource_link_id=resource_link.get("id")
+        if isinstance(resource_link.get("id"), str)
+        else None,
+        target=target[:100] if target else None,
+        locale="en" if locale.lower().startswith("en") else "nl",
+        return_url=verified.return_url,
+        ags_lineitem=_string(ags.get("lineitem")),
+        ags_lineitems=_string(ags.get("lineitems")),
+        ags_scopes=scopes,
+        launch_id=launch_id,
+    )
+    services: dict[str, Any] = {"message_type": verified.message_type}
+    if ags:
+        services["ags"] = {k: ags[k] for k in ("lineitem", "lineitems", "scope") if k in ags}
+    if verified.message_type == DEEP_LINKING_REQUEST:
+        services["deep_linking"] = claims.get(DL_SETTINGS)
+    return launch, services
+
+
+def store_launch(
+    session: Session,
+    launch: LaunchContext,
+    services: dict[str, Any],
+    *,
+    registration_id: int,
+    sealed_subject: str | None,
+) -> LtiLaunch:
+    row = LtiLaunch(
+        id=launch.launch_id or new_secret(),
+        registration_id=registration_id,
+        context=launch.to_dict(),
+        services=services,
+        ags_subject=sealed_subject,
+        expires_at=utcnow() + LAUNCH_TTL,
+    )
+    session.add(row)
+    return row
+
+
+def load_launch(session: Session, launch_id: str) -> LtiLaunch | None:
+    row = session.get(LtiLaunch, launch_id) if launch_id and len(launch_id) <= 64 else None
+    if row is None or _aware(row.expires_at) < utcnow():
+        return None
+    return row
+
+
+def purge_expired(session: Session) -> None:
+    """Drop used or expired login states and expired launches (with their sealed subjects)."""
+    from sqlalchemy import delete
+
+    now = utcnow()
+    session.execute(delete(LtiLoginState).where(LtiLoginState.expires_at < now))
+    session.execute(delete(LtiLaunch).where(LtiLaunch.expires_at < now))
+    session.commit()

@@ -1,0 +1,328 @@
+"""LTI endpoints an LMS admin types in: /lti/login, /lti/launch, /lti/jwks.json, /lti/, /lti/config.json.
+
+The views adapt the request; :mod:`steun_lti.lti.flow` does the protocol work.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response
+
+from steun_lti.app import get_settings
+from steun_lti.db import db_session
+from steun_lti.events import emit
+from steun_lti.launch import LaunchContext, current_launch, register_resolver, remember
+from steun_lti.lti import flow, keys
+from steun_lti.lti.exceptions import LtiError, StateError
+from steun_lti.lti.service import init_services, services
+
+log = logging.getLogger("steun.lti")
+bp = Blueprint("lti", __name__, url_prefix="/lti")
+
+BROWSER_COOKIE = "steun_lti_browser"
+LAUNCH_PARAM = "lti_launch"
+DESTINATIONS_KEY = "steun.lti_destinations"
+
+
+def base_url() -> str:
+    return get_settings().base_url.rstrip("/")
+
+
+def is_https() -> bool:
+    return base_url().startswith("https://") or request.is_secure
+
+
+def set_browser_cookie(response: Response, value: str) -> None:
+    """The browser binding of logins. Cross-site iframes need SameSite=None; Secure; Partitioned."""
+    if is_https():
+        response.set_cookie(
+            BROWSER_COOKIE,
+            value,
+            max_age=400 * 24 * 3600,
+            secure=True,
+            httponly=True,
+            samesite="None",
+            partitioned=True,
+            path="/lti/",
+        )
+    else:
+        response.set_cookie(
+            BROWSER_COOKIE,
+            value,
+            max_age=400 * 24 * 3600,
+            httponly=True,
+            samesite="Lax",
+            path="/lti/",
+        )
+
+
+# -- login and launch ---------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    params = flow.LoginParams.from_mapping(request.values)
+    existing = request.cookies.get(BROWSER_COOKIE)
+    secret = existing or flow.new_secret()
+    start = flow.begin_login(
+        db_session(), params, redirect_uri=base_url() + "/lti/launch", browser_secret=secret
+    )
+    if existing:
+        response: Response = redirect(start.auth_url, code=302)
+    else:
+        # First sight of this browser: check in the page whether cookies work here; if not, use the
+        # platform's storage (lti_storage_target) or offer a new window.
+        response = current_app.make_response(
+            render_template(
+                "lti/login.html",
+                auth_url=start.auth_url,
+                state=start.state,
+                secret=secret,
+                storage_target=start.storage_target,
+                platform_origin=start.platform_origin,
+                new_window_url=url_for("lti.login") + "?" + params.query(),
+                secure=is_https(),
+            )
+        )
+        response.headers["Cache-Control"] = "no-store"
+    set_browser_cookie(response, secret)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.post("/launch")
+def launch() -> ResponseReturnValue:
+    id_token = request.form.get("id_token", "")
+    state = request.form.get("state", "")
+    session = db_session()
+    from_storage = request.form.get("lti_storage_binding")
+    secret = from_storage or request.cookies.get(BROWSER_COOKIE)
+    if not from_storage:
+        row = flow.pending_state(session, state)
+        if not (secret and flow.digest(secret) == row.binding_hash) and row.storage_target:
+            # No cookie came back: read the binding from the platform's storage in the browser.
+            parts = urlsplit(row_registration_login_url(row.registration_id))
+            page = render_template(
+                "lti/storage_check.html",
+                id_token=id_token,
+                state=state,
+                storage_target=row.storage_target,
+                platform_origin=f"{parts.scheme}://{parts.netloc}",
+            )
+            return page, 200, {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    verified = flow.verify_launch(
+        session,
+        id_token=id_token,
+        state=state,
+        browser_secret=secret,
+        jwks_cache=services().jwks_cache,
+        leeway=get_settings().lti_clock_leeway,
+    )
+    launch_id = flow.new_secret()
+    context, extra = flow.build_context(verified, hmac_key=services().hmac_key, launch_id=launch_id)
+    sealed = None
+    if context.ags_lineitem:
+        sealed = services().seal(str(verified.claims["sub"]))
+    flow.store_launch(
+        session, context, extra, registration_id=verified.registration.id, sealed_subject=sealed
+    )
+    emit(
+        session,
+        "launched",
+        context.pseudonym,
+        target=context.target or verified.message_type,
+        context=context.context_pseudonym,
+        role=context.roles[0] if context.roles else "other",
+    )
+    session.commit()
+    remember(context)
+    log.info(
+        "launch %s by %s (%s) on deployment %s",
+        verified.message_type,
+        context.pseudonym,
+        ",".join(context.roles) or "no role",
+        verified.deployment.id,
+    )
+    target = destination(context, verified.message_type)
+    if from_storage:  # cookies do not work in this frame: carry the launch in the URL
+        target += ("&" if "?" in target else "?") + urlencode({LAUNCH_PARAM: launch_id})
+    return redirect(target, code=303)
+
+
+def row_registration_login_url(registration_id: int) -> str:
+    from steun_lti.lti.models import LtiRegistration
+
+    registration = db_session().get(LtiRegistration, registration_id)
+    if registration is None:
+        raise StateError("registration removed during login")
+    return registration.auth_login_url
+
+
+def destination(context: LaunchContext, message_type: str) -> str:
+    """Where a verified launch goes: deep linking, the teacher's views, or the learner's page."""
+    if message_type == flow.DEEP_LINKING_REQUEST:
+        return url_for("lti_dl.pick")
+    for resolver in current_app.extensions.get(DESTINATIONS_KEY, []):
+        found = resolver(context)
+        if found:
+            return str(found)
+    if context.is_teacher:
+        adapter = current_app.url_map.bind("")
+        if adapter.test("/teacher/", method="GET"):
+            return "/teacher/"
+        return url_for("lti.teacher_home")
+    return url_for("lti.learner_home")
+
+
+def add_destination_resolver(app: Flask, resolver: Any) -> None:
+    """Let other parts route a launch (e.g. ``target`` ``wave:t1``) to their own view."""
+    app.extensions.setdefault(DESTINATIONS_KEY, []).append(resolver)
+
+
+def launch_from_url() -> LaunchContext | None:
+    """The cookie-less transport: a launch id in the query, a form field or a header."""
+    launch_id = (
+        request.args.get(LAUNCH_PARAM)
+        or request.form.get(LAUNCH_PARAM)
+        or request.headers.get("X-Steun-Launch")
+    )
+    if not launch_id:
+        return None
+    row = flow.load_launch(db_session(), launch_id)
+    return LaunchContext.from_dict(row.context) if row else None
+
+
+def launch_param() -> dict[str, str]:
+    """For templates: add to url_for(...) so links keep working without cookies."""
+    if request.args.get(LAUNCH_PARAM) or request.form.get(LAUNCH_PARAM):
+        launch = current_launch()
+        if launch and launch.launch_id:
+            return {LAUNCH_PARAM: launch.launch_id}
+    return {}
+
+
+@bp.get("/teacher")
+def teacher_home() -> ResponseReturnValue:
+    from steun_lti.launch import require_launch
+
+    launch = require_launch(teacher=True)
+    return render_template("lti/teacher.html", launch=launch)
+
+
+@bp.get("/learner")
+def learner_home() -> ResponseReturnValue:
+    from steun_lti.launch import require_launch
+
+    launch = require_launch()
+    return render_template("lti/learner.html", launch=launch)
+
+
+# -- what an admin copies -----------------------------------------------------------------
+
+
+@bp.get("/jwks.json")
+def jwks() -> ResponseReturnValue:
+    response = jsonify(keys.jwks(db_session()))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+def tool_urls() -> dict[str, str]:
+    base = base_url()
+    return {
+        "base": base,
+        "login": base + "/lti/login",
+        "launch": base + "/lti/launch",
+        "jwks": base + "/lti/jwks.json",
+        "register": base + "/lti/register",
+        "config": base + "/lti/config.json",
+        "domain": urlsplit(base).netloc,
+    }
+
+
+@bp.get("/")
+def config_page() -> ResponseReturnValue:
+    return render_template("lti/config.html", urls=tool_urls())
+
+
+AGS_SCOPES = [
+    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/score",
+]
+
+
+@bp.get("/config.json")
+def config_json() -> ResponseReturnValue:
+    urls = tool_urls()
+    placements = [
+        {
+            "placement": placement,
+            "message_type": "LtiDeepLinkingRequest",
+            "target_link_uri": urls["launch"],
+            "text": "Steun in het onderwijs",
+        }
+        for placement in ("link_selection", "assignment_selection")
+    ]
+    return jsonify(
+        {
+            "title": "Steun in het onderwijs",
+            "description": "Vragenlijsten van het onderzoek Steun in het onderwijs "
+            "(questionnaires of the study).",
+            "oidc_initiation_url": urls["login"],
+            "target_link_uri": urls["launch"],
+            "public_jwk_url": urls["jwks"],
+            "scopes": AGS_SCOPES,
+            "extensions": [
+                {
+                    "platform": "canvas.instructure.com",
+                    "domain": urls["domain"],
+                    "privacy_level": "anonymous",
+                    "settings": {"placements": placements},
+                }
+            ],
+            "custom_fields": {},
+        }
+    )
+
+
+# -- wiring -------------------------------------------------------------------------------
+
+
+def init_app(app: Flask) -> None:
+    settings = app.config["STEUN_SETTINGS"]
+    init_services(app, settings)
+    if settings.base_url.startswith("https://"):
+        # Inside an LMS iframe every cookie is third-party: only these attributes survive.
+        app.config.update(
+            SESSION_COOKIE_SAMESITE="None",
+            SESSION_COOKIE_SECURE=True,
+            SESSION_COOKIE_PARTITIONED=True,
+        )
+    register_resolver(app, launch_from_url)
+    app.jinja_env.globals["lti_launch_param"] = launch_param
+    from steun_lti.web import lti_deep_link, lti_register
+
+    app.register_blueprint(bp)
+    app.register_blueprint(lti_deep_link.bp)
+    app.register_blueprint(lti_register.bp)
+    from steun_lti.web import lti_admin
+
+    app.register_blueprint(lti_admin.bp)
+
+
+__all__ = ["LtiError", "add_destination_resolver", "bp", "init_app"]

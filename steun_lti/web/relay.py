@@ -1,0 +1,204 @@
+"""``POST /relay/course``: the course package's progress, relayed into the outbox.
+
+The SCORM runtime (built with a relay URL) posts course events from the learner's browser; the
+browser never holds LRS credentials. The relay:
+
+- accepts only course-progress events (module started/completed, exercise answered, course
+  started/completed/suspended/resumed/terminated) and builds the statements itself, with activity
+  IRIs under ``{base}/xapi/course/…`` — so they can only be about the course's own activities;
+- pseudonymises the LMS learner id (``cmi.core.student_id`` / ``cmi.learner_id``) with the HMAC key,
+  keyed on the LMS's issuer (``platform``: set at package build time to the LMS's LTI issuer, the
+  pseudonym then matches the one the LTI launch gives), and never stores or logs the raw id;
+- accepts an exercise response only as choice ids (no free text: it might name a child);
+- answers CORS for any origin (it takes no cookies or credentials) and accepts ``text/plain``
+  bodies so ``navigator.sendBeacon`` works without a preflight;
+- is rate-limited per client address (a token bucket per process).
+
+Body: ``{"learner_id", "course", "platform"?, "session"?, "events": [{"event", "module"?,
+"exercise"?, "response"?, "duration"?, "timestamp"?}]}`` or one event's fields at the top level.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dateutil import parser as dateparser
+from flask import Blueprint, Response, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from steun_lti.app import get_settings
+from steun_lti.db import db_session
+from steun_lti.learning_records import hmac_key
+from steun_lti.outbox import enqueue
+from xapi.pseudonym import pseudonymise
+from xapi.statements import ALL_COURSE_EVENTS, StatementFactory
+from xapi.validate import _DURATION
+from xapi.vocab import is_slug
+
+bp = Blueprint("relay", __name__)
+
+MAX_EVENTS = 50
+_RESPONSE = re.compile(r"^[A-Za-z0-9_.:,\[\]-]{0,200}$")
+DEFAULT_PLATFORM = "scorm"
+
+
+class RateLimiter:
+    """A token bucket per key: ``rate`` tokens a second, at most ``burst`` saved up."""
+
+    def __init__(self, rate: float = 2.0, burst: float = 60.0, max_keys: int = 10_000) -> None:
+        self.rate, self.burst, self.max_keys = rate, burst, max_keys
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str, cost: float = 1.0) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._buckets) > self.max_keys:
+                self._buckets.clear()
+            tokens, last = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens < cost:
+                self._buckets[key] = (tokens, now)
+                return False
+            self._buckets[key] = (tokens - cost, now)
+            return True
+
+
+class RelayInputError(ValueError):
+    pass
+
+
+def _cors(response: Any) -> Any:
+    origin = request.headers.get("Origin")
+    response.headers["Access-Control-Allow-Origin"] = origin or "*"
+    response.headers["Vary"] = "Origin"
+    response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+    response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+def _error(status: int, message: str) -> Response:
+    response = _cors(jsonify({"error": message}))
+    response.status_code = status
+    return response
+
+
+def _text(data: dict[str, Any], key: str, *, slug: bool, required: bool) -> str | None:
+    value = data.get(key)
+    if value is None or value == "":
+        if required:
+            raise RelayInputError(f"'{key}' is required")
+        return None
+    if not isinstance(value, str | int):
+        raise RelayInputError(f"'{key}' must be a string")
+    value = str(value)
+    if slug and not is_slug(value):
+        raise RelayInputError(f"'{key}' must be letters, digits, '.', '_' or '-' (at most 80)")
+    return value
+
+
+def _timestamp(raw: Any) -> datetime:
+    now = datetime.now(UTC)
+    if not raw:
+        return now
+    try:
+        at = dateparser.isoparse(str(raw))
+    except (ValueError, OverflowError) as exc:
+        raise RelayInputError("'timestamp' is not ISO 8601") from exc
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    # A browser clock far off is not trusted.
+    return at if abs(at - now) < timedelta(days=1) else now
+
+
+def parse_events(body: Any) -> tuple[str, str, str, str | None, list[dict[str, Any]]]:
+    if not isinstance(body, dict):
+        raise RelayInputError("the body must be a JSON object")
+    learner = _text(body, "learner_id", slug=False, required=True) or ""
+    if len(learner) > 255:
+        raise RelayInputError("'learner_id' is too long")
+    course = _text(body, "course", slug=True, required=True) or ""
+    platform = _text(body, "platform", slug=False, required=False) or DEFAULT_PLATFORM
+    if len(platform) > 255:
+        raise RelayInputError("'platform' is too long")
+    session = _text(body, "session", slug=True, required=False)
+    events = body.get("events", [body])
+    if not isinstance(events, list) or not events:
+        raise RelayInputError("'events' must be a non-empty list")
+    if len(events) > MAX_EVENTS:
+        raise RelayInputError(f"at most {MAX_EVENTS} events at once")
+    parsed = []
+    for i, ev in enumerate(events):
+        if not isinstance(ev, dict):
+            raise RelayInputError(f"events[{i}] must be an object")
+        kind = ev.get("event")
+        if kind not in ALL_COURSE_EVENTS:
+            raise RelayInputError(
+                f"events[{i}].event must be one of {', '.join(sorted(ALL_COURSE_EVENTS))}"
+            )
+        response = ev.get("response")
+        if response is not None and (
+            not isinstance(response, str) or not _RESPONSE.match(response)
+        ):
+            raise RelayInputError(f"events[{i}].response must be choice ids, not free text")
+        duration = ev.get("duration")
+        if duration is not None and (
+            not isinstance(duration, str) or not _DURATION.match(duration)
+        ):
+            raise RelayInputError(f"events[{i}].duration must be an ISO 8601 duration")
+        parsed.append(
+            {
+                "event": kind,
+                "module": _text(
+                    ev, "module", slug=True, required=kind.startswith(("module", "exercise"))
+                ),
+                "exercise": _text(ev, "exercise", slug=True, required=kind == "exercise_answered"),
+                "response": response,
+                "duration": duration,
+                "at": _timestamp(ev.get("timestamp")),
+            }
+        )
+    return learner, course, platform, session, parsed
+
+
+@bp.route("/relay/course", methods=["OPTIONS"])
+def preflight() -> ResponseReturnValue:
+    return _cors(current_app.response_class(status=204))
+
+
+@bp.post("/relay/course")
+def relay_course() -> ResponseReturnValue:
+    limiter: RateLimiter = current_app.extensions.setdefault("steun.relay_limiter", RateLimiter())
+    if not limiter.allow(request.remote_addr or "?"):
+        response = _error(429, "too many requests; try again later")
+        response.headers["Retry-After"] = "30"
+        return response
+    body = request.get_json(force=True, silent=True)
+    try:
+        learner, course, platform, session_id, events = parse_events(body)
+    except RelayInputError as exc:
+        return _error(400, str(exc))
+    settings = get_settings()
+    pseudonym = pseudonymise(hmac_key(settings), platform, learner)
+    factory: StatementFactory = current_app.extensions["steun.statement_factory"]
+    session = db_session()
+    for ev in events:
+        statement = factory.course_event(
+            pseudonym,
+            ev["at"],
+            course=course,
+            event=ev["event"],
+            module=ev["module"],
+            exercise=ev["exercise"],
+            response=ev["response"],
+            duration=ev["duration"],
+            session=session_id,
+        )
+        enqueue(session, statement, actor=pseudonym)
+    session.commit()
+    return _cors(jsonify({"queued": len(events)})), 202

@@ -1,0 +1,117 @@
+"""The login → launch flow against the fake platform over real HTTP."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, text
+
+from steun_lti.lti.models import LtiDeployment, LtiLaunch
+from tests.steun_lti.lti.conftest import Tool
+from tests.support.platform import ADMINISTRATOR, LEARNER, LaunchSpec
+
+
+def test_teacher_launch_lands_on_the_teacher_page(tool: Tool) -> None:
+    response = tool.launch(LaunchSpec())
+    assert response.status_code == 303, response.text[:800]
+    assert response.headers["Location"].endswith("/lti/teacher")
+    page = response.http.get(tool.url + response.headers["Location"])
+    assert page.status_code == 200
+    assert "Welkom bij Steun" in page.text
+
+
+def test_learner_gets_a_friendly_page(tool: Tool) -> None:
+    response = tool.launch(LaunchSpec(sub="child-7", roles=[LEARNER]))
+    assert response.headers["Location"].endswith("/lti/learner")
+    page = response.http.get(tool.url + response.headers["Location"])
+    assert "voor leerkrachten" in page.text
+    teacher = response.http.get(tool.url + "/lti/teacher", headers={"Accept": "text/html"})
+    assert teacher.status_code == 403
+
+
+def test_administrator_counts_as_teacher(tool: Tool) -> None:
+    response = tool.launch(LaunchSpec(roles=[ADMINISTRATOR]))
+    assert response.headers["Location"].endswith("/lti/teacher")
+
+
+def test_login_by_get_works_too(tool: Tool) -> None:
+    http = tool.browser()
+    hint = tool.platform.prepare(LaunchSpec())
+    fields = tool.authorize(tool.login(http, hint, method="GET"))
+    assert tool.post_launch(http, fields).status_code == 303
+
+
+def test_nothing_personal_is_stored(tool: Tool) -> None:
+    tool.launch(LaunchSpec(sub="moodle-user-42"))
+    dump = []
+    with tool.database.engine.connect() as conn:
+        for table in ("lti_launch", "lti_login_state", "audit_event", "lti_deployment"):
+            dump += [str(tuple(row)) for row in conn.execute(text(f"SELECT * FROM {table}"))]
+    blob = "\n".join(dump)
+    for secret in ("moodle-user-42", "Jansen", "jansen@school.example", "sis-123", "eyJ"):
+        assert secret not in blob
+    with tool.database.session() as session:
+        launch = session.scalars(select(LtiLaunch)).one()
+        assert str(launch.context["pseudonym"]).startswith("p-")
+
+
+def test_pseudonym_is_stable_per_user_and_differs_between_users(tool: Tool) -> None:
+    tool.launch(LaunchSpec(sub="a"))
+    tool.launch(LaunchSpec(sub="a"))
+    tool.launch(LaunchSpec(sub="b"))
+    with tool.database.session() as session:
+        pseudonyms = [
+            r.context["pseudonym"]
+            for r in session.scalars(select(LtiLaunch).order_by(LtiLaunch.created_at))
+        ]
+    assert pseudonyms[0] == pseudonyms[1] != pseudonyms[2]
+
+
+def test_second_launch_of_the_same_browser_skips_the_cookie_check(tool: Tool) -> None:
+    http = tool.browser()
+    first = tool.launch(LaunchSpec(), http=http)
+    assert first.status_code == 303
+    hint = tool.platform.prepare(LaunchSpec())
+    response = http.post(
+        tool.url + "/lti/login", data=tool.platform.login_params(hint), allow_redirects=False
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith(tool.platform.auth_url)
+
+
+def test_unknown_deployment_is_created_inactive_and_refused(tool: Tool) -> None:
+    response = tool.launch(
+        LaunchSpec(deployment_id="new-course-copy", return_url="https://lms.example/back")
+    )
+    assert response.status_code == 403
+    assert "nog niet geactiveerd" in response.text
+    assert "new-course-copy" in response.text
+    assert "lti_errormsg=" in response.text and "lti_errorlog=deployment_inactive" in response.text
+    with tool.database.session() as session:
+        deployment = session.scalars(
+            select(LtiDeployment).where(LtiDeployment.deployment_id == "new-course-copy")
+        ).one()
+        assert deployment.active is False
+        deployment.active = True
+    assert tool.launch(LaunchSpec(deployment_id="new-course-copy")).status_code == 303
+
+
+def test_english_error_page_by_accept_language(tool: Tool) -> None:
+    http = tool.browser()
+    hint = tool.platform.prepare(LaunchSpec(deployment_id="other"))
+    fields = tool.authorize(tool.login(http, hint))
+    response = tool.post_launch(http, fields, **{"Accept-Language": "en-GB,en;q=0.9"})
+    assert response.status_code == 403
+    first_h1 = response.text.split("<h1>")[1].split("</h1>")[0]
+    assert "not activated" in first_h1
+
+
+def test_lti_pages_for_the_admin(tool: Tool) -> None:
+    import requests
+
+    page = requests.get(tool.url + "/lti/")
+    assert page.status_code == 200
+    assert tool.url + "/lti/login" in page.text and tool.url + "/lti/jwks.json" in page.text
+    config = requests.get(tool.url + "/lti/config.json").json()
+    assert config["oidc_initiation_url"] == tool.url + "/lti/login"
+    assert config["target_link_uri"] == tool.url + "/lti/launch"
+    keys = requests.get(tool.url + "/lti/jwks.json").json()["keys"]
+    assert keys and all(k["kty"] == "RSA" and k["kid"] and "d" not in k for k in keys)

@@ -1,0 +1,207 @@
+"""Export of a small hand-made dataset; the expected scores are computed by hand below.
+
+Instrument demo-relatie v1, items q1..q4 on 1..5.
+  nabijheid = mean(q1, q2), no missing item allowed
+  conflict  = sum(q3, reversed q4), one missing item allowed (prorated: mean × 2)
+              reversed q4 = 1 + 5 − q4
+
+  p-a / A / t1: q1 2→4 (changed; the later answer counts), q2 5, q3 2, q4 1 (reversed 5)
+                nabijheid (4+5)/2 = 4.5; conflict 2+5 = 7; first answer 10:00, completed 10:05 → 300 s
+  p-a / B / t1: q1 3, q3 4 (q2, q4 missing)
+                nabijheid missing (1 missing > 0); conflict prorated 4 × 2 = 8
+  p-b / A / t2: q1 1, q2 2 (q3, q4 missing)
+                nabijheid 1.5; conflict missing (2 missing > 1)
+Course: p-a completed m1 (PT10M) and started m2 → 1 module, 600 s, not completed;
+        p-b completed the course (PT1H) → 0 modules, 3600 s, completed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from xapi.export import ScoringSpec, collect, export_all
+from xapi.statements import Choice, ItemDefinition, StatementFactory
+
+BASE = "https://steun.example.nl"
+GOLDEN = Path(__file__).with_name("golden")
+F = StatementFactory(BASE)
+LIKERT = ItemDefinition("likert", None, tuple(Choice(str(v), f"{v}") for v in range(1, 6)))
+SPEC = {
+    "instruments": [
+        {
+            "id": "demo-relatie",
+            "version": "1",
+            "label": "Demo relatie",
+            "items": [
+                {"id": f"q{i}", "label": f"Vraag {i}", "choices": [[v, lbl] for v, lbl in enumerate(
+                    ["helemaal niet", "niet", "soms", "wel", "helemaal wel"], start=1)]}
+                for i in range(1, 5)
+            ],
+            "scales": [
+                {"id": "nabijheid", "label": "Nabijheid", "items": ["q1", "q2"], "method": "mean"},
+                {"id": "conflict", "label": "Conflict", "items": ["q3", "q4"], "method": "sum",
+                 "reverse": ["q4"], "max_missing": 1},
+            ],
+        }
+    ]
+}  # fmt: skip
+
+
+def t(hour: int, minute: int) -> datetime:
+    return datetime(2027, 2, 15, hour, minute, tzinfo=UTC)
+
+
+def dataset() -> list[dict[str, Any]]:
+    out = []
+
+    def answer(p: str, child: str, wave: str, item: str, value: int, at: datetime) -> None:
+        out.append(
+            F.item_answered(p, at, study="steun", wave=wave, instrument="demo-relatie",
+                            instrument_version="1", item=item, response=value, child_code=child,
+                            attempt=1, definition=LIKERT)
+        )  # fmt: skip
+
+    answer("p-a", "A", "t1", "q1", 2, t(10, 0))
+    answer("p-a", "A", "t1", "q2", 5, t(10, 1))
+    answer("p-a", "A", "t1", "q3", 2, t(10, 2))
+    answer("p-a", "A", "t1", "q4", 1, t(10, 3))
+    answer("p-a", "A", "t1", "q1", 4, t(10, 4))
+    out.append(
+        F.questionnaire_completed("p-a", t(10, 5), study="steun", wave="t1", instrument="demo-relatie",
+                                  instrument_version="1", child_code="A", attempt=1)
+    )  # fmt: skip
+    answer("p-a", "B", "t1", "q1", 3, t(11, 0))
+    answer("p-a", "B", "t1", "q3", 4, t(11, 1))
+    answer("p-b", "A", "t2", "q1", 1, t(12, 0))
+    answer("p-b", "A", "t2", "q2", 2, t(12, 1))
+    out.append(F.course_event("p-a", t(9, 0), course="steun", event="module_started", module="m1"))
+    out.append(F.course_event("p-a", t(9, 10), course="steun", event="module_completed", module="m1", duration="PT10M"))  # fmt: skip
+    out.append(F.course_event("p-a", t(9, 11), course="steun", event="module_started", module="m2"))
+    out.append(F.course_event("p-b", t(8, 0), course="steun", event="course_completed", duration="PT1H"))  # fmt: skip
+    out.reverse()  # the LRS returns newest first; the export must not depend on order
+    return out
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture
+def exported(tmp_path: Path) -> Path:
+    export_all(collect(dataset(), BASE), ScoringSpec.from_dict(SPEC), tmp_path)
+    return tmp_path
+
+
+def test_wide_table_has_the_hand_computed_scores(exported: Path) -> None:
+    rows = {
+        (r["pseudonym"], r["child_code"], r["wave"]): r for r in read_csv(exported / "wide.csv")
+    }
+    a = rows[("p-a", "A", "t1")]
+    assert (a["demo_relatie_q1"], a["demo_relatie_q4"]) == ("4", "1")
+    assert a["demo_relatie_nabijheid"] == "4.5"
+    assert a["demo_relatie_conflict"] == "7"
+    assert a["demo_relatie_duration_s"] == "300"
+    assert a["demo_relatie_completed_at"].startswith("2027-02-15T10:05:00")
+    assert (a["course_modules_completed"], a["course_completed"], a["course_time_spent_s"]) == (
+        "1",
+        "0",
+        "600",
+    )
+    b = rows[("p-a", "B", "t1")]
+    assert b["demo_relatie_q2"] == "" and b["demo_relatie_nabijheid"] == ""
+    assert b["demo_relatie_conflict"] == "8"
+    assert b["demo_relatie_completed_at"] == "" and b["demo_relatie_n_answered"] == "2"
+    c = rows[("p-b", "A", "t2")]
+    assert c["demo_relatie_nabijheid"] == "1.5" and c["demo_relatie_conflict"] == ""
+    assert (c["course_completed"], c["course_time_spent_s"]) == ("1", "3600")
+
+
+def test_long_table_keeps_the_final_answer_per_item(exported: Path) -> None:
+    rows = read_csv(exported / "long.csv")
+    assert len(rows) == 8
+    q1 = [
+        r for r in rows if r["pseudonym"] == "p-a" and r["child_code"] == "A" and r["item"] == "q1"
+    ]
+    assert [r["response"] for r in q1] == ["4"]
+
+
+def test_sav_has_variable_and_value_labels(exported: Path) -> None:
+    import pyreadstat
+
+    frame, meta = pyreadstat.read_sav(str(exported / "wide.sav"))
+    assert meta.column_names_to_labels["demo_relatie_q1"] == "Vraag 1"
+    assert meta.variable_value_labels["demo_relatie_q1"][5.0] == "helemaal wel"
+    assert frame.loc[frame["child_code"] == "B", "demo_relatie_conflict"].item() == 8.0
+
+
+def test_course_progress_and_codebooks(exported: Path) -> None:
+    progress = {r["pseudonym"]: r for r in read_csv(exported / "course_progress.csv")}
+    assert progress["p-a"]["modules_started"] == "2" and progress["p-a"]["modules_completed"] == "1"
+    dictionary = read_csv(exported / "data_dictionary.csv")
+    assert len(dictionary[0]) == 18
+    q1 = next(r for r in dictionary if r["Variable / Field Name"] == "demo_relatie_q1")
+    assert q1["Field Type"] == "radio" and q1["Choices, Calculations, OR Slider Labels"].startswith(
+        "1, helemaal niet | 2, niet"
+    )
+    assert "reversed: q4" in (exported / "codebook.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "name", ["wide.csv", "long.csv", "course_progress.csv", "data_dictionary.csv", "codebook.md"]
+)
+def test_golden_files(exported: Path, name: str) -> None:
+    produced = (exported / name).read_text(encoding="utf-8")
+    golden = GOLDEN / name
+    if os.environ.get("STEUN_UPDATE_GOLDEN"):
+        golden.write_text(produced, encoding="utf-8")
+    assert produced == golden.read_text(encoding="utf-8")
+
+
+def test_cli_export_and_report_from_a_file(tmp_path: Path, settings: Any) -> None:
+    from steun_lti.cli import main
+
+    source = tmp_path / "statements.jsonl"
+    source.write_text("\n".join(json.dumps(s) for s in dataset()) + "\n")
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(SPEC))
+    settings = settings.model_copy(update={"base_url": BASE})
+    runner = CliRunner()
+    out = runner.invoke(
+        main,
+        ["export", str(tmp_path / "out"), "--from-file", str(source), "--spec", str(spec)],
+        obj={"settings": settings},
+    )
+    assert out.exit_code == 0, out.output
+    assert read_csv(tmp_path / "out" / "wide.csv")[0]["demo_relatie_conflict"] == "7"
+    out = runner.invoke(
+        main,
+        ["report", str(tmp_path / "report.html"), "--from-file", str(source)],
+        obj={"settings": settings},
+    )
+    assert out.exit_code == 0, out.output
+    page = (tmp_path / "report.html").read_text()
+    assert (
+        page.count("data:image/png;base64,") == 3
+        and "http" not in page.split("<body>")[1].split("data:")[0]
+    )
+    bad = runner.invoke(
+        main, ["export", str(tmp_path / "o2"), "--spec", str(source)], obj={"settings": settings}
+    )
+    assert bad.exit_code == 2 and bad.output.startswith("Error: ")
+
+
+def test_cli_export_reports_an_unreachable_lrs(tmp_path: Path, settings: Any) -> None:
+    from steun_lti.cli import main
+
+    settings = settings.model_copy(update={"lrs": settings.lrs.model_copy(update={"key": "k"})})
+    out = CliRunner().invoke(main, ["export", str(tmp_path / "o")], obj={"settings": settings})
+    assert out.exit_code == 2 and "cannot be reached" in out.output

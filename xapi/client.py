@@ -1,0 +1,231 @@
+"""A small xAPI 1.0.3 client: post statements, page through queries, void and erase.
+
+Works against any conformant LRS. Every request has a timeout; failures become the typed errors
+of :mod:`xapi.exceptions` with a message that says what to check (unreachable endpoint, refused
+credentials, the LRS's own reason for a 400).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from xapi import vocab
+from xapi.exceptions import (
+    LrsAuthError,
+    LrsConflict,
+    LrsError,
+    LrsRejected,
+    LrsUnavailable,
+    LrsUnreachable,
+)
+
+QUERY_FILTERS = (
+    "agent",
+    "verb",
+    "activity",
+    "registration",
+    "since",
+    "until",
+    "limit",
+    "related_activities",
+    "related_agents",
+    "ascending",
+    "format",
+    "voidedStatementId",
+    "statementId",
+)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        from datetime import UTC, datetime
+
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+class LrsClient:
+    """One LRS endpoint (ending in ``/``) with Basic-auth credentials."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        key: str | None = None,
+        secret: str | None = None,
+        *,
+        timeout: float = 5.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.endpoint = endpoint if endpoint.endswith("/") else endpoint + "/"
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self.session.headers["X-Experience-API-Version"] = vocab.XAPI_VERSION
+        if key is not None:
+            self.session.auth = (key, secret or "")
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> LrsClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- plumbing --
+    def _url(self, resource: str) -> str:
+        return urljoin(self.endpoint, resource)
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self.timeout)
+        try:
+            response = self.session.request(method, url, **kwargs)
+        except requests.Timeout as exc:
+            raise LrsUnreachable(
+                f"The LRS at {self.endpoint} did not answer within {self.timeout:g} s."
+            ) from exc
+        except requests.RequestException as exc:
+            raise LrsUnreachable(
+                f"The LRS at {self.endpoint} cannot be reached ({type(exc).__name__}). "
+                "Is it running, and is STEUN_LRS__ENDPOINT right?"
+            ) from exc
+        status = response.status_code
+        if status in (200, 204):
+            return response
+        reason = _reason(response)
+        if status in (401, 403):
+            raise LrsAuthError(
+                f"The LRS at {self.endpoint} refused the credentials ({status}). "
+                "Check STEUN_LRS__KEY and STEUN_LRS__SECRET."
+            )
+        if status == 409:
+            raise LrsConflict(f"The LRS answered 409: {reason}")
+        if status == 429 or status >= 500:
+            raise LrsUnavailable(
+                f"The LRS answered {status}: {reason}",
+                retry_after=_retry_after(response.headers.get("Retry-After")),
+            )
+        if status in (400, 413):
+            raise LrsRejected(f"The LRS refused the request ({status}): {reason}")
+        raise LrsError(f"The LRS answered {status} to {method} {url}: {reason}")
+
+    # -- statements --
+    def post_statements(self, statements: Sequence[Mapping[str, Any]]) -> list[str]:
+        """POST a batch; returns the ids the LRS reports (raises on anything but 200/204)."""
+        body = json.dumps(list(statements), separators=(",", ":"), ensure_ascii=False)
+        response = self._request(
+            "POST",
+            self._url("statements"),
+            data=body.encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        if response.status_code == 200 and response.content:
+            try:
+                ids = response.json()
+            except ValueError:
+                return []
+            return [str(i) for i in ids] if isinstance(ids, list) else []
+        return []
+
+    def get_statement(self, statement_id: str, *, voided: bool = False) -> dict[str, Any]:
+        param = "voidedStatementId" if voided else "statementId"
+        response = self._request("GET", self._url("statements"), params={param: statement_id})
+        data: dict[str, Any] = response.json()
+        return data
+
+    def iter_statements(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every statement matching the filters, following ``more`` until the end."""
+        params: dict[str, str] = {}
+        for key, value in filters.items():
+            if value is None:
+                continue
+            if key not in QUERY_FILTERS:
+                raise ValueError(f"unknown statement filter {key!r}")
+            if isinstance(value, Mapping | list):
+                value = json.dumps(value, separators=(",", ":"))
+            elif isinstance(value, bool):
+                value = "true" if value else "false"
+            params[key] = str(value)
+        url: str | None = self._url("statements")
+        first = True
+        while url:
+            response = self._request("GET", url, params=params if first else None)
+            first = False
+            try:
+                page = response.json()
+            except ValueError as exc:
+                raise LrsError(f"The LRS sent a statement page that is not JSON ({url}).") from exc
+            yield from page.get("statements", [])
+            more = page.get("more")
+            url = self._resolve_more(more) if more else None
+
+    def _resolve_more(self, more: str) -> str:
+        if urlsplit(more).scheme:
+            return more
+        # "more" is relative to the LRS's host (xAPI 1.0.3, part 3 §2.1.3).
+        parts = urlsplit(self.endpoint)
+        return f"{parts.scheme}://{parts.netloc}{more if more.startswith('/') else '/' + more}"
+
+    def about(self) -> dict[str, Any]:
+        data: dict[str, Any] = self._request("GET", self._url("about")).json()
+        return data
+
+    def check_credentials(self) -> None:
+        """Raise a clear error when the endpoint is unreachable or refuses the credentials."""
+        self._request("GET", self._url("statements"), params={"limit": "1"})
+
+    # -- erasure (an extension of Steun's embedded LRS, like SQL LRS's admin delete) --
+    def delete_agent(self, agent: Mapping[str, Any]) -> bool:
+        """Hard-delete every statement about the agent; False when the LRS does not offer it."""
+        try:
+            self._request(
+                "DELETE",
+                self._url("extensions/steun/agents"),
+                params={"agent": json.dumps(agent, separators=(",", ":"))},
+            )
+        except LrsError as exc:
+            if isinstance(exc, LrsUnreachable | LrsAuthError):
+                raise
+            return False
+        return True
+
+    def delete_statements(self, statement_ids: Sequence[str]) -> bool:
+        """Hard-delete statements by id; False when the LRS does not offer it."""
+        try:
+            for sid in statement_ids:
+                self._request(
+                    "DELETE",
+                    self._url("extensions/steun/statements"),
+                    params={"statementId": sid},
+                )
+        except LrsError as exc:
+            if isinstance(exc, LrsUnreachable | LrsAuthError):
+                raise
+            return False
+        return True
+
+
+def _reason(response: requests.Response) -> str:
+    text = response.text.strip()
+    try:
+        data = response.json()
+    except ValueError:
+        return text[:500] or response.reason or ""
+    if isinstance(data, Mapping):
+        for key in ("message", "error", "detail", "reason"):
+            if key in data:
+                return str(data[key])[:500]
+    return text[:500]

@@ -1,0 +1,188 @@
+"""One streaming pass over the statements into a compact dataset for the exports and the report.
+
+Memory stays proportional to the *final* answers (one small tuple per teacher × child × wave ×
+item), never to the statements read: each statement is looked at once and dropped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dateutil import parser as dateparser
+
+from xapi import vocab
+from xapi.vocab import Iris
+
+# (pseudonym, child_code, study, wave)
+WideKey = tuple[str, str, str, str]
+
+
+@dataclass
+class Answer:
+    timestamp: str
+    response: str
+    registration: str
+    attempt: str
+    version: str
+    statement_id: str
+
+
+@dataclass
+class CourseProgress:
+    modules_started: set[str] = field(default_factory=set)
+    modules_completed: set[str] = field(default_factory=set)
+    exercises_answered: set[str] = field(default_factory=set)
+    course_completed_at: str | None = None
+    seconds: float = 0.0
+    first: str | None = None
+    last: str | None = None
+
+
+@dataclass
+class Dataset:
+    # answers[key][instrument][item] = latest Answer
+    answers: dict[WideKey, dict[str, dict[str, Answer]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(dict))
+    )
+    completed: dict[WideKey, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
+    started: dict[WideKey, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
+    scores_reported: dict[WideKey, dict[str, Mapping[str, Any]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    course: dict[str, CourseProgress] = field(default_factory=lambda: defaultdict(CourseProgress))
+    answers_per_day: Counter[tuple[str, str]] = field(default_factory=Counter)  # (wave, date)
+    statements_read: int = 0
+    skipped: int = 0
+
+
+def _duration_seconds(text: str | None) -> float:
+    if not text:
+        return 0.0
+    import re
+
+    m = re.match(
+        r"^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$",
+        text,
+    )
+    if not m:
+        return 0.0
+    d, h, mi, s = (float(x) if x else 0.0 for x in m.groups())
+    return d * 86400 + h * 3600 + mi * 60 + s
+
+
+def _utc_key(ts: str) -> str:
+    """Timestamps compared as UTC ISO strings (statements may carry any offset)."""
+    try:
+        return dateparser.isoparse(ts).astimezone(_UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    except (ValueError, OverflowError):
+        return ts
+
+
+from datetime import UTC as _UTC  # noqa: E402
+
+
+def collect(
+    statements: Iterable[Mapping[str, Any]],
+    base_url: str,
+    *,
+    progress: Callable[[int], None] | None = None,
+    progress_every: int = 1000,
+) -> Dataset:
+    """Read statements once (any order) and keep what the exports need."""
+    iris = Iris(base_url)
+    child_ext = iris.extension("child-code")
+    attempt_ext = iris.extension("attempt")
+    scores_ext = iris.extension("scores")
+    data = Dataset()
+    for st in statements:
+        data.statements_read += 1
+        if progress is not None and data.statements_read % progress_every == 0:
+            progress(data.statements_read)
+        verb = st.get("verb", {}).get("id")
+        actor = (st.get("actor") or {}).get("account") or {}
+        pseudonym = actor.get("name")
+        obj = st.get("object") or {}
+        parsed = iris.parse(obj.get("id", ""))
+        if not pseudonym or not parsed:
+            data.skipped += 1
+            continue
+        ctx = st.get("context") or {}
+        ext = ctx.get("extensions") or {}
+        ts = _utc_key(st.get("timestamp", ""))
+        kind = parsed["kind"]
+        if kind in ("item", "instrument", "page"):
+            grouping = [
+                iris.parse(a.get("id", ""))
+                for a in ctx.get("contextActivities", {}).get("grouping", [])
+            ]
+            wave = next((g for g in grouping if g.get("kind") == "wave"), None)
+            if wave is None:
+                data.skipped += 1
+                continue
+            key: WideKey = (pseudonym, str(ext.get(child_ext) or ""), wave["study"], wave["wave"])
+            instrument = parsed["instrument"]
+            first = data.started[key].get(instrument)
+            if first is None or ts < first:
+                data.started[key][instrument] = ts
+            if kind == "item" and verb == vocab.ANSWERED.id:
+                item = parsed["item"]
+                response = str((st.get("result") or {}).get("response", ""))
+                current = data.answers[key][instrument].get(item)
+                if current is None or ts >= current.timestamp:
+                    data.answers[key][instrument][item] = Answer(
+                        ts,
+                        response,
+                        str(ctx.get("registration", "")),
+                        str(ext.get(attempt_ext, "")),
+                        parsed["version"],
+                        str(st.get("id", "")),
+                    )
+                data.answers_per_day[(wave["wave"], ts[:10])] += 1
+            elif kind == "instrument" and verb == vocab.COMPLETED.id:
+                prev = data.completed[key].get(instrument)
+                if prev is None or ts > prev:
+                    data.completed[key][instrument] = ts
+                    scores = ((st.get("result") or {}).get("extensions") or {}).get(scores_ext)
+                    if isinstance(scores, Mapping):
+                        data.scores_reported[key][instrument] = scores
+            continue
+        if kind in ("course", "module", "exercise"):
+            cp = data.course[pseudonym]
+            cp.first = ts if cp.first is None or ts < cp.first else cp.first
+            cp.last = ts if cp.last is None or ts > cp.last else cp.last
+            cp.seconds += _duration_seconds((st.get("result") or {}).get("duration"))
+            if kind == "module":
+                if verb == vocab.ATTEMPTED.id:
+                    cp.modules_started.add(parsed["module"])
+                elif verb == vocab.COMPLETED.id:
+                    cp.modules_started.add(parsed["module"])
+                    cp.modules_completed.add(parsed["module"])
+            elif kind == "exercise":
+                cp.exercises_answered.add(f"{parsed['module']}/{parsed['exercise']}")
+            elif verb == vocab.COMPLETED.id and (
+                cp.course_completed_at is None or ts < cp.course_completed_at
+            ):
+                cp.course_completed_at = ts
+            continue
+        data.skipped += 1
+    if progress is not None:
+        progress(data.statements_read)
+    return data
+
+
+def seconds_between(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    try:
+        delta = dateparser.isoparse(end) - dateparser.isoparse(start)
+    except (ValueError, OverflowError):
+        return None
+    return round(delta.total_seconds(), 3)
+
+
+def parse_time(ts: str) -> datetime:
+    return dateparser.isoparse(ts)

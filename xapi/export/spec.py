@@ -1,0 +1,149 @@
+"""The scoring spec the exporter needs: items, their choices, scales and the missing-data rule.
+
+A plain description, so ``xapi`` does not depend on the tool's instrument format: the CLI glue
+builds it from the instrument definitions (or a researcher writes it as JSON/YAML).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    id: str
+    label: str = ""
+    type: str = "likert"  # likert, choice, numeric, fill-in
+    choices: Sequence[tuple[float, str]] = ()  # (value, label); empty for numeric/fill-in
+
+    @property
+    def numeric(self) -> bool:
+        return self.type in ("likert", "choice", "numeric")
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        if not self.choices:
+            return None
+        values = [v for v, _ in self.choices]
+        return min(values), max(values)
+
+
+@dataclass(frozen=True)
+class ScaleSpec:
+    """A subscale: ``method`` mean or sum; ``reverse`` items are scored (min + max − value);
+    with more than ``max_missing`` items unanswered the score is missing; a sum with some
+    missing items is prorated (mean × number of items)."""
+
+    id: str
+    items: Sequence[str]
+    label: str = ""
+    method: str = "mean"
+    reverse: frozenset[str] = frozenset()
+    max_missing: int = 0
+
+
+@dataclass(frozen=True)
+class InstrumentSpec:
+    id: str
+    version: str
+    label: str = ""
+    items: Sequence[ItemSpec] = ()
+    scales: Sequence[ScaleSpec] = ()
+
+    def item(self, item_id: str) -> ItemSpec | None:
+        for item in self.items:
+            if item.id == item_id:
+                return item
+        return None
+
+
+@dataclass(frozen=True)
+class ScoringSpec:
+    instruments: Sequence[InstrumentSpec] = field(default_factory=tuple)
+
+    def instrument(self, instrument_id: str) -> InstrumentSpec | None:
+        for spec in self.instruments:
+            if spec.id == instrument_id:
+                return spec
+        return None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScoringSpec:
+        """``{"instruments": [{"id", "version", "label", "items": [{"id", "label", "type",
+        "choices": [[value, label], ...]}], "scales": [{"id", "label", "items", "method",
+        "reverse", "max_missing"}]}]}``"""
+        instruments = []
+        for i, raw in enumerate(data.get("instruments", [])):
+            try:
+                items = tuple(
+                    ItemSpec(
+                        id=str(it["id"]),
+                        label=str(it.get("label", "")),
+                        type=str(it.get("type", "likert")),
+                        choices=tuple((float(v), str(lbl)) for v, lbl in it.get("choices", [])),
+                    )
+                    for it in raw.get("items", [])
+                )
+                scales = tuple(
+                    ScaleSpec(
+                        id=str(sc["id"]),
+                        items=tuple(str(x) for x in sc["items"]),
+                        label=str(sc.get("label", "")),
+                        method=str(sc.get("method", "mean")),
+                        reverse=frozenset(str(x) for x in sc.get("reverse", [])),
+                        max_missing=int(sc.get("max_missing", 0)),
+                    )
+                    for sc in raw.get("scales", [])
+                )
+                instruments.append(
+                    InstrumentSpec(
+                        id=str(raw["id"]),
+                        version=str(raw.get("version", "1")),
+                        label=str(raw.get("label", "")),
+                        items=items,
+                        scales=scales,
+                    )
+                )
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ValueError(f"scoring spec: instruments[{i}] is malformed ({exc})") from exc
+        return cls(tuple(instruments))
+
+
+def score_scale(
+    scale: ScaleSpec, instrument: InstrumentSpec, answers: Mapping[str, float | None]
+) -> float | None:
+    """The scale score from numeric answers by item id (None: missing)."""
+    values: list[float] = []
+    missing = 0
+    for item_id in scale.items:
+        value = answers.get(item_id)
+        if value is None:
+            missing += 1
+            continue
+        if item_id in scale.reverse:
+            item = instrument.item(item_id)
+            bounds = item.bounds if item else None
+            if bounds is None:
+                raise ValueError(f"reverse-keyed item {item_id} has no choices to reverse over")
+            value = bounds[0] + bounds[1] - value
+        values.append(value)
+    if missing > scale.max_missing or not values:
+        return None
+    mean = sum(values) / len(values)
+    if scale.method == "sum":
+        return round(mean * len(scale.items), 4)
+    return round(mean, 4)
+
+
+_VAR = re.compile(r"[^A-Za-z0-9_]")
+
+
+def variable_name(*parts: str) -> str:
+    """An SPSS/REDCap-safe variable name (letters, digits, underscore; starts with a letter)."""
+    name = "_".join(_VAR.sub("_", p) for p in parts if p).lower()
+    if not name or not name[0].isalpha():
+        name = "v_" + name
+    return name[:64]
