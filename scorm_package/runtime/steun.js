@@ -12,16 +12,20 @@
 
   // ------------------------------------------------------------------ time formats
   function sessionTime(ms) {
+    return is12 ? cmiTimespan(ms) : isoDuration(ms);
+  }
+  function cmiTimespan(ms) { // SCORM 1.2 CMITimespan HHHH:MM:SS.SS
+    var cs = Math.max(0, Math.round(ms / 10));
+    var h = Math.min(Math.floor(cs / 360000), 9999);
+    var m = Math.floor((cs % 360000) / 6000);
+    var sc = cs % 6000;
+    return pad(h, 4) + ":" + pad(m, 2) + ":" + pad(Math.floor(sc / 100), 2) + "." + pad(sc % 100, 2);
+  }
+  function isoDuration(ms) { // ISO 8601 duration: PT1H2M3.45S, never "PT" alone
     var cs = Math.max(0, Math.round(ms / 10));
     var h = Math.floor(cs / 360000);
     var m = Math.floor((cs % 360000) / 6000);
     var sc = cs % 6000;
-    if (is12) {
-      // CMITimespan HHHH:MM:SS.SS
-      h = Math.min(h, 9999);
-      return pad(h, 4) + ":" + pad(m, 2) + ":" + pad(Math.floor(sc / 100), 2) + "." + pad(sc % 100, 2);
-    }
-    // ISO 8601 duration: PT1H2M3.45S, never "PT" alone
     var s = String(Math.floor(sc / 100));
     if (sc % 100) s += "." + pad(sc % 100, 2).replace(/0$/, "");
     var out = "PT" + (h ? h + "H" : "") + (m ? m + "M" : "");
@@ -365,14 +369,14 @@
     cfg.modules.forEach(function (m, mi) {
       var started = m.pages.some(function (p) { return state.visited[p]; });
       var done = moduleDone(mi);
-      if (started && !seen.started[mi] && !initial) relay("module-started", { module: m.id });
-      if (done && !seen.done[mi] && !initial) relay("module-completed", { module: m.id });
+      if (started && !seen.started[mi] && !initial) relay("module_started", { module: m.id });
+      if (done && !seen.done[mi] && !initial) relay("module_completed", { module: m.id });
       seen.started[mi] = started;
       seen.done[mi] = done;
     });
     var complete = courseComplete();
     if (complete && !seen.course && !initial) {
-      relay("course-completed", { score: cfg.finalCheck ? state.final.score : null });
+      relay("course_completed", {});
     }
     seen.course = complete;
   }
@@ -383,29 +387,36 @@
     if (mode === "normal") lms.set(EL.suspend, encodeState());
     reportStatus();
     lms.commit();
+    flushRelay();
     SteunRuntime.lastSave = reason;
   }
 
   // ------------------------------------------------------------------ relay (learning records)
+  // Contract: steun_lti/web/relay.py (POST /relay/course). Events are queued and sent in one request at
+  // each save point. The body is JSON sent as text/plain, so no CORS preflight is needed. The relay
+  // pseudonymises learner_id; it is read from the LMS only when a relay is configured, and nothing is sent
+  // in preview (no LMS) or review mode. Free text (reflections) never leaves through the relay.
+  var relayQueue = [];
+  var learnerId = "";
   function relay(event, data) {
-    if (!cfg.relayUrl || typeof window.fetch !== "function") return;
-    var body = {
-      event: event,
-      course: cfg.courseId,
-      version: cfg.version,
-      standard: cfg.standard,
-      registration: state.reg,
-      timestamp: new Date().toISOString()
-    };
-    for (var k in data) if (Object.prototype.hasOwnProperty.call(data, k)) body[k] = data[k];
+    if (!cfg.relayUrl || lms.preview || mode !== "normal") return;
+    var ev = { event: event, timestamp: new Date().toISOString() };
+    for (var k in data) if (Object.prototype.hasOwnProperty.call(data, k) && data[k] !== null) ev[k] = data[k];
+    relayQueue.push(ev);
+  }
+  function flushRelay() {
+    if (!relayQueue.length || !learnerId || typeof window.fetch !== "function") return;
+    var events = relayQueue.splice(0, 50);
+    var body = { learner_id: learnerId, course: cfg.courseId, session: state.reg, events: events };
     try {
       window.fetch(cfg.relayUrl, {
         method: "POST",
         keepalive: true,
-        headers: { "Content-Type": "application/json" },
+        headers: { "Content-Type": "text/plain;charset=UTF-8" },
         body: JSON.stringify(body)
       }).catch(function () { /* learning records are best effort; the LMS has the data */ });
     } catch (e) { /* ditto */ }
+    if (relayQueue.length) flushRelay();
   }
 
   // ------------------------------------------------------------------ interactions
@@ -439,6 +450,12 @@
     return { type: "long-fill-in", response: text, pattern: null };
   }
 
+  function relayResponse(ex, value) { // option/item ids, as in SCORM 2004, whatever the standard
+    if (ex.type === "choice") return ex.options[value].id;
+    if (ex.type === "multiple") return value.map(function (j) { return ex.options[j].id; }).join("[,]");
+    return value.map(function (c, j) { return ex.items[j].id + "[.]" + ex.categories[c]; }).join("[,]");
+  }
+
   function recordInteraction(i, value, correct) {
     if (lms.phase !== "open" || mode !== "normal") return;
     var ex = exercises[i];
@@ -459,9 +476,12 @@
       lms.set(base + "learner_response", r.response);
     }
     lms.set(base + "result", result);
-    relay("exercise-answered", {
-      exercise: ex.key, type: ex.type, result: result,
-      response: r.response
+    var dot = ex.key.indexOf(".");
+    var relayed = ex.type === "reflection" ? null : relayResponse(ex, value);
+    relay("exercise_answered", {
+      module: ex.final ? "final-check" : ex.key.slice(0, dot),
+      exercise: ex.key.slice(dot + 1),
+      response: relayed && relayed.length <= 200 ? relayed : null
     });
   }
 
@@ -755,7 +775,10 @@
       lms.set(EL.suspend, encodeState());
       reportStatus();
     }
-    lms.set(EL.time, sessionTime(Date.now() - startedAt));
+    var elapsed = Date.now() - startedAt;
+    lms.set(EL.time, sessionTime(elapsed));
+    relay(courseComplete() ? "course_terminated" : "course_suspended", { duration: isoDuration(elapsed) });
+    flushRelay();
     // Always suspend: the teacher can come back to reread, and the LMS keeps the bookmark and state.
     lms.set(EL.exit, "suspend");
     lms.close();
@@ -781,6 +804,11 @@
     }
     if (!state.reg) state.reg = newRegistration();
     noteProgress(true);
+    if (cfg.relayUrl && lms.phase === "open" && !lms.preview && mode === "normal") {
+      learnerId = lms.get(is12 ? "cmi.core.student_id" : "cmi.learner_id");
+      var resumed = state.visited.some(function (v, j) { return v && j > 0; });
+      relay(resumed ? "course_resumed" : "course_started", {});
+    }
     bind();
     restoreExercises();
     show(resumeAt, resumeAt !== 0);
@@ -792,6 +820,7 @@
     state: state,
     encodeState: encodeState,
     sessionTime: sessionTime,
+    isoDuration: isoDuration,
     show: function (i) { show(i); },
     current: function () { return current; },
     complete: courseComplete,

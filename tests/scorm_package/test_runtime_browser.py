@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -182,25 +183,71 @@ def test_preview_without_lms_keeps_progress_in_local_storage(
     assert page.evaluate("SteunRuntime.lms.preview")
 
 
+RELAY = "http://127.0.0.1:9/relay"
+
+
 def test_relay_receives_course_events(page: Any, lms_server: LiveServer) -> None:
-    """Built with --relay-url, the runtime POSTs JSON events (no learner identity in them)."""
-    events: list[dict[str, Any]] = []
+    """Built with --relay-url, the runtime POSTs the events of steun_lti/web/relay.py's contract."""
+    bodies: list[dict[str, Any]] = []
 
-    def capture(route: Any) -> None:
-        events.append(route.request.post_data_json)
-        route.fulfill(status=204)
+    def seen(request: Any) -> None:
+        if request.url == RELAY:
+            assert request.method == "POST" and request.headers["content-type"].startswith(
+                "text/plain"
+            )
+            bodies.append(json.loads(request.post_data))
 
-    page.route("http://127.0.0.1:9/relay", capture)
-    s = launch(page, lms_server.url, "scorm12", "iframe", None)
+    page.on("request", seen)
+    page.route(
+        RELAY,
+        lambda route: route.fulfill(
+            status=202, body="{}", headers={"Access-Control-Allow-Origin": "*"}
+        ),
+    )
+    prior = {"cmi": {"core": {"entry": "ab-initio", "student_id": "lms-user-42"}}}
+    s = launch(page, lms_server.url, "scorm12", "iframe", prior)
     click_through(s.sco)
-    s.close()
+    # the last request is sent with keepalive from pagehide
+    with page.expect_request(
+        lambda r: r.url == RELAY and "course_terminated" in (r.post_data or "")
+    ):
+        s.close()
+    events = [e for b in bodies for e in b["events"]]
     kinds = [e["event"] for e in events]
-    assert kinds.count("module-started") == 2 and kinds.count("module-completed") == 2
-    assert kinds.count("course-completed") == 1
-    assert kinds.count("exercise-answered") == 7  # 5 exercises + 2 final-check questions
-    assert {e["course"] for e in events} == {"mini-cursus"}
-    assert len({e["registration"] for e in events}) == 1
-    assert not any("student" in k or "learner" in k for e in events for k in e)
+    assert kinds[0] == "course_started" and kinds[-1] == "course_terminated"
+    assert kinds.count("module_started") == 2 and kinds.count("module_completed") == 2
+    assert kinds.count("course_completed") == 1
+    assert kinds.count("exercise_answered") == 7  # 5 exercises + 2 final-check questions
+    assert {(b["learner_id"], b["course"]) for b in bodies} == {("lms-user-42", "mini-cursus")}
+    assert len({b["session"] for b in bodies}) == 1
+    answered = {
+        (e["module"], e["exercise"]): e.get("response")
+        for e in events
+        if e["event"] == "exercise_answered"
+    }
+    assert answered[("begin", "keuze")] == "a"
+    assert answered[("verder", "sorteren")] == "i1[.]emotie[,]i2[.]structuur[,]i3[.]emotie"
+    assert answered[("final-check", "fc2")] == "a[,]b"
+    assert answered[("begin", "reflectie")] is None  # free text never goes to the relay
+    assert re.match(r"^PT[\d.HMS]+$", events[-1]["duration"])
+
+
+def test_time_formats(page: Any, lms_server: LiveServer) -> None:
+    page.goto(f"{lms_server.url}/scorm12/index.html")
+    assert page.evaluate("SteunRuntime.sessionTime(303200)") == "0000:05:03.20"
+    assert page.evaluate("SteunRuntime.sessionTime(0)") == "0000:00:00.00"
+    assert page.evaluate("SteunRuntime.sessionTime(36000000 * 2)") == "0020:00:00.00"
+    cases = {
+        0: "PT0S",
+        3200: "PT3.2S",
+        60000: "PT1M",
+        3723450: "PT1H2M3.45S",
+        7200000: "PT2H",
+        10: "PT0.01S",
+    }
+    for ms, text in cases.items():
+        assert page.evaluate(f"SteunRuntime.isoDuration({ms})") == text
+        assert SESSION_TIME["scorm2004"].match(text)
 
 
 def test_html_loads_nothing_from_elsewhere(built: dict[str, Any]) -> None:
