@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 from scorm_package.build import DEFAULT_COURSE, build  # noqa: E402
 from scorm_package.loader import load_course  # noqa: E402
 from scorm_package.manifest import STANDARDS  # noqa: E402
+from scorm_package.render import study_minutes  # noqa: E402
 
 
 def time_builds(course: Path, out: Path, repeat: int) -> dict[str, list[float]]:
@@ -94,7 +95,7 @@ def main() -> int:
     pages = sum(len(m.pages) for m in course.modules)
     print(
         f"course {course.id} {course.version}: {len(course.modules)} modules, {pages} pages, "
-        f"{len(course.exercises())} exercises/questions, study time {course.minutes:.0f} min"
+        f"{len(course.exercises())} exercises/questions, study time {study_minutes(course):.0f} min"
     )
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)

@@ -9,7 +9,11 @@ from pathlib import Path
 from scorm_package.build import DEFAULT_COURSE, build
 from scorm_package.exceptions import ScormPackageError
 from scorm_package.manifest import STANDARDS
-from scorm_package.render import estimate_study_time
+from scorm_package.render import (
+    FINAL_CHECK_MINUTES_PER_QUESTION,
+    estimate_study_time,
+    study_minutes,
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -50,8 +54,12 @@ def main(argv: list[str] | None = None) -> int:
             f" = {est.estimate:.0f} min)"
         )
     total_estimate = sum(e.estimate for e in estimate_study_time(course))
+    questions = len(course.final_check.questions) if course.final_check else 0
+    check = questions * FINAL_CHECK_MINUTES_PER_QUESTION
     print(
-        f"Study time: {course.minutes:.0f} minutes (sum of module minutes; source estimate {total_estimate:.0f})"
+        f"Study time: {study_minutes(course):.0f} minutes (modules {course.minutes:.0f}"
+        f" + final check {check:.0f} for {questions} questions; source estimate of the modules"
+        f" {total_estimate:.0f})"
     )
     for result in results:
         print(

@@ -23,6 +23,7 @@ from scorm_package.loader import Course, Exercise, Module, Page
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 WORDS_PER_MINUTE = 180
 EXERCISE_MINUTES = {"choice": 2, "multiple": 2, "sorting": 2, "reflection": 4}
+FINAL_CHECK_MINUTES_PER_QUESTION = 1  # short recall questions, read and answered in about a minute
 WORD_RE = re.compile(r"\w+", re.UNICODE)
 
 
@@ -89,6 +90,12 @@ class MarkdownRenderer:
         name = rel.as_posix()
         self.assets[name] = target
         tok.attrSet("src", name)
+
+
+def study_minutes(course: Course) -> float:
+    """The course's study time: the modules' declared minutes plus the final check."""
+    questions = len(course.final_check.questions) if course.final_check else 0
+    return course.minutes + questions * FINAL_CHECK_MINUTES_PER_QUESTION
 
 
 def count_words(path: Path | None) -> int:
@@ -256,7 +263,7 @@ def render_course(
         course=course,
         modules=modules,
         final=course.final_check,
-        minutes=round(course.minutes),
+        minutes=round(study_minutes(course)),
         ex_index={ex.key: i for i, ex in enumerate(course.exercises())},
         config=_script_json(runtime_config(course, standard, relay_url)),
     )

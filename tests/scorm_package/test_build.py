@@ -192,4 +192,4 @@ def test_cli_builds_one_standard(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["mini-cursus-0.1.0-scorm2004.zip"]
-    assert "Study time: 11 minutes" in proc.stdout
+    assert "Study time: 13 minutes (modules 11 + final check 2 for 2 questions" in proc.stdout
