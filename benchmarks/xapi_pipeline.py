@@ -119,7 +119,7 @@ def delivery(n: int) -> None:
         if not (ROOT / "xapi" / "lrs" / "admin.py").exists():
             raise ImportError("the embedded LRS is not in this checkout")
         port = free_port()
-        env = dict(os.environ, STEUN_DATA_DIR=str(tmp / "var"), STEUN_LRS_SERVER__PORT=str(port))
+        env = dict(os.environ, STEUN_DATA_DIR=str(tmp / "var"), STEUN_LOG_LEVEL="WARNING")
         proc = subprocess.Popen([sys.executable, "-m", "steun_lti", "lrs", "serve", "--port", str(port)],
                                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         from steun_lti.secrets import load_or_create_secret
@@ -163,6 +163,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--million", action="store_true", help="also export 1,000,000 statements")
     parser.add_argument("--delivery", type=int, default=10_000)
+    parser.add_argument("--no-export", action="store_true", help="delivery only")
     parser.add_argument("--export-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.export_child:
@@ -170,7 +171,7 @@ def main() -> None:
         return
     if args.delivery:
         delivery(args.delivery)
-    for n in [100_000] + ([1_000_000] if args.million else []):
+    for n in ([] if args.no_export else [100_000]) + ([1_000_000] if args.million else []):
         out = subprocess.run([sys.executable, __file__, "--export-child", str(n)], cwd=ROOT,
                              capture_output=True, text=True, check=True)  # fmt: skip
         r = json.loads(out.stdout.strip().splitlines()[-1])
