@@ -37,7 +37,7 @@ def tool_credentials(settings: Settings) -> tuple[str, str]:
         secret = settings.lrs.secret.get_secret_value() if settings.lrs.secret else ""
         return settings.lrs.key, secret
     return (
-        load_or_create_secret(settings.data_dir, "lrs_tool_key"),
+        load_or_create_secret(settings.data_dir, "lrs_tool_key", 12),
         load_or_create_secret(settings.data_dir, "lrs_tool_secret"),
     )
 
@@ -47,7 +47,7 @@ def researcher_credentials(settings: Settings) -> tuple[str, str]:
     if settings.lrs.key:
         return tool_credentials(settings)
     return (
-        load_or_create_secret(settings.data_dir, "lrs_researcher_key"),
+        load_or_create_secret(settings.data_dir, "lrs_researcher_key", 12),
         load_or_create_secret(settings.data_dir, "lrs_researcher_secret"),
     )
 
