@@ -152,11 +152,15 @@ def outbox_requeue(ctx: click.Context, rows: tuple[int, ...]) -> None:
 # -- export and report --------------------------------------------------------------------
 
 
-def _load_spec(path: Path | None) -> Any:
+def _load_spec(path: Path | None, settings: Any) -> Any:
     from xapi.export import ScoringSpec
 
     if path is None:
-        return ScoringSpec()
+        # The instruments the tool knows (bundled demo ones plus STEUN_INSTRUMENTS_DIR).
+        from steun_lti.export_spec import scoring_spec_from_registry
+        from steun_lti.questionnaires.registry import load_registry
+
+        return scoring_spec_from_registry(load_registry(settings.instruments_dir))
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         return ScoringSpec.from_dict(raw or {})
@@ -273,7 +277,7 @@ def export_cmd(
     """Export the statements as analysis-ready tables into OUT_DIR."""
     from xapi.export import FORMATS, export_all
 
-    scoring = _load_spec(spec)
+    scoring = _load_spec(spec, _settings(ctx))
     data = _collect(ctx, source, _filters(**filters))
     try:
         written = export_all(data, scoring, out_dir, formats or FORMATS)

@@ -48,7 +48,7 @@ SPEC = {
             "scales": [
                 {"id": "nabijheid", "label": "Nabijheid", "items": ["q1", "q2"], "method": "mean"},
                 {"id": "conflict", "label": "Conflict", "items": ["q3", "q4"], "method": "sum",
-                 "reverse": ["q4"], "max_missing": 1},
+                 "reverse": ["q4"], "max_missing": 1, "prorate": True},
             ],
         }
     ]
