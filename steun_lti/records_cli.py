@@ -149,6 +149,31 @@ def outbox_requeue(ctx: click.Context, rows: tuple[int, ...]) -> None:
     click.echo(f"Requeued {n} statement(s).")
 
 
+@outbox.command("purge")
+@click.option(
+    "--days",
+    type=click.IntRange(0, None),
+    default=30,
+    show_default=True,
+    help="Delete delivered statements older than this many days (the LRS keeps them).",
+)
+@click.pass_context
+@_friendly
+def outbox_purge(ctx: click.Context, days: int) -> None:
+    """Delete the tool's copies of statements the LRS has had for a while."""
+    from datetime import timedelta
+
+    from steun_lti.outbox import purge_delivered
+
+    database = _database(_settings(ctx))
+    try:
+        with database.session() as session:
+            n = purge_delivered(session, timedelta(days=days))
+    finally:
+        database.dispose()
+    click.echo(f"Deleted {n} delivered statement(s) older than {days} day(s).")
+
+
 # -- export and report --------------------------------------------------------------------
 
 
