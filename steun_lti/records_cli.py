@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import sys
 import threading
@@ -56,9 +57,18 @@ def app_with_sender(app: Flask) -> Flask:
 
 
 def _friendly(func: Any) -> Any:
-    from steun_lti.cli import friendly_errors
+    """Steun's errors become ``Error: …`` and exit code 2 (as ``steun_lti.cli.friendly_errors``;
+    not imported from there, since ``steun_lti.cli`` imports this module)."""
 
-    return friendly_errors(func)
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SteunError as exc:
+            click.echo(f"Error: {exc.message}", err=True)
+            sys.exit(2)
+
+    return wrapper
 
 
 # -- outbox -------------------------------------------------------------------------------

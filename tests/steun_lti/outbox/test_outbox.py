@@ -208,3 +208,21 @@ def test_outbox_cli_status_run_and_purge(
     out = runner.invoke(main, ["outbox", "purge", "--days", "0"], obj={"settings": settings})
     assert out.exit_code == 0 and "Deleted 7" in out.output
     assert rows(records_app) == []
+
+
+def test_the_serve_worker_thread_delivers(sqlite_app: Flask, fake_lrs: FakeLrs) -> None:
+    import time
+
+    from steun_lti.records_cli import app_with_sender
+
+    app_with_sender(sqlite_app)
+    background = sqlite_app.extensions["steun.outbox_sender"]
+    try:
+        answer_events(sqlite_app, 5)
+        deadline = time.monotonic() + 30
+        while len(fake_lrs.stored) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling the outcome, not synchronising
+    finally:
+        background.stop()
+    assert len(fake_lrs.stored) == 5
+    assert not background.thread.is_alive()
