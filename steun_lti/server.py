@@ -40,6 +40,9 @@ def run_gunicorn(
         "workers": workers,
         "loglevel": log_level.lower(),
         "accesslog": "-",
+        # No query strings in the access log: LTI logins by GET carry login_hint (an LMS user id)
+        # and cookie-less pages carry a launch id.
+        "access_log_format": '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms',
         "graceful_timeout": 10,
         "timeout": 60,
         "preload_app": False,
