@@ -146,6 +146,16 @@ from steun_lti.records_cli import mount as _mount_records  # noqa: E402
 _mount_records(main)
 
 
+def _mount_lti_groups() -> None:
+    from steun_lti.lti.cli import keys, platform
+
+    main.add_command(platform)
+    main.add_command(keys)
+
+
+_mount_lti_groups()
+
+
 # -- demo ---------------------------------------------------------------------------------
 
 
@@ -173,7 +183,10 @@ def demo(ctx: click.Context, seed: bool, no_serve: bool) -> None:
     ]
     if "lrs" in main.commands:
         services.insert(0, ("lrs", [*steun, "lrs", "serve"]))
-    procs = [(name, subprocess.Popen(cmd, env=env)) for name, cmd in services]
+    # Own process groups: Ctrl-C reaches only this supervisor, which stops each service gracefully.
+    procs = [
+        (name, subprocess.Popen(cmd, env=env, start_new_session=True)) for name, cmd in services
+    ]
     click.echo("")
     click.echo("Steun demo is running. Open, in this order:")
     click.echo(f"  1. {base}/healthz   (the tool: version, database and LRS status)")
