@@ -787,6 +787,7 @@
   function boot() {
     lms.open();
     document.getElementById("preview-notice").hidden = !lms.preview;
+    document.getElementById("lms-error-notice").hidden = lms.phase !== "failed";
     var resumeAt = 0;
     if (lms.phase === "open") {
       var m = lms.get(EL.mode);

@@ -259,3 +259,18 @@ def test_html_loads_nothing_from_elsewhere(built: dict[str, Any]) -> None:
             html,
         )
         assert external == []
+
+
+def test_a_refused_initialize_is_told_to_the_learner(page: Any, lms_server: LiveServer) -> None:
+    """Reopening a popup in some LMSs gives error 101 (already initialized): say so, call nothing more."""
+    s = launch(page, lms_server.url, "scorm12", "iframe", None)
+    s.host.evaluate("host.closeIframe()")
+    # the same API object again: scorm-again refuses a second LMSInitialize after LMSFinish
+    s.host.evaluate("host.openIframe('/scorm12/index.html')")
+    page.wait_for_function("host.frame.contentWindow.SteunRuntime !== undefined")
+    frame = page.frame(url=re.compile(r"/scorm12/index\.html"))
+    assert frame is not None
+    assert frame.locator("#lms-error-notice").is_visible()
+    assert frame.evaluate("SteunRuntime.lms.phase") == "failed"
+    calls = [e["fn"] for e in s.log()]
+    assert calls.count("LMSInitialize") == 2 and calls[-1] == "LMSInitialize"
