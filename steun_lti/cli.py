@@ -146,6 +146,16 @@ from steun_lti.records_cli import mount as _mount_records  # noqa: E402
 _mount_records(main)
 
 
+def _mount_lti_groups() -> None:
+    from steun_lti.lti.cli import keys, platform
+
+    main.add_command(platform)
+    main.add_command(keys)
+
+
+_mount_lti_groups()
+
+
 # -- demo ---------------------------------------------------------------------------------
 
 
@@ -164,19 +174,28 @@ def demo(ctx: click.Context, seed: bool, no_serve: bool) -> None:
     subprocess.run([*steun, "db", "upgrade"], env=env, check=True)
     if no_serve:
         return
+    # The course packages (scorm_package runs as its own process: the two parts never import each other).
+    base = settings.base_url.rstrip("/")
+    course = [sys.executable, "-m", "scorm_package", "--out", "dist"]
+    subprocess.run([*course, "--relay-url", f"{base}/relay/course"], env=env, check=False)
     services: list[tuple[str, list[str]]] = [
         ("tool", [*steun, "serve", "--workers", "2"]),
     ]
     if "lrs" in main.commands:
         services.insert(0, ("lrs", [*steun, "lrs", "serve"]))
-    procs = [(name, subprocess.Popen(cmd, env=env)) for name, cmd in services]
-    base = settings.base_url.rstrip("/")
+    # Own process groups: Ctrl-C reaches only this supervisor, which stops each service gracefully.
+    procs = [
+        (name, subprocess.Popen(cmd, env=env, start_new_session=True)) for name, cmd in services
+    ]
     click.echo("")
     click.echo("Steun demo is running. Open, in this order:")
     click.echo(f"  1. {base}/healthz   (the tool: version, database and LRS status)")
     if "lrs" in main.commands:
         lrs = f"http://{settings.lrs_server.host}:{settings.lrs_server.port}/xapi/about"
         click.echo(f"  2. {lrs}   (the embedded Learning Record Store)")
+    click.echo(
+        "  3. dist/*.zip   (the course packages: import one into an LMS, or unzip and open index.html)"
+    )
     click.echo("Press Ctrl-C to stop everything.")
     _supervise(procs)
 
