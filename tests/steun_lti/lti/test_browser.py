@@ -64,10 +64,10 @@ def test_iframe_launch_goes_through_platform_storage(cross_site_tool: Tool, lms_
     lms_page.goto(platform.course_url(LaunchSpec()))
     frame = lms_page.frame_locator("#tool")
     frame.locator("h1").wait_for()
-    assert frame.locator("h1").inner_text() == "Welkom bij Steun"
+    assert frame.locator("h1").inner_text() == "Informatie en toestemming"
     tool_frame = lms_page.frame(name="tool")
     assert "lti_launch=" in tool_frame.url
-    assert tool_frame.url.startswith(cross_site_tool.url + "/lti/teacher")
+    assert tool_frame.url.startswith(cross_site_tool.url + "/study/")
     # The tool really could not use cookies in the frame.
     cookies = lms_page.context.cookies(cross_site_tool.url)
     assert not [c for c in cookies if c["name"] == "steun_lti_browser"]
@@ -85,5 +85,5 @@ def test_without_platform_storage_the_tool_offers_a_new_window(
         link.click()
     new_page = new_page_info.value
     new_page.locator("h1").wait_for()
-    assert new_page.locator("h1").inner_text() == "Welkom bij Steun"
-    assert new_page.url.startswith(cross_site_tool.url + "/lti/teacher")
+    assert new_page.locator("h1").inner_text() == "Informatie en toestemming"
+    assert new_page.url.startswith(cross_site_tool.url + "/study/")
