@@ -40,7 +40,10 @@ class Supervisor:
         self.stopping = True
 
     def start(self, name: str, args: list[str], env: dict[str, str]) -> None:
-        self.procs.append((name, subprocess.Popen([*STEUN, *args], env=env, cwd=ROOT)))
+        # A session of its own: Ctrl-C in the terminal reaches only us, and we stop the children
+        # with SIGTERM (gunicorn's graceful shutdown), so no request is cut off half-way.
+        proc = subprocess.Popen([*STEUN, *args], env=env, cwd=ROOT, start_new_session=True)
+        self.procs.append((name, proc))
 
     def check(self) -> None:
         for name, proc in self.procs:
@@ -233,7 +236,7 @@ def run_demo(settings: Settings, *, seed: bool, serve: bool) -> None:
             from steun_lti.demo.seed import seed_demo
 
             click.echo(seed_demo(settings, lms))
-        if not serve:
+        if not serve or supervisor.stopping:
             return
         click.echo(f"Ready. Start at {lms.url}/ (Ctrl-C stops everything).")
         supervisor.run_until_stopped()
