@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from steun_lti.demo.lms import DemoError
@@ -50,7 +51,10 @@ class SeedResult:
 
 
 def _study_modules() -> Any:
+    here = Path(__file__).resolve().parents[1]
     try:
+        if not (here / "study" / "service.py").exists():
+            raise ImportError("steun_lti.study")
         from steun_lti.questionnaires import branching
         from steun_lti.questionnaires.registry import load_registry
         from steun_lti.study import service

@@ -1,0 +1,125 @@
+"""The demo journey end to end: `steun demo` on free ports, walked in headless Chromium.
+
+Admin places items by Deep Linking → teacher 1 launches a placed wave → (with the questionnaire
+flow) consent, a child, one questionnaire page answered → the course plays in the SCORM player →
+the researcher sees the statements and makes the export and report.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+import requests
+
+from tests.demo.conftest import ROOT, DemoProcess
+
+pytestmark = [pytest.mark.slow]
+
+# The questionnaire flow, once it is in this checkout (a file check: an editable install elsewhere
+# could otherwise answer an import).
+HAS_STUDY = (ROOT / "steun_lti" / "study" / "service.py").exists()
+
+
+def test_prints_what_to_open_in_order_and_registers(demo: DemoProcess) -> None:
+    out = demo.output
+    assert "Open, in this order:" in out
+    plan = out[out.index("Open, in this order:") :]
+    order = [
+        plan.index(f"{demo.lms}{path}") for path in ("/ ", "/cursus", "/cijfers", "/onderzoek")
+    ]
+    assert order == sorted(order), plan
+    assert f"{demo.tool}/healthz" in out
+    assert "Registered the demo LMS with the tool by LTI Dynamic Registration" in out
+    assert f"Ready. Start at {demo.lms}/" in out
+
+
+def test_lms_page_is_labelled_as_a_local_demo(demo: DemoProcess) -> None:
+    page = requests.get(demo.lms + "/", timeout=5).text
+    assert "Lokale demo-leeromgeving — geen onderdeel van het product" in page
+    assert "not part of the product" in page
+    assert demo.lms in page  # the issuer it registered with
+    state = (demo.data_dir / "demo_lms" / "state.json").stat()
+    assert state.st_mode & 0o077 == 0  # owner-only, like every secret-bearing file
+
+
+def statements(page: Any, demo: DemoProcess, wanted: str, seconds: float = 20) -> str:
+    """Reload the researcher's view until the statement table holds ``wanted``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        page.goto(demo.lms + "/onderzoek")
+        table = page.locator("#statements").inner_text()
+        if re.search(wanted, table) or time.monotonic() > deadline:
+            return str(table)
+        page.wait_for_timeout(300)
+
+
+@pytest.mark.browser
+def test_the_journey_in_the_browser(demo: DemoProcess, page: Any) -> None:
+    # 1. The admin places the questionnaires by Deep Linking.
+    page.goto(demo.lms + "/")
+    page.click("#launch-beheerder")
+    tool = page.frame_locator("#tool")
+    boxes = tool.locator("input[name=item]")
+    boxes.first.wait_for(timeout=15_000)
+    for i in range(boxes.count()):
+        boxes.nth(i).check()
+    tool.locator("#steun-place").click()
+    page.locator("#placed-notice").wait_for(timeout=15_000)
+    wave_one = page.locator('tr:has-text("meting 1") a[id^="launch-leerkracht-1-item"]')
+    assert wave_one.count() == 1
+
+    # 2. Teacher 1 launches the placed wave: a real LTI launch into the iframe.
+    wave_one.click()
+    tool.locator("body").wait_for(timeout=15_000)
+    frame = page.frame(name="tool")
+    assert frame is not None
+    frame.wait_for_url(re.compile(re.escape(demo.tool)), timeout=15_000)
+
+    if HAS_STUDY:
+        # consent, one child, the first page of a questionnaire answered
+        frame.locator("#agree").check(timeout=15_000)
+        frame.locator("form:has(#agree) button[type=submit]").click()
+        frame.locator("#add-child").wait_for(timeout=15_000)
+        frame.locator("#add-child input[type=checkbox]").first.check()
+        frame.locator("#add-child button[type=submit]").click()
+        frame.locator("#child-A").wait_for(timeout=15_000)
+        frame.goto(demo.tool + "/study/wave/t1")
+        frame.locator('a[href*="/study/wave/t1/A/"]').first.click()
+        frame.locator("form#questionnaire").wait_for(timeout=15_000)
+        names = frame.eval_on_selector_all(
+            "form#questionnaire input[type=radio]", "els => [...new Set(els.map(e => e.name))]"
+        )
+        assert names
+        for name in names:
+            frame.locator(f'form#questionnaire input[type=radio][name="{name}"]').first.check()
+        frame.locator("form#questionnaire button[value=next]").click()
+        frame.wait_for_url(re.compile(r"/page/2"), timeout=15_000)
+        table = statements(page, demo, r"answered")
+        assert "answered" in table, table
+    else:
+        table = statements(page, demo, r"launched")
+        assert "launched" in table, table
+
+    # 3. The course package plays in the SCORM player, its progress relayed to the LRS.
+    if (demo.data_dir / "dist" / "scorm12" / "imsmanifest.xml").exists():
+        page.goto(demo.lms + "/cursus/scorm12")
+        course = page.frame_locator("#sco")
+        course.locator("main").first.wait_for(timeout=15_000)
+        page.wait_for_function("window.API && window.API.isInitialized()", timeout=15_000)
+        table = statements(page, demo, r"/xapi/course/|initialized")
+        assert "initialized" in table, table
+
+    # 4. The researcher makes the export and the report.
+    page.goto(demo.lms + "/onderzoek")
+    page.click("#run-export")
+    page.locator("#export-files").wait_for(timeout=60_000)
+    files = page.locator("#export-files").inner_text()
+    for name in ("long.csv", "wide.csv", "wide.sav", "codebook.md", "report.html"):
+        assert name in files
+        assert (demo.data_dir / "export" / name).stat().st_size > 0
+    report = requests.get(demo.lms + "/export/report.html", timeout=5)
+    assert report.status_code == 200
+    assert "<html" in report.text.lower()
