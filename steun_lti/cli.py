@@ -142,6 +142,16 @@ from steun_lti.records_cli import mount as _mount_records  # noqa: E402
 _mount_records(main)
 
 
+def _mount_lti_groups() -> None:
+    from steun_lti.lti.cli import keys, platform
+
+    main.add_command(platform)
+    main.add_command(keys)
+
+
+_mount_lti_groups()
+
+
 # -- demo ---------------------------------------------------------------------------------
 
 

@@ -8,3 +8,4 @@ from steun_lti import (  # noqa: F401
     withdrawal,
 )
 from steun_lti.lti import models as lti_models  # noqa: F401
+from steun_lti.study import models as study_models  # noqa: F401

@@ -325,7 +325,11 @@ def withdraw_cmd(
     client = make_client(settings)
     try:
         result = withdraw(
-            database, Scope(pseudonym, child_code), statement_factory(settings), client
+            database,
+            Scope(pseudonym, child_code),
+            statement_factory(settings),
+            client,
+            eraser=_embedded_lrs_eraser(settings),
         )
     finally:
         client.close()
@@ -337,6 +341,27 @@ def withdraw_cmd(
     if result.lrs_error:
         click.echo(f"LRS not finished: {result.lrs_error}. Run the same command again later.")
         sys.exit(1)
+
+
+def _embedded_lrs_eraser(settings: Any) -> Any:
+    """When the embedded LRS's store is on this machine, erase in it directly (the tool's own
+    LRS credential has no admin scope, so the HTTP extension refuses it)."""
+    try:
+        from xapi.lrs import admin  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    url = settings.resolved_lrs_database_url
+    if (
+        settings.lrs_server.database_url is None
+        and not (settings.data_dir / "lrs.sqlite3").exists()
+    ):
+        return None
+
+    def erase(agent: dict[str, Any]) -> bool:
+        admin.delete_agent(url, agent, by="steun withdraw")
+        return True
+
+    return erase
 
 
 def mount(main: click.Group) -> None:

@@ -150,6 +150,7 @@ def withdraw(
     scope: Scope,
     factory: StatementFactory,
     client: LrsClient | None,
+    eraser: Callable[[dict[str, object]], bool] | None = None,
 ) -> WithdrawalResult:
     """Carry out a withdrawal (see the module docstring)."""
     if not scope.pseudonym and not scope.child_code:
@@ -176,7 +177,7 @@ def withdraw(
             result.rows_removed += n
     if client is not None:
         try:
-            _withdraw_from_lrs(client, factory, scope, teachers, result)
+            _withdraw_from_lrs(client, factory, scope, teachers, result, eraser)
         except LrsError as exc:
             result.lrs_error = exc.message
     else:
@@ -212,6 +213,7 @@ def _withdraw_from_lrs(
     scope: Scope,
     teachers: list[str],
     result: WithdrawalResult,
+    eraser: Callable[[dict[str, object]], bool] | None,
 ) -> None:
     child_ext = factory.iris.extension("child-code")
     now = datetime.now(UTC)
@@ -234,3 +236,5 @@ def _withdraw_from_lrs(
             result.lrs_erased = client.delete_statements(ids) if ids else True
         else:
             result.lrs_erased = client.delete_agent(agent)
+            if not result.lrs_erased and eraser is not None:
+                result.lrs_erased = eraser(agent)

@@ -189,33 +189,27 @@ class LrsClient:
 
     # -- erasure (an extension of Steun's embedded LRS, like SQL LRS's admin delete) --
     def delete_agent(self, agent: Mapping[str, Any]) -> bool:
-        """Hard-delete every statement about the agent; False when the LRS does not offer it."""
-        try:
-            self._request(
-                "DELETE",
-                self._url("extensions/steun/agents"),
-                params={"agent": json.dumps(agent, separators=(",", ":"))},
-            )
-        except LrsError as exc:
-            if isinstance(exc, LrsUnreachable | LrsAuthError):
-                raise
-            return False
-        return True
+        """Hard-delete every statement about the agent (``DELETE extensions/agent``, admin
+        scope). False when the LRS does not offer it or this credential may not use it."""
+        return self._optional_delete(
+            "extensions/agent", {"agent": json.dumps(agent, separators=(",", ":"))}
+        )
 
     def delete_statements(self, statement_ids: Sequence[str]) -> bool:
-        """Hard-delete statements by id; False when the LRS does not offer it."""
+        """Hard-delete statements by id, where the LRS offers it (False otherwise)."""
+        return all(
+            self._optional_delete("extensions/statement", {"statementId": sid})
+            for sid in statement_ids
+        )
+
+    def _optional_delete(self, resource: str, params: dict[str, str]) -> bool:
         try:
-            for sid in statement_ids:
-                self._request(
-                    "DELETE",
-                    self._url("extensions/steun/statements"),
-                    params={"statementId": sid},
-                )
-        except LrsError as exc:
-            if isinstance(exc, LrsUnreachable | LrsAuthError):
-                raise
-            return False
-        return True
+            response = self.session.request(
+                "DELETE", self._url(resource), params=params, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            raise LrsUnreachable(f"The LRS at {self.endpoint} cannot be reached.") from exc
+        return response.status_code in (200, 204)
 
 
 def _reason(response: requests.Response) -> str:

@@ -29,6 +29,7 @@ from steun_lti.launch import ROLE_ADMIN, ROLE_LEARNER, ROLE_TEACHER, LaunchConte
 from steun_lti.lti import adapter
 from steun_lti.lti.exceptions import (
     InactiveDeployment,
+    LtiError,
     MessageError,
     PlatformUnreachable,
     ReplayError,
@@ -313,9 +314,10 @@ def verify_launch(
     if not isinstance(issuer, str) or not issuer:
         raise TokenError("iss claim missing")
     client_id = _client_id_of(unverified)
-    registration = find_registration(session, issuer, client_id)
-    if registration.id != row.registration_id:
-        raise StateError("token is for another platform registration than the login")
+    registration = session.get(LtiRegistration, row.registration_id)
+    if registration is None or (registration.issuer, registration.client_id) != (issuer, client_id):
+        # Not the platform this login was for: unknown here, or another registration's token.
+        raise UnknownPlatform(f"issuer {issuer[:200]!r}, client_id {client_id[:100]!r}")
     try:
         key = jwks_cache.get(registration.key_set_url, str(header["kid"]))
     except HttpError as exc:
@@ -344,14 +346,27 @@ def verify_launch(
         raise TokenError(type(exc).__name__) from exc
     if not hmac.compare_digest(str(claims.get("nonce")), row.nonce):
         raise StateError("nonce does not belong to this login")
+    # Consume the state in the caller's transaction: it commits together with the launch record,
+    # and concurrent replays wait on it (PostgreSQL row lock, SQLite writer lock) and then find
+    # it used. Refusals below commit the consumption before they are raised.
     consumed = session.execute(
         update(LtiLoginState)
         .where(LtiLoginState.state == row.state, LtiLoginState.used_at.is_(None))
         .values(used_at=utcnow())
     )
-    session.commit()
     if consumed.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
         raise ReplayError("state already used")
+    try:
+        return _check_message(session, registration, claims)
+    except LtiError:
+        session.commit()
+        raise
+
+
+def _check_message(
+    session: Session, registration: LtiRegistration, claims: dict[str, Any]
+) -> VerifiedLaunch:
     verified_return = return_url_of(claims)
     deployment_id = claims.get(DEPLOYMENT_ID)
     if not isinstance(deployment_id, str) or not deployment_id:

@@ -11,6 +11,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(xapi_profile.bp)
     app.register_blueprint(relay.bp)
+    from steun_lti.web import teacher
+
+    teacher.register(app)
     errors.register(app)
 
     from steun_lti.web import lti

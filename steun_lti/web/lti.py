@@ -60,13 +60,10 @@ def set_browser_cookie(response: Response, value: str) -> None:
             path="/lti/",
         )
     else:
+        # Plain http (development, the demo): no SameSite attribute, so Chromium's "Lax by default"
+        # still sends the fresh cookie with the platform's cross-site form_post of the launch.
         response.set_cookie(
-            BROWSER_COOKIE,
-            value,
-            max_age=400 * 24 * 3600,
-            httponly=True,
-            samesite="Lax",
-            path="/lti/",
+            BROWSER_COOKIE, value, max_age=400 * 24 * 3600, httponly=True, path="/lti/"
         )
 
 

@@ -61,6 +61,23 @@ def test_alternate_syntax_put_and_get(lrs: Lrs) -> None:
     assert got.status_code == 200 and got.json()["id"] == statement_id
 
 
+def test_alternate_syntax_with_real_headers(lrs: Lrs) -> None:
+    """Communication 1.3: headers not given as form fields may come as real headers."""
+    statement_id = str(uuid.uuid4())
+    response = requests.post(
+        f"{lrs.endpoint}statements?method=PUT",
+        data=urlencode({"statementId": statement_id, "content": json.dumps(statement())}),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Experience-API-Version": "1.0.3",
+            "Authorization": basic(lrs.creds["all"]),
+        },
+        timeout=10,
+    )
+    assert response.status_code == 204
+    assert lrs.get(params={"statementId": statement_id}).status_code == 200
+
+
 def test_alternate_syntax_allows_no_other_url_parameters(lrs: Lrs) -> None:
     """Communication 1.3: with the alternate syntax, `method` is the only query parameter."""
     form = {"Authorization": basic(lrs.creds["all"]), "X-Experience-API-Version": "1.0.3"}
@@ -124,7 +141,12 @@ def test_attachment_roundtrip(lrs: Lrs) -> None:
     assert content in got.content
     assert json.dumps(statement_id).encode() in got.content
     plain = lrs.get(params={"statementId": statement_id})
-    assert plain.headers["Content-Type"].startswith("application/json")
+    assert plain.headers["Content-Type"] == "application/json"
+    assert content not in plain.content
+    listing = lrs.get(params={"attachments": "true", "limit": 1})
+    boundary = listing.headers["Content-Type"].split(";")[1].replace(" boundary=", "")
+    first = listing.content.split(b"--" + boundary.encode())[1]
+    assert b'"statements"' in first
 
 
 def test_attachment_parts_must_match(lrs: Lrs) -> None:

@@ -72,6 +72,11 @@ INVALID = {
     "verb without id": make(verb={"display": {"en-US": "did"}}),
     "verb id not IRI": make(verb={"id": "answered"}),
     "verb display bad language tag": make(verb={"id": VERB["id"], "display": {"not a tag": "x"}}),
+    "empty language map": make(verb={"id": VERB["id"], "display": {}}),
+    "language tag with a repeated extension": make(
+        verb={"id": VERB["id"], "display": {"zh-z-aaa-z-bbb-c-ccc": "x"}}
+    ),
+    "language tag a12345": make(verb={"id": VERB["id"], "display": {"a12345": "x"}}),
     "verb display value not string": make(verb={"id": VERB["id"], "display": {"en-US": 1}}),
     # Data 2.4.4 object
     "activity without id": make(object={"objectType": "Activity"}),
@@ -157,6 +162,23 @@ INVALID = {
     "timestamp impossible date": make(timestamp="2024-13-45T10:00:00Z"),
     # Data 2.4.9 authority, 2.4.10 version
     "authority without IFI": make(authority={"objectType": "Agent", "name": "x"}),
+    "authority group with an identifier": make(
+        authority={
+            "objectType": "Group",
+            "mbox": "mailto:g@example.org",
+            "member": [ACTOR, {"openid": "http://example.org/a"}],
+        }
+    ),
+    "authority group with three members": make(
+        authority={
+            "objectType": "Group",
+            "member": [
+                ACTOR,
+                {"openid": "http://example.org/a"},
+                {"openid": "http://example.org/b"},
+            ],
+        }
+    ),
     "version 2.0.0": make(version="2.0.0"),
     # Data 2.4.11 attachments
     "attachment without sha2": make(
@@ -292,8 +314,26 @@ VALID = {
     "timestamp with offset": make(timestamp="2027-03-16T10:12:00+01:00"),
     "timestamp with fraction": make(timestamp="2027-03-16T10:12:00.123456789Z"),
     "version 1.0.3": make(version="1.0.3"),
+    "OAuth authority pair": make(
+        authority={
+            "objectType": "Group",
+            "member": [{"account": {"homePage": "http://example.org/oauth", "name": "app"}}, ACTOR],
+        }
+    ),
+    "floats keep their precision": make(
+        result={"score": {"min": 0.12123434, "raw": 12.125, "max": 45.45}}
+    ),
     "language tags of many shapes": make(
-        verb={"id": VERB["id"], "display": {"zh-Hant-TW": "x", "und": "y", "nl": "z"}}
+        verb={
+            "id": VERB["id"],
+            "display": {
+                "zh-Hant-TW": "x",
+                "und": "y",
+                "sr-Latn-RS": "z",
+                "es-419": "w",
+                "cmn": "v",
+            },
+        }
     ),
     "duration in weeks and days": make(result={"duration": "P1W"}),
     "attachment with fileUrl": make(

@@ -39,15 +39,20 @@ def test_put_needs_statement_id_and_it_must_match(lrs: Lrs) -> None:
 
 
 def test_same_id_same_content_is_a_no_op_different_content_is_409(lrs: Lrs) -> None:
-    """Communication 2.1.1/2.1.2: an existing id with matching content is accepted; otherwise 409."""
+    """Communication 2.1.1/2.1.2: an existing id with matching content is accepted without change
+    (PUT 204; a POST that stores nothing new 204); different content is 409 and changes nothing."""
     body = statement(id=str(uuid.uuid4()))
     params = {"statementId": body["id"]}
     assert lrs.request("PUT", "statements", params=params, json_body=body).status_code == 204
     assert lrs.request("PUT", "statements", params=params, json_body=body).status_code == 204
-    assert lrs.post(body).status_code == 200
+    assert lrs.post(body).status_code == 204
     changed = {**body, "result": {"response": "other"}}
     assert lrs.request("PUT", "statements", params=params, json_body=changed).status_code == 409
     assert lrs.post(changed).status_code == 409
+    assert "result" not in lrs.get(params={"statementId": body["id"]}).json()
+    fresh = statement()
+    mixed = lrs.post([body, fresh])
+    assert mixed.status_code == 200 and mixed.json()[0] == body["id"]
 
 
 def test_post_returns_ids_in_order_and_assigns_missing_ids(lrs: Lrs) -> None:
@@ -95,6 +100,15 @@ def test_get_single_statement_headers(lrs: Lrs) -> None:
         lrs.request("HEAD", "statements", params={"statementId": str(uuid.uuid4())}).status_code
         == 404
     )
+
+
+def test_consistent_through_is_on_every_statement_response(lrs: Lrs) -> None:
+    """Communication 2.1.3: X-Experience-API-Consistent-Through on every statement GET response,
+    errors included, as an ISO 8601 time not before any returned `stored`."""
+    ok = lrs.get(params={"limit": 5})
+    through = ok.headers["X-Experience-API-Consistent-Through"]
+    assert all(s["stored"] <= through for s in ok.json()["statements"])
+    assert "X-Experience-API-Consistent-Through" in lrs.get(version=False).headers
 
 
 def test_single_statement_parameters_exclude_others(lrs: Lrs) -> None:

@@ -114,7 +114,7 @@ def _handler(lrs: FakeLrs) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
             with lrs.lock:
-                if url.path.endswith("/extensions/steun/agents"):
+                if url.path.endswith("/extensions/agent"):
                     agent = json.loads(query["agent"])
                     lrs.deleted_agents.append(agent["account"]["name"])
                     keep = [i for i in lrs.order if lrs.stored[i]["actor"] != agent]

@@ -29,7 +29,7 @@ import jwt
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -136,6 +136,11 @@ window.addEventListener('message', function (ev) {
 </body></html>"""
 
 
+class QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
 class FakePlatform:
     """Start with :meth:`start`; ``issuer`` is its base URL (``public_host`` may differ from
     127.0.0.1, e.g. ``localhost``, to make the tool's iframe cross-site in a browser)."""
@@ -155,6 +160,8 @@ class FakePlatform:
         self.access_tokens: dict[str, str] = {}  # token -> scope
         self.registration_token = registration_token or secrets.token_urlsafe(16)
         self.tamper: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+        self.config_overrides: dict[str, Any] = {}  # tweak openid-configuration in tests
+        self.config_redirect: str | None = None  # answer openid-configuration with a redirect
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -162,7 +169,9 @@ class FakePlatform:
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> FakePlatform:
-        self._server = make_server("127.0.0.1", 0, self.wsgi, threaded=True)
+        self._server = make_server(
+            "127.0.0.1", 0, self.wsgi, threaded=True, request_handler=QuietHandler
+        )
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -251,9 +260,9 @@ class FakePlatform:
             params["lti_storage_target"] = storage_target
         return params
 
-    def course_url(self, spec: LaunchSpec | None = None) -> str:
-        """An LMS page that launches the tool in an iframe (with platform storage)."""
-        return self.issuer + "/course/" + self.prepare(spec)
+    def course_url(self, spec: LaunchSpec | None = None, *, storage: bool = True) -> str:
+        """An LMS page that launches the tool in an iframe (offering platform storage or not)."""
+        return self.issuer + "/course/" + self.prepare(spec) + ("" if storage else "?storage=no")
 
     def claims_for(self, spec: LaunchSpec, nonce: str, *, now: int | None = None) -> dict[str, Any]:
         assert self.tool is not None
@@ -353,7 +362,7 @@ class FakePlatform:
         if path == "/token" and request.method == "POST":
             return self.token(request)
         if path.startswith("/course/"):
-            return self.course(path.removeprefix("/course/"))
+            return self.course(path.removeprefix("/course/"), request.args.get("storage") != "no")
         if path.startswith("/ags/"):
             return self.ags(request)
         if path.startswith("/nrps/"):
@@ -367,7 +376,9 @@ class FakePlatform:
         if path == "/deep_link_return" and request.method == "POST":
             return self.deep_link_return(request)
         if path == "/.well-known/openid-configuration":
-            return self._json(self.openid_configuration())
+            if self.config_redirect:
+                return Response("", 302, {"Location": self.config_redirect})
+            return self._json({**self.openid_configuration(), **self.config_overrides})
         if path == "/register" and request.method == "POST":
             return self.register(request)
         return Response("not found", 404)
@@ -405,16 +416,18 @@ class FakePlatform:
         page = autopost(args["redirect_uri"], {"id_token": token, "state": args["state"]})
         return Response(page, 200, content_type="text/html; charset=utf-8")
 
-    def course(self, hint: str) -> Response:
+    def course(self, hint: str, storage: bool = True) -> Response:
         if hint not in self.launches or self.tool is None:
             return Response("no such course page", 404)
-        params = self.login_params(hint, storage_target="_parent")
+        params = self.login_params(hint, storage_target="_parent" if storage else None)
         inputs = "".join(
             f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
             for k, v in params.items()
         )
         form = f'<form id="login" method="post" action="{html.escape(self.tool.login_url)}" target="tool">{inputs}</form>'
-        return Response(COURSE_PAGE % {"form": form}, 200, content_type="text/html; charset=utf-8")
+        return Response(
+            COURSE_PAGE.replace("%(form)s", form), 200, content_type="text/html; charset=utf-8"
+        )
 
     def _tool_keys(self) -> dict[str, Any]:
         assert self.tool is not None

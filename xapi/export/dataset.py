@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from dateutil import parser as dateparser
@@ -77,12 +77,15 @@ def _duration_seconds(text: str | None) -> float:
 def _utc_key(ts: str) -> str:
     """Timestamps compared as UTC ISO strings (statements may carry any offset)."""
     try:
-        return dateparser.isoparse(ts).astimezone(_UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    except (ValueError, OverflowError):
-        return ts
-
-
-from datetime import UTC as _UTC  # noqa: E402
+        parsed = datetime.fromisoformat(ts)
+    except ValueError:
+        try:
+            parsed = dateparser.isoparse(ts)
+        except (ValueError, OverflowError):
+            return ts
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def collect(

@@ -179,6 +179,9 @@ class LrsApp:
             response = json_response({"error": 500, "message": "Internal error in the LRS."}, 500)
         headers = Headers()
         headers["X-Experience-API-Version"] = XAPI_VERSION
+        if request.path.rstrip("/").endswith("/statements"):
+            # Communication 2.1.3: on every response of the Statement resource, errors included.
+            headers["X-Experience-API-Consistent-Through"] = format_us(now_us())
         for name, value in CORS_HEADERS.items():
             headers[name] = value
         for name, value in response.headers.items():
@@ -235,7 +238,10 @@ class LrsApp:
                 parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
             )
             body = b""
-            headers = {"accept-language": headers.get("accept-language", "")}
+            # Form fields named like headers win over the request's own headers.
+            headers = {
+                k: v for k, v in headers.items() if k not in ("content-type", "content-length")
+            }
             for name, value in form.items():
                 lower = name.lower()
                 if lower in ALT_HEADERS:
@@ -327,7 +333,7 @@ class LrsApp:
         body, parts = self._parse_statement_body(xreq)
         if not isinstance(body, dict):
             raise BadRequest("PUT takes one statement (a JSON object).")
-        statement = validate_statement(body)
+        statement = validate_statement(body, copy=False)
         if "id" in statement and statement["id"].lower() != statement_id:
             raise BadRequest("The statement's id differs from the statementId parameter.")
         statement["id"] = statement.get("id", xreq.params["statementId"])
@@ -342,11 +348,16 @@ class LrsApp:
         if not raw:
             raise BadRequest("The batch is empty.")
         statements = [
-            validate_statement(s, f"statement[{i}]" if isinstance(body, list) else "statement")
+            validate_statement(
+                s, f"statement[{i}]" if isinstance(body, list) else "statement", copy=False
+            )
             for i, s in enumerate(raw)
         ]
         attachments = multipart.match_attachments(statements, parts)
-        ids = self.store.store_statements(statements, self._credential(xreq), attachments)
+        ids, stored = self.store.store_statements(statements, self._credential(xreq), attachments)
+        if stored == 0:
+            # Every statement was already stored with the same content: nothing new.
+            return XResponse(204)
         return json_response(ids)
 
     @staticmethod
@@ -373,11 +384,11 @@ class LrsApp:
             )
             if found is None:
                 raise NotFound(f"No statement {statement_id}.")
-            body, has_attachments = found
+            body, _has_attachments = found
             statement = json.loads(body)
             statement = formats.apply(statement, fmt, xreq.accept_language)
             headers = {**consistent, "Last-Modified": _http_date(statement.get("stored"))}
-            if attachments and has_attachments:
+            if attachments:
                 return self._multipart(statement, [statement], headers)
             if fmt == "exact":
                 return XResponse(200, body.encode(), "application/json", headers)
@@ -394,7 +405,7 @@ class LrsApp:
                 json.dumps(state, separators=(",", ":")).encode()
             ).decode()
             more_url = f"{PREFIX}statements?more={token.rstrip('=')}"
-        if fmt == "exact" and not (attachments and any(r[2] for r in rows)):
+        if fmt == "exact" and not attachments:
             text = (
                 '{"statements":['
                 + ",".join(r[1] for r in rows)
@@ -405,7 +416,7 @@ class LrsApp:
             return XResponse(200, text.encode(), "application/json", consistent)
         statements = [formats.apply(json.loads(r[1]), fmt, xreq.accept_language) for r in rows]
         result = {"statements": statements, "more": more_url}
-        if attachments and any(r[2] for r in rows):
+        if attachments:
             return self._multipart(result, statements, consistent)
         return json_response(result, headers=consistent)
 
@@ -479,17 +490,13 @@ class LrsApp:
     ) -> XResponse:
         doc_id = xreq.params.get(id_param)
         if xreq.method in ("GET", "HEAD"):
+            since = xreq.params.get("since")
+            since_us = _to_us(parse_timestamp_param(since, "since").timestamp()) if since else None
             if doc_id is None:
-                since = xreq.params.get("since")
-                since_us = (
-                    _to_us(parse_timestamp_param(since, "since").timestamp()) if since else None
-                )
                 ids = self.store.list_documents(
                     kind, scope=list_scope[0], owner=list_scope[1], since_us=since_us
                 )
                 return json_response(ids)
-            if "since" in xreq.params:
-                raise BadRequest(f"'since' is not used together with {id_param}.")
             row = self.store.get_document(kind, scope, doc_id)
             if row is None:
                 raise NotFound(f"No document '{doc_id}'.")

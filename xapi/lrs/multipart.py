@@ -24,23 +24,28 @@ def _boundary(content_type: str) -> bytes:
 
 
 def _parse_part(raw: bytes) -> tuple[dict[str, str], bytes]:
-    if raw.startswith(b"\r\n"):
-        raw = raw[2:]
-    head, sep, content = raw.partition(b"\r\n\r\n")
-    if not sep:
-        if raw.startswith(b"\r\n"):
-            return {}, raw[2:]
+    """One part: headers, a blank line, the content. CRLF per RFC 2046; bare LF tolerated."""
+    for newline in (b"\r\n", b"\n"):
+        if raw.startswith(newline):
+            raw = raw[len(newline) :]
+            break
+    crlf, lf = raw.find(b"\r\n\r\n"), raw.find(b"\n\n")
+    if crlf == -1 and lf == -1:
         raise BadRequest("A multipart part lacks the blank line after its headers.")
+    if crlf != -1 and (lf == -1 or crlf <= lf):
+        head, content, newline = raw[:crlf], raw[crlf + 4 :], b"\r\n"
+    else:
+        head, content, newline = raw[:lf], raw[lf + 2 :], b"\n"
     headers: dict[str, str] = {}
-    for line in head.decode("latin-1").split("\r\n"):
+    for line in head.decode("latin-1").replace("\r\n", "\n").split("\n"):
         if not line.strip():
             continue
         name, colon, value = line.partition(":")
         if not colon:
             raise BadRequest(f"Malformed multipart header line '{line}'.")
         headers[name.strip().lower()] = value.strip()
-    if content.endswith(b"\r\n"):
-        content = content[:-2]
+    if content.endswith(newline):
+        content = content[: -len(newline)]
     return headers, content
 
 
@@ -182,4 +187,4 @@ def build(result: Any, files: dict[str, tuple[str, bytes]]) -> tuple[str, bytes]
         out.append(content)
         out.append(b"\r\n")
     out.append(f"--{boundary}--\r\n".encode())
-    return f'multipart/mixed; boundary="{boundary}"', b"".join(out)
+    return f"multipart/mixed; boundary={boundary}", b"".join(out)

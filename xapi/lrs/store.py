@@ -147,11 +147,12 @@ def statement_keys(stmt: dict[str, Any]) -> set[str]:
     for person in people:
         for identity in _agents_in(person):
             keys.add("w:" + identity)
-            keys.add("ra:" + identity)
+    # related_agents matches "w:" or "ra:" keys; related_activities "o:" or "ra2:" keys.
     for identity in _agents_in(stmt.get("authority")):
         keys.add("ra:" + identity)
     for activity_id in activities:
-        keys.add("ra2:" + activity_id)
+        if "o:" + activity_id not in keys:
+            keys.add("ra2:" + activity_id)
     return keys
 
 
@@ -237,17 +238,25 @@ class StatementQuery:
     ceiling: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def filter_keys(self) -> list[str]:
-        keys = []
+    def filter_keys(self) -> list[list[str]]:
+        """Per filter, the index keys of which a matching statement has at least one."""
+        keys: list[list[str]] = []
         if self.agent:
-            keys.append(("ra:" if self.related_agents else "a:") + self.agent)
+            keys.append(
+                ["w:" + self.agent, "ra:" + self.agent]
+                if self.related_agents
+                else ["a:" + self.agent]
+            )
         if self.verb:
-            keys.append("v:" + self.verb)
+            keys.append(["v:" + self.verb])
         if self.activity:
-            keys.append(("ra2:" if self.related_activities else "o:") + self.activity)
+            keys.append(
+                ["o:" + self.activity]
+                + (["ra2:" + self.activity] if self.related_activities else [])
+            )
         if self.registration:
-            keys.append("r:" + self.registration)
-        return [hkey(k) for k in keys]
+            keys.append(["r:" + self.registration])
+        return [[hkey(k) for k in alternatives] for alternatives in keys]
 
 
 class Store:
@@ -384,8 +393,9 @@ class Store:
         statements: list[dict[str, Any]],
         credential: Credential,
         attachments: dict[str, tuple[str, bytes]] | None = None,
-    ) -> list[str]:
-        """Store validated statements atomically; return their ids (in the order given)."""
+    ) -> tuple[list[str], int]:
+        """Store validated statements atomically; return their ids (in the order given) and
+        how many were new (the others were stored before with the same content)."""
         for attempt in range(3):
             try:
                 return self._store_statements(statements, credential, attachments or {})
@@ -399,7 +409,7 @@ class Store:
         statements: list[dict[str, Any]],
         credential: Credential,
         attachments: dict[str, tuple[str, bytes]],
-    ) -> list[str]:
+    ) -> tuple[list[str], int]:
         stored_us = now_us()
         stored = format_us(stored_us)
         ids: list[str] = []
@@ -430,7 +440,7 @@ class Store:
                 elif old != fp:
                     raise Conflict(f"Statement {stmt['id']} exists already with different content.")
             if not new:
-                return ids
+                return ids, 0
             batch_ids = {s["id"].lower(): s for s, _ in new}
             # Voiding: the target may not be a voiding statement itself.
             targets = {s["object"]["id"].lower() for s, _ in new if s["verb"]["id"] == VOIDED}
@@ -518,7 +528,7 @@ class Store:
                 )
             self._store_attachments(conn, attachments)
             self._merge_activities(conn, [s for s, _ in new])
-        return ids
+        return ids, len(new)
 
     def _store_attachments(
         self, conn: Connection, attachments: dict[str, tuple[str, bytes]]
@@ -602,10 +612,13 @@ class Store:
         s = t.statement.c
         limit = self.max_limit if q.limit <= 0 else min(q.limit, self.max_limit)
         query = select(s.seq, s.body, s.has_attachments).where(s.voided.is_(False))
-        for key in q.filter_keys():
-            query = query.where(
-                exists().where(t.statement_key.c.key == key, t.statement_key.c.seq == s.seq)
+        for alternatives in q.filter_keys():
+            key_match = (
+                t.statement_key.c.key == alternatives[0]
+                if len(alternatives) == 1
+                else t.statement_key.c.key.in_(alternatives)
             )
+            query = query.where(exists().where(key_match, t.statement_key.c.seq == s.seq))
         if q.since_us is not None:
             query = query.where(s.stored_us > q.since_us)
         if q.until_us is not None:
@@ -701,8 +714,6 @@ class Store:
                 content, content_type = merge_json(
                     row.content, row.content_type, content, content_type
                 )
-            elif merge:
-                _json_object(content, content_type)
             etag = hashlib.sha1(content).hexdigest()  # noqa: S324 - an ETag, not security
             values = {
                 "content": content,

@@ -8,7 +8,7 @@ single object become a list of one).
 
 from __future__ import annotations
 
-import copy
+import copy as copy_module
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -108,11 +108,24 @@ def check_number(value: Any, path: str) -> float:
     return float(value)
 
 
+def valid_language_tag(tag: str) -> bool:
+    """RFC 5646 syntax, plus: no extension singleton twice (e.g. ``zh-z-aaa-z-bbb``)."""
+    if not LANG_RE.match(tag):
+        return False
+    subtags = tag.lower().split("-")
+    if "x" in subtags:
+        subtags = subtags[: subtags.index("x")]
+    singletons = [s for s in subtags[1:] if len(s) == 1]
+    return len(singletons) == len(set(singletons))
+
+
 def check_language_map(value: Any, path: str) -> None:
     if not isinstance(value, dict):
         raise fail(path, "must be a language map (a JSON object)")
+    if not value:
+        raise fail(path, "a language map has at least one entry")
     for tag, text in value.items():
-        if not LANG_RE.match(tag):
+        if not valid_language_tag(tag):
             raise fail(path, f"'{tag}' is not an RFC 5646 language tag")
         if not isinstance(text, str):
             raise fail(f"{path}.{tag}", "must be a string")
@@ -347,7 +360,7 @@ def check_context(value: Any, path: str, object_kind: str) -> None:
             if object_kind in ("Agent", "Group"):
                 raise fail(f"{path}.{key}", "is not allowed when the object is an Agent or Group")
     if "language" in context and (
-        not isinstance(context["language"], str) or not LANG_RE.match(context["language"])
+        not isinstance(context["language"], str) or not valid_language_tag(context["language"])
     ):
         raise fail(f"{path}.language", "must be an RFC 5646 language tag")
     if "statement" in context:
@@ -418,7 +431,15 @@ def check_statement_body(value: Any, path: str, *, substatement: bool) -> None:
     if "stored" in statement:
         parse_timestamp(statement["stored"], f"{path}.stored")
     if "authority" in statement:
-        check_agent(statement["authority"], f"{path}.authority")
+        authority = statement["authority"]
+        check_agent(authority, f"{path}.authority")
+        if authority.get("objectType") == "Group" and (
+            any(k in authority for k in IFIS) or len(authority.get("member", [])) != 2
+        ):
+            # Data 2.4.9: a Group authority is the OAuth pair: anonymous, exactly two Agents.
+            raise fail(
+                f"{path}.authority", "a Group authority is anonymous with exactly two members"
+            )
     if "version" in statement and (
         not isinstance(statement["version"], str) or not VERSION_RE.match(statement["version"])
     ):
@@ -427,9 +448,9 @@ def check_statement_body(value: Any, path: str, *, substatement: bool) -> None:
         check_attachments(statement["attachments"], f"{path}.attachments")
 
 
-def validate_statement(value: Any, path: str = "statement") -> dict[str, Any]:
-    """Validate one statement and return a normalised deep copy of it."""
-    statement: dict[str, Any] = copy.deepcopy(value)
+def validate_statement(value: Any, path: str = "statement", *, copy: bool = True) -> dict[str, Any]:
+    """Validate one statement and return it normalised (a deep copy unless ``copy=False``)."""
+    statement: dict[str, Any] = copy_module.deepcopy(value) if copy else value
     check_statement_body(statement, path, substatement=False)
     return statement
 

@@ -127,7 +127,15 @@ def make_tool(
 @pytest.fixture
 def tool(settings: Settings, database: Database, platform: FakePlatform) -> Iterator[Tool]:
     """The tool on a live server, with the fake platform registered and its deployment active."""
-    built, server = make_tool(settings, database, platform)
+    built, server = registered_tool(settings, database, platform)
+    yield built
+    server.stop()
+
+
+def registered_tool(
+    settings: Settings, database: Database, platform: FakePlatform, **overrides: Any
+) -> tuple[Tool, Any]:
+    built, server = make_tool(settings, database, platform, **overrides)
     with database.session() as session:
         add_platform(
             session,
@@ -148,5 +156,4 @@ def tool(settings: Settings, database: Database, platform: FakePlatform) -> Iter
             target_link_uri=server.url + "/lti/launch",
         )
     )
-    yield built
-    server.stop()
+    return built, server

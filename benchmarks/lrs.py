@@ -1,0 +1,279 @@
+"""Benchmark of the embedded LRS over HTTP (the real `steun lrs serve` process, gunicorn).
+
+For each database engine it fills the store to growing sizes and, at each size, measures:
+  - POST throughput and latency with batches of 1 and of 100 statements;
+  - the latency of a single GET by statement id;
+and at the end the time to page through all statements with `more`.
+
+    python benchmarks/lrs.py                      # 0, 10k and 100k stored; SQLite and PostgreSQL
+    python benchmarks/lrs.py --full               # 0, 100k and 1M stored
+    python benchmarks/lrs.py --engines sqlite --sizes 0 50000
+
+Filling between sizes goes straight into the store (batches of 5,000), not over HTTP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from xapi.lrs.admin import add_credential  # noqa: E402
+from xapi.lrs.store import Credential, Store  # noqa: E402
+from xapi.lrs.validation import validate_statement  # noqa: E402
+
+VERBS = [
+    "http://adlnet.gov/expapi/verbs/answered",
+    "http://adlnet.gov/expapi/verbs/completed",
+    "http://adlnet.gov/expapi/verbs/attempted",
+    "https://w3id.org/xapi/scorm/verbs/initialized",
+    "http://adlnet.gov/expapi/verbs/terminated",
+]
+
+
+def make_statement(rng: random.Random) -> dict[str, Any]:
+    item = rng.randrange(40)
+    return {
+        "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "actor": {
+            "objectType": "Agent",
+            "account": {
+                "homePage": "https://steun.example.nl",
+                "name": f"p-{rng.randrange(5000):05d}",
+            },
+        },
+        "verb": {"id": rng.choice(VERBS), "display": {"nl-NL": "beantwoordde"}},
+        "object": {
+            "objectType": "Activity",
+            "id": f"https://steun.example.nl/xapi/instrument/demo-relatie/v1/item/q{item:02d}",
+            "definition": {
+                "type": "http://adlnet.gov/expapi/activities/cmi.interaction",
+                "interactionType": "likert",
+                "name": {"nl-NL": f"Vraag {item}"},
+                "scale": [{"id": str(i), "description": {"nl-NL": f"{i}"}} for i in range(1, 6)],
+            },
+        },
+        "result": {"response": str(rng.randrange(1, 6))},
+        "context": {
+            "registration": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "language": "nl-NL",
+            "contextActivities": {
+                "parent": [{"id": "https://steun.example.nl/xapi/instrument/demo-relatie/v1"}],
+                "grouping": [
+                    {
+                        "id": f"https://steun.example.nl/xapi/study/steun/wave/t{rng.randrange(1, 4)}"
+                    },
+                    {"id": "https://steun.example.nl/xapi/study/steun"},
+                ],
+            },
+            "extensions": {"https://steun.example.nl/xapi/ext/child-code": rng.choice("ABCDE")},
+        },
+        "timestamp": "2027-03-16T10:12:00+01:00",
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_server(data_dir: Path, url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEUN_")}
+    env.update(
+        STEUN_DATA_DIR=str(data_dir),
+        STEUN_LRS_SERVER__DATABASE_URL=url,
+        STEUN_LOG_LEVEL="WARNING",
+        PYTHONPATH=str(REPO),
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "steun_lti",
+        "lrs",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    endpoint = f"http://127.0.0.1:{port}/xapi/"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(endpoint + "about", timeout=1).ok:
+                return proc, endpoint
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("the LRS did not start")
+
+
+def fill(store: Store, count: int, rng: random.Random) -> float:
+    credential = Credential(0, "bench-fill", frozenset({"all"}), "bench fill")
+    started = time.perf_counter()
+    done = 0
+    while done < count:
+        n = min(5000, count - done)
+        store.store_statements(
+            [validate_statement(make_statement(rng), copy=False) for _ in range(n)], credential
+        )
+        done += n
+    return time.perf_counter() - started
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
+
+
+def measure(
+    endpoint: str, auth: tuple[str, str], rng: random.Random, clients: int
+) -> dict[str, float]:
+    headers = {"X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"}
+    sessions = [requests.Session() for _ in range(clients)]
+    for s in sessions:
+        s.auth = auth
+        s.headers.update(headers)
+
+    def post_many(session: requests.Session, batches: list[str]) -> list[float]:
+        times = []
+        for body in batches:
+            t0 = time.perf_counter()
+            r = session.post(endpoint + "statements", data=body)
+            times.append(time.perf_counter() - t0)
+            if r.status_code != 200:
+                raise SystemExit(f"POST failed: {r.status_code} {r.text[:200]}")
+        return times
+
+    results: dict[str, float] = {}
+    for size, rounds in ((1, 150), (100, 12)):
+        payloads = [
+            [json.dumps([make_statement(rng) for _ in range(size)]) for _ in range(rounds)]
+            for _ in range(clients)
+        ]
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            latencies = [x for part in pool.map(post_many, sessions, payloads) for x in part]
+        elapsed = time.perf_counter() - t0
+        results[f"post{size}_per_s"] = size * rounds * clients / elapsed
+        results[f"post{size}_p50_ms"] = statistics.median(latencies) * 1000
+        results[f"post{size}_p95_ms"] = pct(latencies, 95) * 1000
+    # GET by id: ids of statements just posted are random; read some back.
+    page = sessions[0].get(endpoint + "statements", params={"limit": 200, "format": "ids"}).json()
+    ids = [s["id"] for s in page["statements"]]
+    latencies = []
+    for sid in ids:
+        t0 = time.perf_counter()
+        r = sessions[0].get(endpoint + "statements", params={"statementId": sid})
+        latencies.append(time.perf_counter() - t0)
+        r.raise_for_status()
+    results["get_p50_ms"] = statistics.median(latencies) * 1000
+    results["get_p95_ms"] = pct(latencies, 95) * 1000
+    return results
+
+
+def page_through(endpoint: str, auth: tuple[str, str]) -> tuple[int, float]:
+    session = requests.Session()
+    session.auth = auth
+    session.headers["X-Experience-API-Version"] = "1.0.3"
+    base = endpoint.split("/xapi/")[0]
+    t0 = time.perf_counter()
+    url = endpoint + "statements?limit=500"
+    count = 0
+    while url:
+        r = session.get(url)
+        r.raise_for_status()
+        body = r.json()
+        count += len(body["statements"])
+        url = base + body["more"] if body["more"] else ""
+    return count, time.perf_counter() - t0
+
+
+def run_engine(engine: str, sizes: list[int], workers: int, clients: int) -> None:
+    root = Path(tempfile.mkdtemp(prefix="steun-lrs-bench-"))
+    pg = None
+    try:
+        if engine == "postgresql":
+            from tests.support.postgres import start_postgres
+
+            pg = start_postgres()
+            url = pg.create_database("lrs_bench")
+        else:
+            url = f"sqlite:///{root / 'lrs.sqlite3'}"
+        store = Store(url)
+        store.create_schema()
+        auth = add_credential(url, ["all"], "benchmark")
+        proc, endpoint = start_server(root / "var", url, workers)
+        rng = random.Random(7)
+        try:
+            stored = 0
+            print(f"\n== {engine}: {workers} gunicorn workers, {clients} client threads")
+            print(
+                f"{'stored':>9} | {'POST x1 /s':>10} {'p50 ms':>7} {'p95 ms':>7} | "
+                f"{'POST x100 stmts/s':>17} {'p95 ms':>7} | {'GET p50':>7} {'p95 ms':>7} | fill"
+            )
+            for size in sizes:
+                fill_s = 0.0
+                if size > stored:
+                    fill_s = fill(store, size - stored, rng)
+                    stored = size
+                r = measure(endpoint, auth, rng, clients)
+                stored += 150 * clients + 1200 * clients
+                print(
+                    f"{size:>9,} | {r['post1_per_s']:>10.0f} {r['post1_p50_ms']:>7.1f} {r['post1_p95_ms']:>7.1f} | "
+                    f"{r['post100_per_s']:>17.0f} {r['post100_p95_ms']:>7.1f} | "
+                    f"{r['get_p50_ms']:>7.1f} {r['get_p95_ms']:>7.1f} | {fill_s:.0f}s",
+                    flush=True,
+                )
+            count, seconds = page_through(endpoint, auth)
+            print(f"page through {count:,} statements (500 per page): {seconds:.1f} s")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            store.dispose()
+    finally:
+        if pg is not None:
+            pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--engines", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--sizes", nargs="+", type=int, default=None)
+    parser.add_argument("--full", action="store_true", help="sizes 0, 100k and 1M")
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=4, help="concurrent client threads")
+    args = parser.parse_args()
+    sizes = args.sizes or ([0, 100_000, 1_000_000] if args.full else [0, 10_000, 100_000])
+    for engine in args.engines:
+        run_engine(engine, sorted(sizes), args.workers, args.clients)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The study: its definition (waves, reasons, consent letter), consent, children, attempts, answers."""

@@ -1,0 +1,134 @@
+"""What the teacher and child views share: the loaded study, the clock, locale, CSRF, helpers.
+
+The study and its instruments are loaded once, when the app is built; a bad definition stops
+start-up with file, item and reason (an :class:`InstrumentError`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, abort, current_app, request, session
+from flask_babel import Babel, get_locale
+
+from steun_lti.launch import LaunchContext, current_launch
+from steun_lti.questionnaires.definition import tr
+from steun_lti.questionnaires.registry import InstrumentRegistry, load_registry
+from steun_lti.settings import Settings
+from steun_lti.study.definition import Study, bundled_study_path, format_when, load_study
+
+RUNTIME_KEY = "steun.study"
+CLOCK_KEY = "STEUN_CLOCK"  # tests may set a callable returning an aware datetime
+LANG_SESSION_KEY = "steun_lang"
+LANGUAGES = ("nl", "en")
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+
+
+@dataclass(frozen=True)
+class StudyRuntime:
+    study: Study
+    registry: InstrumentRegistry
+
+
+def load_runtime(settings: Settings) -> StudyRuntime:
+    registry = load_registry(settings.instruments_dir)
+    study = load_study(settings.study_file or bundled_study_path(), registry)
+    return StudyRuntime(study=study, registry=registry)
+
+
+def runtime() -> StudyRuntime:
+    found: StudyRuntime = current_app.extensions[RUNTIME_KEY]
+    return found
+
+
+def now() -> datetime:
+    clock: Callable[[], datetime] | None = current_app.config.get(CLOCK_KEY)
+    return clock() if clock is not None else datetime.now(UTC)
+
+
+def select_locale() -> str:
+    wanted = request.args.get("lang")
+    if wanted in LANGUAGES:
+        session[LANG_SESSION_KEY] = wanted
+        return wanted
+    stored = session.get(LANG_SESSION_KEY)
+    if stored in LANGUAGES:
+        return str(stored)
+    launch = current_launch()
+    if launch is not None and launch.locale[:2] in LANGUAGES:
+        return launch.locale[:2]
+    return "nl"
+
+
+def lang() -> str:
+    locale = get_locale()
+    return locale.language if locale is not None else "nl"
+
+
+def init_i18n(app: Flask) -> None:
+    if "babel" in app.extensions:
+        return
+    Babel(
+        app,
+        default_locale="nl",
+        default_translation_directories=str(TRANSLATIONS),
+        locale_selector=select_locale,
+    )
+
+
+def csrf_token(launch: LaunchContext) -> str:
+    """A token bound to this launch (stateless, so it works without a cookie session too)."""
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    message = f"csrf\0{launch.pseudonym}\0{launch.launch_id or ''}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:40]
+
+
+def check_csrf(launch: LaunchContext) -> None:
+    sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
+    if not hmac.compare_digest(sent, csrf_token(launch)):
+        abort(400)
+
+
+def label_namespace(launch: LaunchContext) -> str:
+    """The localStorage namespace of private labels: per teacher, without revealing the pseudonym."""
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, f"labels\0{launch.pseudonym}".encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def keep_launch_param(_endpoint: str, values: dict[str, Any]) -> None:
+    """Where the launch travels in the URL (no third-party cookies), every link keeps it."""
+    try:
+        from steun_lti.web.lti import LAUNCH_PARAM
+    except ImportError:  # pragma: no cover - the LTI layer is part of the tool
+        return
+    launch_id = request.args.get(LAUNCH_PARAM) or request.form.get(LAUNCH_PARAM)
+    if launch_id and LAUNCH_PARAM not in values:
+        values[LAUNCH_PARAM] = launch_id
+
+
+def launch_destination(launch: LaunchContext) -> str | None:
+    """Where the LTI layer sends a verified teacher launch: the study (a wave if targeted)."""
+    from flask import url_for
+
+    if not launch.is_teacher:
+        return None
+    return url_for("teacher.index")
+
+
+def template_helpers() -> dict[str, Any]:
+    language = lang()
+    zone = runtime().study.timezone
+    return {
+        "lang": language,
+        "tr": lambda text: tr(text, language),
+        "when": lambda moment: format_when(moment, zone, language),
+        "study": runtime().study,
+        "registry": runtime().registry,
+        "current_wave": runtime().study.current_wave(now()),
+    }

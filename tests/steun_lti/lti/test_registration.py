@@ -1,0 +1,205 @@
+"""Dynamic Registration behind one-time invites (issue 9), manual registration and the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from steun_lti.cli import main
+from steun_lti.db import Database
+from steun_lti.lti.models import LtiDeployment, LtiRegistration
+from steun_lti.lti.registration import create_invite, parse_duration
+from steun_lti.settings import Settings
+from tests.steun_lti.lti.conftest import Tool, make_tool
+from tests.support.platform import FakePlatform, LaunchSpec
+
+
+@pytest.fixture
+def bare_tool(settings: Settings, database: Database, platform: FakePlatform) -> Iterator[Tool]:
+    """The tool in demo mode (http on loopback allowed), with no platform registered yet."""
+    tool, server = make_tool(settings, database, platform, demo_mode=True)
+    yield tool
+    server.stop()
+
+
+def invite(tool: Tool, **kwargs: Any) -> str:
+    with tool.database.session() as session:
+        _invite, token = create_invite(session, **kwargs)
+    return f"{tool.url}/lti/register/{token}"
+
+
+def register(tool: Tool, link: str) -> requests.Response:
+    return requests.get(
+        tool.platform.registration_url(link), headers={"Accept": "text/html"}, timeout=20
+    )
+
+
+def cli(settings: Settings, database: Database, *args: str) -> Any:
+    settings = settings.model_copy(update={"database_url": database.url})
+    return CliRunner().invoke(main, list(args), obj={"settings": settings})
+
+
+def test_dynamic_registration_registers_then_needs_activation(
+    bare_tool: Tool, settings: Settings, database: Database
+) -> None:
+    response = register(bare_tool, invite(bare_tool))
+    assert response.status_code == 200, response.text[:800]
+    assert "org.imsglobal.lti.close" in response.text
+    assert "Nog één stap" in response.text
+    platform = bare_tool.platform
+    sent = platform.registrations[-1]
+    tool_config = sent["https://purl.imsglobal.org/spec/lti-tool-configuration"]
+    assert tool_config["domain"] == bare_tool.url.removeprefix("http://")  # host:port
+    assert sent["token_endpoint_auth_method"] == "private_key_jwt"
+    with database.session() as session:
+        registration = session.scalars(select(LtiRegistration)).one()
+        assert registration.issuer == platform.issuer
+        assert registration.created_via == "dynamic"
+        assert registration.registered_from == "127.0.0.1"
+        assert [d.active for d in registration.deployments] == [False]
+    assert bare_tool.launch(LaunchSpec()).status_code == 403  # pending
+    listing = cli(settings, database, "platform", "list")
+    assert "PENDING" in listing.output
+    row = registration.deployments[0].id
+    assert cli(settings, database, "platform", "activate", str(row)).exit_code == 0
+    assert bare_tool.launch(LaunchSpec()).status_code == 303
+
+
+def test_invite_may_activate_right_away(bare_tool: Tool) -> None:
+    assert register(bare_tool, invite(bare_tool, auto_activate=True)).status_code == 200
+    assert bare_tool.launch(LaunchSpec()).status_code == 303
+
+
+def test_used_invite_is_refused_without_outgoing_request(bare_tool: Tool) -> None:
+    link = invite(bare_tool)
+    assert register(bare_tool, link).status_code == 200
+    bare_tool.platform.requests.clear()
+    again = register(bare_tool, link)
+    assert again.status_code == 403 and "invite_invalid" in again.text
+    assert bare_tool.platform.requests == []
+
+
+@pytest.mark.parametrize("link", ["/lti/register/not-an-invite", "/lti/register/", "/lti/register"])
+def test_unknown_invite_is_refused_without_outgoing_request(bare_tool: Tool, link: str) -> None:
+    response = register(bare_tool, bare_tool.url + link)
+    assert response.status_code == 403 and "invite_invalid" in response.text
+    assert bare_tool.platform.requests == []
+
+
+def test_expired_invite_is_refused(bare_tool: Tool) -> None:
+    from datetime import timedelta
+
+    response = register(bare_tool, invite(bare_tool, expires_in=timedelta(seconds=-1)))
+    assert response.status_code == 403
+    assert bare_tool.platform.requests == []
+
+
+def test_invite_for_another_host_is_refused(bare_tool: Tool) -> None:
+    response = register(bare_tool, invite(bare_tool, for_host="lms.school.nl"))
+    assert response.status_code == 400 and "lms.school.nl" in response.text
+    assert bare_tool.platform.requests == []
+
+
+def test_failed_registration_leaves_the_invite_usable(bare_tool: Tool) -> None:
+    link = invite(bare_tool)
+    bare_tool.platform.config_overrides = {"registration_endpoint": "http://localhost:1/register"}
+    assert register(bare_tool, link).status_code == 400
+    bare_tool.platform.config_overrides = {}
+    assert register(bare_tool, link).status_code == 200
+
+
+def test_issuer_and_endpoint_on_another_host_are_refused(bare_tool: Tool) -> None:
+    platform = bare_tool.platform
+    port = platform.issuer.rsplit(":", 1)[1]
+    platform.config_overrides = {"registration_endpoint": f"http://localhost:{port}/register"}
+    response = register(bare_tool, invite(bare_tool))
+    assert response.status_code == 400 and "same host" in response.text
+    assert "POST /register" not in platform.requests
+
+
+def test_configuration_redirect_is_not_followed(bare_tool: Tool) -> None:
+    bare_tool.platform.config_redirect = "http://169.254.169.254/latest/meta-data/"
+    response = register(bare_tool, invite(bare_tool))
+    assert response.status_code == 400 and "redirect" in response.text
+
+
+def test_private_address_is_refused_outside_demo_mode(
+    settings: Settings, database: Database, platform: FakePlatform
+) -> None:
+    tool, server = make_tool(settings, database, platform)
+    try:
+        link = invite(tool)
+        for config_url in (
+            platform.openid_configuration_url,  # http on loopback, not in demo mode
+            "https://127.0.0.1:9/.well-known/openid-configuration",
+            "https://10.1.2.3/.well-known/openid-configuration",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://[::1]/x",
+        ):
+            response = requests.get(
+                link, params={"openid_configuration": config_url, "registration_token": "t"}
+            )
+            assert response.status_code == 400, config_url
+            assert "registration_refused" in response.text
+        assert platform.requests == []
+    finally:
+        server.stop()
+
+
+def test_allow_list_of_lms_hosts(
+    settings: Settings, database: Database, platform: FakePlatform
+) -> None:
+    tool, server = make_tool(
+        settings, database, platform, demo_mode=True, registration_allowed_hosts="lms.school.nl"
+    )
+    try:
+        response = register(tool, invite(tool))
+        assert response.status_code == 400 and "allowed LMS hosts" in response.text
+        assert platform.requests == []
+    finally:
+        server.stop()
+
+
+def test_cli_manual_registration_invite_and_keys(settings: Settings, database: Database) -> None:
+    added = cli(
+        settings,
+        database,
+        "platform",
+        "add",
+        "--issuer", "https://moodle.school.nl",
+        "--client-id", "abc123",
+        "--auth-login-url", "https://moodle.school.nl/mod/lti/auth.php",
+        "--auth-token-url", "https://moodle.school.nl/mod/lti/token.php",
+        "--key-set-url", "https://moodle.school.nl/mod/lti/certs.php",
+        "--deployment-id", "7",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    listing = cli(settings, database, "platform", "list")
+    assert "moodle.school.nl" in listing.output and "'7': active" in listing.output
+    invited = cli(settings, database, "platform", "invite", "--for-host", "moodle.school.nl")
+    assert invited.exit_code == 0
+    assert "/lti/register/" in invited.output
+    bad = cli(settings, database, "platform", "invite", "--expires", "soon")
+    assert bad.exit_code == 2 and "Error:" in bad.output
+    missing = cli(settings, database, "platform", "activate", "999")
+    assert missing.exit_code == 2 and "no deployment #999" in missing.output
+    bad_url = cli(
+        settings, database, "platform", "add", "--issuer", "moodle", "--client-id", "x",
+        "--auth-login-url", "a", "--auth-token-url", "b", "--key-set-url", "c",
+    )  # fmt: skip
+    assert bad_url.exit_code == 2 and "issuer must be an http(s) URL" in bad_url.output
+    rotated = cli(settings, database, "keys", "rotate")
+    assert rotated.exit_code == 0 and "New signing key" in rotated.output
+    with database.session() as session:
+        assert session.scalars(select(LtiDeployment)).one().active
+
+
+def test_durations() -> None:
+    assert parse_duration("30m").total_seconds() == 1800
+    assert parse_duration("7d").days == 7
+    assert parse_duration("2w").days == 14
