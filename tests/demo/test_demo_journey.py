@@ -82,6 +82,8 @@ def test_the_journey_in_the_browser(demo: DemoProcess, page: Any) -> None:
         # consent, one child, the first page of a questionnaire answered
         frame.locator("#agree").check(timeout=15_000)
         frame.locator("form:has(#agree) button[type=submit]").click()
+        frame.wait_for_url(re.compile(r"/study/(?!consent)"), timeout=15_000)
+        frame.goto(demo.tool + "/study/children")
         frame.locator("#add-child").wait_for(timeout=15_000)
         frame.locator("#add-child input[type=checkbox]").first.check()
         frame.locator("#add-child button[type=submit]").click()
