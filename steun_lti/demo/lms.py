@@ -19,9 +19,10 @@ import logging
 import mimetypes
 import os
 import secrets
-import subprocess
+import socket
 import sys
 import threading
+import time
 import zipfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -138,6 +139,7 @@ class DemoLms:
         self.placed: list[dict[str, Any]] = []
         self.export_log = ""
         self._lock = threading.Lock()
+        self._export_lock = threading.Lock()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.app = self._flask_app()
@@ -150,13 +152,17 @@ class DemoLms:
 
     def start(self) -> DemoLms:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log in the terminal
-        try:
-            self._server = make_server("127.0.0.1", self.port, self.wsgi, threaded=True)
-        except OSError as exc:
-            raise DemoError(
-                f"The demo LMS cannot listen on 127.0.0.1:{self.port} ({exc.strerror}); "
-                "is another demo still running? Set STEUN_DEMO_LMS_PORT to use another port."
-            ) from exc
+        # werkzeug exits the process on a taken port; ask first, to give a clear error instead.
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", self.port))
+            except OSError as exc:
+                raise DemoError(
+                    f"The demo LMS cannot listen on 127.0.0.1:{self.port} ({exc.strerror}); "
+                    "is another demo still running? Set STEUN_DEMO_LMS_PORT to use another port."
+                ) from exc
+        self._server = make_server("127.0.0.1", self.port, self.wsgi, threaded=True)
         # The fake platform derives its issuer from its server; ours listens on a fixed port.
         self.platform._server = self._server
         self._load_state()
@@ -402,28 +408,56 @@ class DemoLms:
             return []
         return sorted(p.name for p in self.export_dir.iterdir() if p.is_file())
 
+    def wait_for_outbox(self, seconds: float = 60) -> str:
+        """Until the tool's sender has delivered every queued statement to the LRS."""
+        from steun_lti.db import Database
+        from steun_lti.outbox import outbox_status
+
+        database = Database(self.settings.resolved_database_url)
+        deadline = time.monotonic() + seconds
+        try:
+            while True:
+                with database.session() as session:
+                    status = outbox_status(session)
+                waiting = status.counts.get("pending", 0) + status.counts.get("sending", 0)
+                if waiting == 0:
+                    return f"Outbox: {status.counts.get('delivered', 0)} delivered, none waiting."
+                if time.monotonic() > deadline:
+                    return f"Outbox: {waiting} statement(s) still waiting ({status.last_error})."
+                time.sleep(0.2)
+        finally:
+            database.dispose()
+
     def run_export(self) -> str:
-        """``steun export`` and ``steun report`` on the demo data, into <data dir>/export/."""
-        steun = [sys.executable, "-m", "steun_lti"]
-        out = []
-        for args in (
-            ["outbox", "run", "--until-empty"],
-            ["export", str(self.export_dir)],
-            ["report", str(self.export_dir / "report.html")],
-        ):
-            done = subprocess.run(
-                [*steun, *args],
-                cwd=ROOT,
-                env=demo_env(self.settings),
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-            out.append(f"$ steun {' '.join(args)}\n{done.stdout}{done.stderr}".strip())
-            if done.returncode != 0:
-                break
-        self.export_log = "\n\n".join(out)
-        return self.export_log
+        """What ``steun export`` and ``steun report`` do, on the demo data, into <data dir>/export/.
+
+        In this process (the same library calls as the commands), so the researcher's button
+        answers in seconds; the commands themselves are quoted in the log and in the guides.
+        """
+        from steun_lti.learning_records import make_client
+        from xapi.exceptions import LrsError
+        from xapi.export import FORMATS, ScoringSpec, collect, export_all
+        from xapi.report import write_report
+
+        with self._export_lock:
+            lines = [self.wait_for_outbox()]
+            client = make_client(self.settings, researcher=True)
+            try:
+                data = collect(client.iter_statements(), self.settings.base_url)
+            except LrsError as exc:
+                self.export_log = "\n".join([*lines, f"Error: {exc.message}"])
+                return self.export_log
+            finally:
+                client.close()
+            written = export_all(data, ScoringSpec(), self.export_dir, FORMATS)
+            lines.append(f"$ steun export {self.export_dir}")
+            lines.append(f"Read {data.statements_read:,} statements.")
+            lines.extend(f"  {name:<11} {path}" for name, path in written.items())
+            report = write_report(data, self.export_dir / "report.html")
+            lines.append(f"$ steun report {report}")
+            lines.append(f"Report of {data.statements_read:,} statements: {report}")
+            self.export_log = "\n".join(lines)
+            return self.export_log
 
     # -- pages --------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ the researcher sees the statements and makes the export and report.
 
 from __future__ import annotations
 
+import csv
 import re
 import time
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.demo.conftest import ROOT, DemoProcess
+from tests.demo.conftest import ROOT, DemoProcess, start_demo
 
 pytestmark = [pytest.mark.slow]
 
@@ -150,3 +151,23 @@ def test_the_journey_in_the_browser(demo: DemoProcess, page: Any) -> None:
     report = requests.get(demo.lms + "/export/report.html", timeout=5)
     assert report.status_code == 200
     assert "<html" in report.text.lower()
+
+
+def test_second_run_reuses_the_registration_and_seed_fills_the_export(demo: DemoProcess) -> None:
+    """Ctrl-C, then `steun demo --seed` on the same data dir and ports."""
+    out = demo.stop()
+    assert demo.proc.returncode == 0, out
+    second = start_demo(demo.env, "--seed")
+    second.wait_ready(seconds=120)
+    out = second.stop()
+    assert second.proc.returncode == 0, out
+    assert "Traceback" not in out, out
+    assert "already registered with the tool; reusing that registration" in out
+    if HAS_STUDY:
+        assert "Seeded 3 demo teachers" in out, out
+        with (demo.data_dir / "export" / "wide.csv").open(encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        seeded = {row["pseudonym"] for row in rows}
+        assert len(seeded) >= 3  # the seed teachers (and teacher 1 from the journey)
+        assert {row["wave"] for row in rows} >= {"t1", "t2"}
+        assert (demo.data_dir / "export" / "report.html").stat().st_size > 0
