@@ -23,17 +23,16 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def strict_browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[*CHROMIUM_ARGS, "--test-third-party-cookie-phaseout"],
-        )
-        yield chromium
-        chromium.close()
+def strict_browser(browser: Any) -> Iterator[Any]:
+    # A second Chromium from the session's Playwright: a second sync_playwright() cannot run while the
+    # shared `browser` fixture (tests/support/browser.py) has one open ("Sync API inside the asyncio loop").
+    chromium = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[*CHROMIUM_ARGS, "--test-third-party-cookie-phaseout"],
+    )
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture
