@@ -409,6 +409,7 @@
     if (!relayQueue.length || !learnerId || typeof window.fetch !== "function") return;
     var events = relayQueue.splice(0, 50);
     var body = { learner_id: learnerId, course: cfg.courseId, session: state.reg, events: events };
+    if (cfg.relayPlatform) body.platform = cfg.relayPlatform;
     try {
       window.fetch(cfg.relayUrl, {
         method: "POST",

@@ -100,9 +100,20 @@ def build_packages(settings: Settings, out: Path) -> list[Path]:
         click.echo("No build_scorm.py in this checkout yet: no course package to play.")
         return []
     relay = settings.base_url.rstrip("/") + "/relay/course"
+    # The demo LMS's issuer: course pseudonyms then match the questionnaire tool's for each user.
+    issuer = f"http://127.0.0.1:{settings.demo_lms_port}"
     click.echo(f"Building the course packages into {out} (relay {relay}) ...")
     done = subprocess.run(
-        [sys.executable, str(script), "--out", str(out), "--relay-url", relay],
+        [
+            sys.executable,
+            str(script),
+            "--out",
+            str(out),
+            "--relay-url",
+            relay,
+            "--lms-issuer",
+            issuer,
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
