@@ -110,6 +110,9 @@ def serve(
     from steun_lti.secrets import ensure_data_dir
 
     ensure_data_dir(settings.data_dir)
+    from steun_lti.web.teacher_support import load_runtime
+
+    load_runtime(settings)  # a bad instrument or study file stops here: file, item and reason
     database = Database(settings.resolved_database_url)
     upgrade(database)  # once, before the workers fork
     database.dispose()
@@ -131,8 +134,10 @@ def serve(
 def _mount_optional_groups() -> None:
     """Command groups that other parts of the project provide, mounted when present."""
     from steun_lti.cli_lrs import lrs
+    from steun_lti.questionnaires.cli import instruments
 
     main.add_command(lrs)
+    main.add_command(instruments)
 
 
 _mount_optional_groups()
