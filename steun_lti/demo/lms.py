@@ -520,6 +520,8 @@ class DemoLms:
             if standard not in packages:
                 abort(404)
             user = USERS.get(request.args.get("als", "leerkracht-1")) or abort(404)
+            if not (lms.node_modules / "scorm-again" / "dist" / f"{standard}.js").exists():
+                return render_template("no_player.html", folder=lms.node_modules), 503
             return render_template(
                 "player.html",
                 standard=standard,
