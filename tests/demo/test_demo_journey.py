@@ -170,4 +170,7 @@ def test_second_run_reuses_the_registration_and_seed_fills_the_export(demo: Demo
         seeded = {row["pseudonym"] for row in rows}
         assert len(seeded) >= 3  # the seed teachers (and teacher 1 from the journey)
         assert {row["wave"] for row in rows} >= {"t1", "t2"}
+        # scored with the spec written from the instrument definitions
+        assert any(row["demo_relationship_closeness"] for row in rows)
+        assert (demo.data_dir / "export" / "scoring-spec.yaml").exists()
         assert (demo.data_dir / "export" / "report.html").stat().st_size > 0
