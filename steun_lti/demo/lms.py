@@ -516,6 +516,16 @@ class DemoLms:
             added = lms.record_placed(lms.platform.deep_link_responses[-1])
             return render_template("placed.html", added=added)
 
+        @app.post("/opnieuw")
+        def remove_placed() -> ResponseReturnValue:
+            """Empty the demo course (placed items, gradebook), as a fresh course would be."""
+            with lms._lock:
+                lms.placed.clear()
+                lms.platform.lineitems.clear()
+                lms.platform.scores.clear()
+            lms.save_state()
+            return redirect(url_for("home"), code=303)
+
         @app.get("/cijfers")
         def gradebook() -> ResponseReturnValue:
             return render_template("gradebook.html", columns=lms.gradebook(), placed=lms.placed)
