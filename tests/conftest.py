@@ -36,12 +36,15 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A clean, empty database per test, on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'steun.sqlite3'}"
+        yield f"sqlite:///{tmp_path / 'steun.sqlite3'}"
+        return
     server: PostgresServer = request.getfixturevalue("postgres_server")
-    return server.create_database("t_" + uuid.uuid4().hex[:16])
+    name = "t_" + uuid.uuid4().hex[:16]
+    yield server.create_database(name)
+    server.drop_database(name)
 
 
 @pytest.fixture
