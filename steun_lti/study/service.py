@@ -77,6 +77,16 @@ def give_consent(session: Session, study: Study, teacher: str, now: datetime) ->
     return consent
 
 
+def withdraw_consent(session: Session, study: Study, teacher: str, now: datetime) -> bool:
+    """Stop taking part: nothing more is collected until consent is given again."""
+    consent = current_consent(session, study, teacher)
+    if consent is None:
+        return False
+    consent.withdrawn_at = now
+    emit(session, "consent_withdrawn", teacher, study=study.id)
+    return True
+
+
 def require_consent(session: Session, study: Study, teacher: str) -> None:
     if current_consent(session, study, teacher) is None:
         raise ConsentRequired()
