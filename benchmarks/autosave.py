@@ -97,22 +97,32 @@ def client_process(
     stop_at: float,
     out: Any,
 ) -> None:
-    """One load process: a thread per teacher, each saving answers back to back."""
-    import requests
+    """One load process: a thread per teacher, each saving answers back to back.
 
+    Plain ``http.client`` (not requests) keeps the load generator's own CPU use small: it runs
+    on the same cores as the server.
+    """
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    host = urlsplit(base)
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
 
     def teacher(cred: dict[str, str]) -> None:
-        http = requests.Session()
-        http.cookies.set("session", cred["cookie"], domain="127.0.0.1")
-        headers = {"X-CSRF-Token": cred["csrf"], "Accept": "application/json"}
-        url = base + cred["path"]
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "X-CSRF-Token": cred["csrf"],
+            "Cookie": "session=" + cred["cookie"],
+        }
         rng = random.Random(cred["path"])
         mine: list[float] = []
         failed = 0
         item = 0
+        connection: http.client.HTTPConnection | None = None
         while time.time() < start_at:
             time.sleep(0.005)
         while True:
@@ -120,17 +130,23 @@ def client_process(
             if now >= stop_at:
                 break
             item = item % 28 + 1
+            body = json.dumps({"item": f"rel{item:02d}", "value": rng.randint(1, 5)})
             began = time.perf_counter()
             try:
-                response = http.post(
-                    url,
-                    json={"item": f"rel{item:02d}", "value": rng.randint(1, 5)},
-                    headers=headers,
-                    timeout=10,
-                )
-                ok = response.status_code == 200
-            except requests.RequestException:
+                if connection is None:
+                    connection = http.client.HTTPConnection(host.hostname, host.port, timeout=10)
+                connection.request("POST", cred["path"], body=body, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                ok = response.status == 200
+                if response.getheader("Connection", "").lower() == "close":
+                    connection.close()
+                    connection = None
+            except (OSError, http.client.HTTPException):
                 ok = False
+                if connection is not None:
+                    connection.close()
+                connection = None
             elapsed = time.perf_counter() - began
             if now < measure_from:
                 continue  # warm-up: connections, caches, pools
