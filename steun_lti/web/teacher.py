@@ -25,6 +25,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
+from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from steun_lti.db import db_session
@@ -216,15 +217,22 @@ def children() -> ResponseReturnValue:
     error = None
     if request.method == "POST":
         try:
-            child = service.add_child(
-                session,
-                rt.study,
-                teacher(),
-                request.form.getlist("reasons"),
-                request.form.get("comment"),
-                now(),
-            )
-            session.commit()
+            for tries_left in (1, 0):  # two tabs adding at once: the second takes the next code
+                try:
+                    child = service.add_child(
+                        session,
+                        rt.study,
+                        teacher(),
+                        request.form.getlist("reasons"),
+                        request.form.get("comment"),
+                        now(),
+                    )
+                    session.commit()
+                    break
+                except IntegrityError:
+                    session.rollback()
+                    if not tries_left:
+                        raise
         except StudyError as exc:
             session.rollback()
             error = str(exc.message)
