@@ -9,13 +9,13 @@ from tests.steun_lti.lti.conftest import Tool
 from tests.support.platform import ADMINISTRATOR, LEARNER, LaunchSpec
 
 
-def test_teacher_launch_lands_on_the_teacher_page(tool: Tool) -> None:
+def test_teacher_launch_lands_on_the_study(tool: Tool) -> None:
     response = tool.launch(LaunchSpec())
     assert response.status_code == 303, response.text[:800]
-    assert response.headers["Location"].endswith("/lti/teacher")
+    assert response.headers["Location"].endswith("/study/")
     page = response.http.get(tool.url + response.headers["Location"])
     assert page.status_code == 200
-    assert "Welkom bij Steun" in page.text
+    assert "Informatie en toestemming" in page.text  # first launch: the information letter
 
 
 def test_learner_gets_a_friendly_page(tool: Tool) -> None:
@@ -29,7 +29,7 @@ def test_learner_gets_a_friendly_page(tool: Tool) -> None:
 
 def test_administrator_counts_as_teacher(tool: Tool) -> None:
     response = tool.launch(LaunchSpec(roles=[ADMINISTRATOR]))
-    assert response.headers["Location"].endswith("/lti/teacher")
+    assert response.headers["Location"].endswith("/study/")
 
 
 def test_login_by_get_works_too(tool: Tool) -> None:
@@ -115,3 +115,22 @@ def test_lti_pages_for_the_admin(tool: Tool) -> None:
     assert config["target_link_uri"] == tool.url + "/lti/launch"
     keys = requests.get(tool.url + "/lti/jwks.json").json()["keys"]
     assert keys and all(k["kty"] == "RSA" and k["kid"] and "d" not in k for k in keys)
+
+
+def test_expired_states_and_launches_are_purged(tool: Tool) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from steun_lti.lti import flow
+    from steun_lti.lti.models import LtiLoginState
+
+    assert tool.launch(LaunchSpec()).status_code == 303
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    with tool.database.session() as session:
+        session.execute(update(LtiLaunch).values(expires_at=past))
+        session.execute(update(LtiLoginState).values(expires_at=past))
+    with tool.database.session() as session:
+        flow.purge_expired(session)
+        assert session.scalars(select(LtiLaunch)).all() == []
+        assert session.scalars(select(LtiLoginState)).all() == []
