@@ -113,15 +113,11 @@ def keep_launch_param(_endpoint: str, values: dict[str, Any]) -> None:
 
 
 def launch_destination(launch: LaunchContext) -> str | None:
-    """Where the LTI layer sends a teacher's launch of a deep-linked item: the study.
-
-    Items placed by deep linking carry ``dashboard`` or ``wave:<id>``; ``teacher.index`` opens
-    the wave. Other launches keep the LTI layer's own landing page.
-    """
+    """Where the LTI layer sends a teacher's launch: the study (``teacher.index`` opens the
+    consent letter first, or the wave of a deep-linked ``wave:<id>`` item)."""
     from flask import url_for
 
-    target = launch.target or ""
-    if not launch.is_teacher or not (target == "dashboard" or target.startswith("wave:")):
+    if not launch.is_teacher:
         return None
     return url_for("teacher.index")
 
