@@ -97,22 +97,32 @@ def client_process(
     stop_at: float,
     out: Any,
 ) -> None:
-    """One load process: a thread per teacher, each saving answers back to back."""
-    import requests
+    """One load process: a thread per teacher, each saving answers back to back.
 
+    Plain ``http.client`` (not requests) keeps the load generator's own CPU use small: it runs
+    on the same cores as the server.
+    """
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    host = urlsplit(base)
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
 
     def teacher(cred: dict[str, str]) -> None:
-        http = requests.Session()
-        http.cookies.set("session", cred["cookie"], domain="127.0.0.1")
-        headers = {"X-CSRF-Token": cred["csrf"], "Accept": "application/json"}
-        url = base + cred["path"]
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "X-CSRF-Token": cred["csrf"],
+            "Cookie": "session=" + cred["cookie"],
+        }
         rng = random.Random(cred["path"])
         mine: list[float] = []
         failed = 0
         item = 0
+        connection: http.client.HTTPConnection | None = None
         while time.time() < start_at:
             time.sleep(0.005)
         while True:
@@ -120,17 +130,23 @@ def client_process(
             if now >= stop_at:
                 break
             item = item % 28 + 1
+            body = json.dumps({"item": f"rel{item:02d}", "value": rng.randint(1, 5)})
             began = time.perf_counter()
             try:
-                response = http.post(
-                    url,
-                    json={"item": f"rel{item:02d}", "value": rng.randint(1, 5)},
-                    headers=headers,
-                    timeout=10,
-                )
-                ok = response.status_code == 200
-            except requests.RequestException:
+                if connection is None:
+                    connection = http.client.HTTPConnection(host.hostname, host.port, timeout=10)
+                connection.request("POST", cred["path"], body=body, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                ok = response.status == 200
+                if response.getheader("Connection", "").lower() == "close":
+                    connection.close()
+                    connection = None
+            except (OSError, http.client.HTTPException):
                 ok = False
+                if connection is not None:
+                    connection.close()
+                connection = None
             elapsed = time.perf_counter() - began
             if now < measure_from:
                 continue  # warm-up: connections, caches, pools
@@ -225,6 +241,34 @@ def run(label: str, database_url: str, args: argparse.Namespace) -> dict[str, An
     }
 
 
+def cpu_per_save(label: str, database_url: str, saves: int) -> dict[str, Any]:
+    """The tool's own CPU time per save (in-process, one thread): robust on a busy machine.
+
+    Wall-clock figures depend on what else runs; CPU seconds per request do not (much). On 2
+    cores the tool alone could serve about ``2000 / cpu_ms`` saves per second.
+    """
+    from steun_lti.app import create_app
+    from steun_lti.settings import Settings
+
+    data_dir = Path(tempfile.mkdtemp(prefix="steun-bench-cpu-")) / "var"
+    cred = prepare(data_dir, database_url, 1)[0]
+    app = create_app(Settings(data_dir=data_dir, database_url=database_url))
+    client = app.test_client()
+    client.set_cookie("session", cred["cookie"], domain="localhost")
+    headers = {"X-CSRF-Token": cred["csrf"]}
+
+    def burst(n: int) -> None:
+        for i in range(n):
+            body = {"item": f"rel{i % 28 + 1:02d}", "value": i % 5 + 1}
+            assert client.post(cred["path"], json=body, headers=headers).status_code == 200
+
+    burst(100)  # warm-up
+    cpu, wall = time.process_time(), time.perf_counter()
+    burst(saves)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return {"database": label, "cpu_ms": cpu / saves * 1000, "wall_ms": wall / saves * 1000}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -235,16 +279,27 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) * 2 + 1)
     parser.add_argument("--clients", type=int, default=2, help="load-generating processes")
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument(
+        "--cpu-saves",
+        type=int,
+        default=1000,
+        help="saves for the in-process CPU-time figure (0: skip)",
+    )
     args = parser.parse_args()
 
     print(
         f"autosave: {args.teachers} teachers, {args.seconds:g} s (+{args.warmup:g} s warm-up), "
         f"{args.workers} gunicorn workers, {args.clients} client processes, {os.cpu_count()} CPUs"
     )
+    print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     rows = []
+    cpu_rows = []
     if args.database in ("sqlite", "both"):
         path = Path(tempfile.mkdtemp(prefix="steun-bench-db-")) / "steun.sqlite3"
         rows.append(run("sqlite", f"sqlite:///{path}", args))
+        if args.cpu_saves:
+            cpu_path = Path(tempfile.mkdtemp(prefix="steun-bench-db-")) / "cpu.sqlite3"
+            cpu_rows.append(cpu_per_save("sqlite", f"sqlite:///{cpu_path}", args.cpu_saves))
     if args.database in ("postgresql", "both"):
         url = os.environ.get("STEUN_BENCH_POSTGRES_URL")
         server = None
@@ -255,9 +310,13 @@ def main() -> None:
             url = server.create_database("bench")
         try:
             rows.append(run("postgresql", url, args))
+            if args.cpu_saves:
+                cpu_url = server.create_database("bench_cpu") if server else url
+                cpu_rows.append(cpu_per_save("postgresql", cpu_url, args.cpu_saves))
         finally:
             if server is not None:
                 server.stop()
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(
         f"{'database':<11} {'saves/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}"
     )
@@ -266,6 +325,14 @@ def main() -> None:
             f"{row['database']:<11} {row['saves_per_s']:>9.0f} {row['p50_ms']:>8.1f} "
             f"{row['p95_ms']:>8.1f} {row['p99_ms']:>8.1f} {row['errors']:>7}"
         )
+    if cpu_rows:
+        print("in-process, one thread (the tool's CPU time per save, without the database server):")
+        print(f"{'database':<11} {'cpu ms':>8} {'wall ms':>8} {'2-core ceiling/s':>17}")
+        for row in cpu_rows:
+            print(
+                f"{row['database']:<11} {row['cpu_ms']:>8.2f} {row['wall_ms']:>8.2f} "
+                f"{2000 / row['cpu_ms']:>17.0f}"
+            )
 
 
 if __name__ == "__main__":

@@ -7,9 +7,8 @@ stored and compared as aware datetimes, so summer time is handled by the zone da
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -201,11 +200,3 @@ def format_when(moment: datetime, zone: ZoneInfo, lang: str) -> str:
     return format_datetime(
         moment.astimezone(zone), "EEE d MMMM y, HH:mm", locale="nl_NL" if lang == "nl" else "en_GB"
     )
-
-
-def in_days(now: datetime, moment: datetime) -> int:
-    return max(0, (moment - now) // timedelta(days=1))
-
-
-def as_mapping(wave: Wave) -> Mapping[str, Any]:  # pragma: no cover - debugging aid
-    return {"id": wave.id, "opens": wave.opens.isoformat(), "closes": wave.closes.isoformat()}

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -77,8 +77,32 @@ def give_consent(session: Session, study: Study, teacher: str, now: datetime) ->
     return consent
 
 
+def withdraw_consent(session: Session, study: Study, teacher: str, now: datetime) -> bool:
+    """Stop taking part: nothing more is collected until consent is given again."""
+    consent = current_consent(session, study, teacher)
+    if consent is None:
+        return False
+    consent.withdrawn_at = now
+    emit(session, "consent_withdrawn", teacher, study=study.id)
+    return True
+
+
+# built once: this check runs on every saved answer
+_HAS_CONSENT = (
+    select(Consent.id)
+    .where(
+        Consent.study_id == bindparam("study"),
+        Consent.teacher == bindparam("teacher"),
+        Consent.version == bindparam("version"),
+        Consent.withdrawn_at.is_(None),
+    )
+    .limit(1)
+)
+
+
 def require_consent(session: Session, study: Study, teacher: str) -> None:
-    if current_consent(session, study, teacher) is None:
+    params = {"study": study.id, "teacher": teacher, "version": study.consent_version}
+    if session.execute(_HAS_CONSENT, params).first() is None:
         raise ConsentRequired()
 
 
@@ -262,19 +286,27 @@ def check_writable(study: Study, attempt: Attempt, now: datetime) -> Wave:
     return wave
 
 
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert_statement(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (attempt, item) DO UPDATE, built once per dialect."""
+    if dialect not in _UPSERTS:
+        module: Any = postgresql if dialect == "postgresql" else sqlite
+        statement = module.insert(Answer)
+        _UPSERTS[dialect] = statement.on_conflict_do_update(
+            index_elements=[Answer.attempt_id, Answer.item_id],
+            set_={
+                "value": statement.excluded.value,
+                "answered_at": statement.excluded.answered_at,
+                "late": statement.excluded.late,
+            },
+        )
+    return _UPSERTS[dialect]
+
+
 def _upsert(session: Session, values: dict[str, Any]) -> None:
-    dialect = session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(Answer).values(**values)
-    statement = statement.on_conflict_do_update(
-        index_elements=[Answer.attempt_id, Answer.item_id],
-        set_={
-            "value": statement.excluded.value,
-            "answered_at": statement.excluded.answered_at,
-            "late": statement.excluded.late,
-        },
-    )
-    session.execute(statement)
+    session.execute(_upsert_statement(session.get_bind().dialect.name), values)
 
 
 def save_answer(

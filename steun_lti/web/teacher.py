@@ -25,6 +25,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
+from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from steun_lti.db import db_session
@@ -166,6 +167,44 @@ def consent() -> ResponseReturnValue:
     )
 
 
+@bp.post("/consent/withdraw")
+def withdraw_consent() -> ResponseReturnValue:
+    """Stop taking part; optionally remove every answer (tool database and LRS) right away."""
+    rt = runtime()
+    session = db_session()
+    if request.form.get("confirm") != "yes":
+        flash(gettext("Tick the box to confirm that you want to stop."), "error")
+        return redirect(url_for("teacher.consent"))
+    service.withdraw_consent(session, rt.study, teacher(), now())
+    session.commit()
+    if request.form.get("remove") == "yes":
+        remove_everything(g.launch)
+        flash(gettext("You have stopped. Your answers have been removed."))
+    else:
+        flash(gettext("You have stopped. Nothing more will be recorded."))
+    return redirect(url_for("teacher.consent"))
+
+
+def remove_everything(launch: LaunchContext) -> None:
+    """The same withdrawal as ``steun withdraw PSEUDONYM``: the tool's rows, then the LRS."""
+    from flask import current_app
+
+    from steun_lti.db import get_database
+    from steun_lti.learning_records import make_client, statement_factory
+    from steun_lti.withdrawal import Scope, withdraw
+
+    settings = current_app.config["STEUN_SETTINGS"]
+    client = make_client(settings)
+    try:
+        result = withdraw(
+            get_database(), Scope(pseudonym=launch.pseudonym), statement_factory(settings), client
+        )
+    finally:
+        client.close()
+    if result.lrs_error:  # the researchers' `steun withdraw` finishes it; logged without content
+        log.warning("withdrawal of a teacher: LRS part pending (%s)", result.lrs_error)
+
+
 # --- my pupils ---------------------------------------------------------------------------------
 
 
@@ -178,15 +217,22 @@ def children() -> ResponseReturnValue:
     error = None
     if request.method == "POST":
         try:
-            child = service.add_child(
-                session,
-                rt.study,
-                teacher(),
-                request.form.getlist("reasons"),
-                request.form.get("comment"),
-                now(),
-            )
-            session.commit()
+            for tries_left in (1, 0):  # two tabs adding at once: the second takes the next code
+                try:
+                    child = service.add_child(
+                        session,
+                        rt.study,
+                        teacher(),
+                        request.form.getlist("reasons"),
+                        request.form.get("comment"),
+                        now(),
+                    )
+                    session.commit()
+                    break
+                except IntegrityError:
+                    session.rollback()
+                    if not tries_left:
+                        raise
         except StudyError as exc:
             session.rollback()
             error = str(exc.message)
@@ -442,6 +488,7 @@ def save_one(attempt_id: int, respondent: str) -> ResponseReturnValue:
     session = db_session()
     rt = runtime()
     try:
+        service.require_consent(session, rt.study, teacher())  # without consent nothing is kept
         attempt = service.get_attempt(session, teacher(), attempt_id)
         if attempt.respondent != respondent:
             raise NotFound()

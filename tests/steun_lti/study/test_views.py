@@ -377,3 +377,34 @@ def test_unknown_pages_are_404(client: FlaskClient, teacher: Callable[..., str])
     assert client.get("/study/wave/t1/Z/demo-relationship").status_code == 404
     attempt = start(client, "A")
     assert client.get(f"/study/attempt/{attempt}/page/99").status_code == 404
+
+
+def test_a_teacher_can_stop_and_have_everything_removed(
+    client: FlaskClient, teacher: Callable[..., str], database: Database, events: list[Event]
+) -> None:
+    token = teacher()
+    add_child(client, token)
+    attempt = start(client, "A")
+    save(client, token, attempt, "rel01", 2)
+    page = client.get("/study/consent")
+    assert "Stoppen met het onderzoek" in page.text
+    refused = client.post("/study/consent/withdraw", data={"csrf_token": token})
+    assert refused.location.endswith("/study/consent")
+    with database.session() as session:
+        assert session.scalars(select(Consent)).one().withdrawn_at is None
+    client.post("/study/consent/withdraw", data={"csrf_token": token, "confirm": "yes"})
+    assert kinds(events)[-1] == "consent_withdrawn"
+    # nothing more is collected: every page asks for consent again
+    assert client.get("/study/children").location.endswith("/study/consent")
+    assert save(client, token, attempt, "rel02", 2).status_code == 403
+    with database.session() as session:
+        assert len(session.scalars(select(Answer)).all()) == 1
+    # consent again, then stop with removal: the study rows are gone
+    client.post("/study/consent", data={"agree": "yes", "csrf_token": token})
+    client.post(
+        "/study/consent/withdraw", data={"csrf_token": token, "confirm": "yes", "remove": "yes"}
+    )
+    with database.session() as session:
+        assert session.scalars(select(Answer)).all() == []
+        assert session.scalars(select(Child)).all() == []
+        assert session.scalars(select(Consent)).all() == []
