@@ -117,7 +117,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def delivery(n: int) -> None:
+def delivery(n: int, senders: int = 1) -> None:
     from steun_lti.db import Database
     from steun_lti.migrations import upgrade
     from steun_lti.outbox import Sender, enqueue
@@ -157,12 +157,22 @@ def delivery(n: int) -> None:
     with db.session() as session:
         for st in statements(n):
             enqueue(session, st, actor=st["actor"]["account"]["name"])
-    sender = Sender(db, lambda: LrsClient(endpoint, key, secret, timeout=30), batch_size=100)
+    results: list[Any] = []
+
+    def one() -> None:
+        sender = Sender(db, lambda: LrsClient(endpoint, key, secret, timeout=30), batch_size=100)
+        results.append(sender.run(threading.Event(), until_empty=True, idle_wait=0.01))
+
     t0 = time.perf_counter()
-    result = sender.run(threading.Event(), until_empty=True, idle_wait=0.01)
+    threads = [threading.Thread(target=one) for _ in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     elapsed = time.perf_counter() - t0
-    print(f"delivery to {target}: {result.delivered:,} statements in batches of 100 in "
-          f"{elapsed:.2f} s = {result.delivered / elapsed:,.0f} statements/s")  # fmt: skip
+    delivered = sum(r.delivered for r in results)
+    print(f"delivery to {target}: {delivered:,} statements in batches of 100 by {senders} "
+          f"sender(s) in {elapsed:.2f} s = {delivered / elapsed:,.0f} statements/s")  # fmt: skip
     if proc is not None:
         proc.terminate()
         proc.wait(10)
@@ -173,6 +183,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--million", action="store_true", help="also export 1,000,000 statements")
     parser.add_argument("--delivery", type=int, default=10_000)
+    parser.add_argument("--senders", type=int, default=1, help="parallel senders (threads)")
     parser.add_argument("--no-export", action="store_true", help="delivery only")
     parser.add_argument("--export-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -180,7 +191,7 @@ def main() -> None:
         export_child(args.export_child)
         return
     if args.delivery:
-        delivery(args.delivery)
+        delivery(args.delivery, args.senders)
     for n in ([] if args.no_export else [100_000]) + ([1_000_000] if args.million else []):
         out = subprocess.run([sys.executable, __file__, "--export-child", str(n)], cwd=ROOT,
                              capture_output=True, text=True, check=True)  # fmt: skip
