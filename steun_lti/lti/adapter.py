@@ -1,7 +1,7 @@
 """The one module that imports pylti1p3.
 
 pylti1p3 2.0.0 gives us the LTI message validators, the Deep Linking response and the AGS client.
-Its launch pipeline is not used as is (see docs/decisions/0002-lti-launch-on-pylti1p3.md): state,
+Its launch pipeline is not used as is (see docs/decisions/0005-lti-launch-pipeline.md): state,
 nonce, keys, audience and storage are done by :mod:`steun_lti.lti.flow`, which then calls
 :func:`validate_message` here for the claim rules.
 """

@@ -6,6 +6,7 @@ The views adapt the request; :mod:`steun_lti.lti.flow` does the protocol work.
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -75,8 +76,11 @@ def login() -> ResponseReturnValue:
     params = flow.LoginParams.from_mapping(request.values)
     existing = request.cookies.get(BROWSER_COOKIE)
     secret = existing or flow.new_secret()
+    session = db_session()
+    if secrets.randbelow(200) == 0:  # now and then, drop expired states and launch records
+        flow.purge_expired(session)
     start = flow.begin_login(
-        db_session(), params, redirect_uri=base_url() + "/lti/launch", browser_secret=secret
+        session, params, redirect_uri=base_url() + "/lti/launch", browser_secret=secret
     )
     if existing:
         response: Response = redirect(start.auth_url, code=302)

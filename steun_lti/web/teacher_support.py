@@ -113,7 +113,12 @@ def keep_launch_param(_endpoint: str, values: dict[str, Any]) -> None:
 
 
 def launch_destination(launch: LaunchContext) -> str | None:
-    """Where the LTI layer sends a verified teacher launch: the study (a wave if targeted)."""
+    """Where the LTI layer sends a teacher's launch: the study.
+
+    Every teacher launch opens the study (the information letter first, then the dashboard);
+    items placed by deep linking carry ``dashboard`` or ``wave:<id>``, and ``teacher.index``
+    opens that wave. Learners keep the LTI layer's own landing page.
+    """
     from flask import url_for
 
     if not launch.is_teacher:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -139,6 +140,8 @@ def test_relay_url_is_embedded_only_when_given(tmp_path: Path) -> None:
     )
     with pytest.raises(BuildError, match="relay-url"):
         build(MINI, tmp_path / "c", ("scorm12",), "ftp://x")
+    with pytest.raises(BuildError, match="lms-issuer"):
+        build(MINI, tmp_path / "d", ("scorm12",), None, "https://lms.example.org")
 
 
 def test_video_without_media_shows_placeholder_and_with_media_embeds_it(
@@ -193,3 +196,17 @@ def test_cli_builds_one_standard(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["mini-cursus-0.1.0-scorm2004.zip"]
     assert "Study time: 13 minutes (modules 11 + final check 2 for 2 questions" in proc.stdout
+
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.mark.parametrize("standard", STANDARDS)
+def test_manifest_matches_the_golden_file(built: dict[str, Built], standard: str) -> None:
+    """The fixture course's manifest, byte for byte (regenerate: STEUN_UPDATE_GOLDEN=1 pytest ...)."""
+    manifest = (built[standard].folder / "imsmanifest.xml").read_bytes()
+    golden = GOLDEN / f"imsmanifest-{standard}.xml"
+    if os.environ.get("STEUN_UPDATE_GOLDEN") == "1":
+        golden.write_bytes(manifest)
+    validate_manifest(golden.read_bytes(), standard)
+    assert manifest == golden.read_bytes()

@@ -23,17 +23,19 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def strict_browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[*CHROMIUM_ARGS, "--test-third-party-cookie-phaseout"],
-        )
-        yield chromium
-        chromium.close()
+def strict_browser(browser: Any) -> Iterator[Any]:
+    """A second Chromium with third-party cookies blocked, on the session's Playwright."""
+    chromium = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            *CHROMIUM_ARGS,
+            "--test-third-party-cookie-phaseout",
+            "--disable-site-isolation-trials",
+        ],
+    )
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture
@@ -61,9 +63,18 @@ def lms_page(strict_browser: Any) -> Iterator[Any]:
 
 def test_iframe_launch_goes_through_platform_storage(cross_site_tool: Tool, lms_page: Any) -> None:
     platform = cross_site_tool.platform
+    events: list[str] = []
+    lms_page.on("request", lambda r: events.append(f"req {r.method} {r.url[:80]}"))
+    lms_page.on("requestfinished", lambda r: events.append(f"done {r.url[:80]}"))
+    lms_page.on("requestfailed", lambda r: events.append(f"FAIL {r.url[:80]} {r.failure}"))
+    lms_page.on("console", lambda m: events.append(f"console {m.text}"))
+    lms_page.on("framenavigated", lambda f: events.append(f"nav {f.name} {f.url[:80]}"))
     lms_page.goto(platform.course_url(LaunchSpec()))
     frame = lms_page.frame_locator("#tool")
-    frame.locator("h1").wait_for()
+    try:
+        frame.locator("h1").wait_for()
+    except Exception:
+        raise AssertionError("\n".join(events)) from None
     assert frame.locator("h1").inner_text() == "Informatie en toestemming"
     tool_frame = lms_page.frame(name="tool")
     assert "lti_launch=" in tool_frame.url

@@ -115,3 +115,22 @@ def test_lti_pages_for_the_admin(tool: Tool) -> None:
     assert config["target_link_uri"] == tool.url + "/lti/launch"
     keys = requests.get(tool.url + "/lti/jwks.json").json()["keys"]
     assert keys and all(k["kty"] == "RSA" and k["kid"] and "d" not in k for k in keys)
+
+
+def test_expired_states_and_launches_are_purged(tool: Tool) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from steun_lti.lti import flow
+    from steun_lti.lti.models import LtiLoginState
+
+    assert tool.launch(LaunchSpec()).status_code == 303
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    with tool.database.session() as session:
+        session.execute(update(LtiLaunch).values(expires_at=past))
+        session.execute(update(LtiLoginState).values(expires_at=past))
+    with tool.database.session() as session:
+        flow.purge_expired(session)
+        assert session.scalars(select(LtiLaunch)).all() == []
+        assert session.scalars(select(LtiLoginState)).all() == []
