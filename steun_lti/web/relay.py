@@ -7,8 +7,10 @@ browser never holds LRS credentials. The relay:
   started/completed/suspended/resumed/terminated) and builds the statements itself, with activity
   IRIs under ``{base}/xapi/course/…`` — so they can only be about the course's own activities;
 - pseudonymises the LMS learner id (``cmi.core.student_id`` / ``cmi.learner_id``) with the HMAC key,
-  keyed on the LMS's issuer (``platform``: set at package build time to the LMS's LTI issuer, the
-  pseudonym then matches the one the LTI launch gives), and never stores or logs the raw id;
+  keyed on the LMS's issuer, and never stores or logs the raw id. The issuer is ``platform`` when the
+  package sends it; otherwise the one registered LTI platform whose issuer has the request's
+  ``Origin`` (Moodle's issuer is its own address). Where the LMS uses the same user id for SCORM and
+  LTI (Moodle does), the pseudonym then equals the one the LTI launch gives;
 - accepts an exercise response only as choice ids (no free text: it might name a child);
 - answers CORS for any origin (it takes no cookies or credentials) and accepts ``text/plain``
   bodies so ``navigator.sendBeacon`` works without a preflight;
@@ -25,10 +27,13 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from dateutil import parser as dateparser
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from steun_lti.app import get_settings
 from steun_lti.db import db_session
@@ -166,6 +171,26 @@ def parse_events(body: Any) -> tuple[str, str, str, str | None, list[dict[str, A
     return learner, course, platform, session, parsed
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def platform_for_origin(session: Session, origin: str | None) -> str | None:
+    """The issuer of the one registered LTI platform served from this origin, if exactly one."""
+    if not origin or origin == "null":
+        return None
+    from steun_lti.lti.models import LtiRegistration
+
+    wanted = _origin(origin)
+    issuers = {
+        issuer
+        for issuer in session.scalars(select(LtiRegistration.issuer).distinct())
+        if _origin(issuer) == wanted
+    }
+    return issuers.pop() if len(issuers) == 1 else None
+
+
 @bp.route("/relay/course", methods=["OPTIONS"])
 def preflight() -> ResponseReturnValue:
     return _cors(current_app.response_class(status=204))
@@ -184,9 +209,11 @@ def relay_course() -> ResponseReturnValue:
     except RelayInputError as exc:
         return _error(400, str(exc))
     settings = get_settings()
+    session = db_session()
+    if platform == DEFAULT_PLATFORM:
+        platform = platform_for_origin(session, request.headers.get("Origin")) or platform
     pseudonym = pseudonymise(hmac_key(settings), platform, learner)
     factory: StatementFactory = statement_factory(settings)
-    session = db_session()
     for ev in events:
         statement = factory.course_event(
             pseudonym,

@@ -3,6 +3,7 @@ study events, the course relay with the LMS learner id — and nothing personal 
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 
@@ -81,3 +82,29 @@ def test_launch_study_and_course_reach_the_lrs_without_personal_data(
     profile = build_profile(tool.app.config["STEUN_SETTINGS"].base_url)
     for statement in fake_lrs.stored.values():
         assert matching_templates(profile, statement), explain(profile, statement)
+
+
+def test_relay_without_platform_uses_the_lti_platform_of_the_origin(
+    tool: Tool, platform: FakePlatform, fake_lrs: FakeLrs
+) -> None:
+    """What the course runtime sends (no ``platform``): the Origin names the LMS."""
+    tool.launch(LaunchSpec(sub=SUB))
+    with tool.database.session() as session:
+        teacher = session.query(OutboxStatement).one().actor
+    origin = "/".join(platform.issuer.split("/")[:3])
+    relayed = tool.browser().post(
+        tool.url + "/relay/course",
+        data=json.dumps(
+            {
+                "learner_id": SUB,
+                "course": "steun",
+                "session": "Ab12Cd34Ef",
+                "events": [{"event": "course_completed", "timestamp": "2026-11-25T10:00:00.000Z"}],
+            }
+        ),
+        headers={"Origin": origin, "Content-Type": "text/plain;charset=UTF-8"},
+    )
+    assert relayed.status_code == 202, relayed.text
+    with tool.database.session() as session:
+        actors = {row.actor for row in session.query(OutboxStatement)}
+    assert actors == {teacher}
