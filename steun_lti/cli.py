@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -114,6 +110,9 @@ def serve(
     from steun_lti.secrets import ensure_data_dir
 
     ensure_data_dir(settings.data_dir)
+    from steun_lti.web.teacher_support import load_runtime
+
+    load_runtime(settings)  # a bad instrument or study file stops here: file, item and reason
     database = Database(settings.resolved_database_url)
     upgrade(database)  # once, before the workers fork
     database.dispose()
@@ -135,8 +134,10 @@ def serve(
 def _mount_optional_groups() -> None:
     """Command groups that other parts of the project provide, mounted when present."""
     from steun_lti.cli_lrs import lrs
+    from steun_lti.questionnaires.cli import instruments
 
     main.add_command(lrs)
+    main.add_command(instruments)
 
 
 _mount_optional_groups()
@@ -160,70 +161,18 @@ _mount_lti_groups()
 
 
 @main.command()
-@click.option("--seed", is_flag=True, help="Fill in answers for a few demo teachers and children.")
-@click.option("--no-serve", is_flag=True, help="Prepare the demo but do not start the services.")
+@click.option(
+    "--seed",
+    is_flag=True,
+    help="Fill in answers for a few demo teachers and children, then run the export and report.",
+)
+@click.option(
+    "--no-serve", is_flag=True, help="Prepare the demo but do not keep the services running."
+)
 @click.pass_context
 @friendly_errors
 def demo(ctx: click.Context, seed: bool, no_serve: bool) -> None:
-    """Build what there is, start the services on 127.0.0.1 and print what to open."""
-    settings = get_settings(ctx)
-    env = dict(os.environ)
-    env.setdefault("STEUN_DEMO_MODE", "true")
-    env.setdefault("STEUN_DATA_DIR", str(settings.data_dir.resolve()))
-    steun = [sys.executable, "-m", "steun_lti"]
-    subprocess.run([*steun, "db", "upgrade"], env=env, check=True)
-    if no_serve:
-        return
-    # The course packages (scorm_package runs as its own process: the two parts never import each other).
-    base = settings.base_url.rstrip("/")
-    course = [sys.executable, "-m", "scorm_package", "--out", "dist"]
-    subprocess.run([*course, "--relay-url", f"{base}/relay/course"], env=env, check=False)
-    services: list[tuple[str, list[str]]] = [
-        ("tool", [*steun, "serve", "--workers", "2"]),
-    ]
-    if "lrs" in main.commands:
-        services.insert(0, ("lrs", [*steun, "lrs", "serve"]))
-    # Own process groups: Ctrl-C reaches only this supervisor, which stops each service gracefully.
-    procs = [
-        (name, subprocess.Popen(cmd, env=env, start_new_session=True)) for name, cmd in services
-    ]
-    click.echo("")
-    click.echo("Steun demo is running. Open, in this order:")
-    click.echo(f"  1. {base}/healthz   (the tool: version, database and LRS status)")
-    if "lrs" in main.commands:
-        lrs = f"http://{settings.lrs_server.host}:{settings.lrs_server.port}/xapi/about"
-        click.echo(f"  2. {lrs}   (the embedded Learning Record Store)")
-    click.echo(
-        "  3. dist/*.zip   (the course packages: import one into an LMS, or unzip and open index.html)"
-    )
-    click.echo("Press Ctrl-C to stop everything.")
-    _supervise(procs)
+    """Build the course, start the LRS, the tool and a local demo LMS; print what to open."""
+    from steun_lti.demo.run import run_demo
 
-
-def _supervise(procs: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-    stopping = False
-
-    def stop(_signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        while not stopping:
-            for name, proc in procs:
-                if proc.poll() is not None and not stopping:
-                    click.echo(f"The {name} process stopped (exit {proc.returncode}).", err=True)
-                    stopping = True
-            time.sleep(0.2)
-    finally:
-        for _name, proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for _name, proc in procs:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        click.echo("Steun demo stopped.")
+    run_demo(get_settings(ctx), seed=seed, serve=not no_serve)

@@ -89,7 +89,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     host = host or settings.lrs_server.host
     port = port if port is not None else settings.lrs_server.port
     run_gunicorn(
-        lambda: create_app(url, create_schema=False),  # type: ignore[arg-type,return-value]
+        lambda: create_app(url, create_schema=False),
         bind=f"{host}:{port}",
         workers=workers or settings.workers,
         log_level=settings.log_level,

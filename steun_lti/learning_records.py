@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from flask import Flask, current_app
@@ -37,7 +37,7 @@ def tool_credentials(settings: Settings) -> tuple[str, str]:
         secret = settings.lrs.secret.get_secret_value() if settings.lrs.secret else ""
         return settings.lrs.key, secret
     return (
-        load_or_create_secret(settings.data_dir, "lrs_tool_key"),
+        load_or_create_secret(settings.data_dir, "lrs_tool_key", 12),
         load_or_create_secret(settings.data_dir, "lrs_tool_secret"),
     )
 
@@ -47,7 +47,7 @@ def researcher_credentials(settings: Settings) -> tuple[str, str]:
     if settings.lrs.key:
         return tool_credentials(settings)
     return (
-        load_or_create_secret(settings.data_dir, "lrs_researcher_key"),
+        load_or_create_secret(settings.data_dir, "lrs_researcher_key", 12),
         load_or_create_secret(settings.data_dir, "lrs_researcher_secret"),
     )
 
@@ -68,7 +68,12 @@ def hmac_key(settings: Settings) -> str:
 
 
 def statement_factory(settings: Settings) -> StatementFactory:
-    return StatementFactory(settings.base_url)
+    return _factory(settings.base_url)
+
+
+@lru_cache(maxsize=8)
+def _factory(base_url: str) -> StatementFactory:
+    return StatementFactory(base_url)
 
 
 # -- events -> statements -------------------------------------------------------------------
@@ -151,7 +156,7 @@ def statements_for(factory: StatementFactory, event: Event) -> list[Statement]:
 def handle_event(session: Session, event: Event) -> None:
     """The event handler: queue the event's statements in the caller's transaction."""
     settings: Settings = current_app.config["STEUN_SETTINGS"]
-    factory = current_app.extensions.get("steun.statement_factory") or statement_factory(settings)
+    factory = statement_factory(settings)
     try:
         statements = statements_for(factory, event)
     except (KeyError, ValueError, TypeError) as exc:
@@ -163,6 +168,4 @@ def handle_event(session: Session, event: Event) -> None:
 
 
 def init_app(app: Flask) -> None:
-    settings: Settings = app.config["STEUN_SETTINGS"]
-    app.extensions["steun.statement_factory"] = statement_factory(settings)
     add_handler(app, handle_event)

@@ -196,7 +196,7 @@ def purge_delivered(session: Session, older_than: timedelta) -> int:
 class Claimed:
     id: int
     statement_id: str
-    statement: dict[str, Any]
+    statement: str  # the JSON text, posted as it is
 
 
 @dataclass
@@ -295,7 +295,7 @@ class Sender:
         )
         with self.database.engine.begin() as conn:
             rows = conn.execute(claim).all()
-        claimed = [Claimed(int(r[0]), str(r[1]), json.loads(r[2])) for r in rows]
+        claimed = [Claimed(int(r[0]), str(r[1]), str(r[2])) for r in rows]
         claimed.sort(key=lambda c: c.id)
         return claimed
 
@@ -329,11 +329,11 @@ class Sender:
     # delivering
     def _post(self, batch: list[Claimed], result: RunResult) -> None:
         """Post a batch; bisect a 400 or 409 down to the statement it is about."""
-        unique: dict[str, dict[str, Any]] = {}
+        unique: dict[str, str] = {}
         for c in batch:
             unique.setdefault(c.statement_id, c.statement)
         try:
-            self.client.post_statements(list(unique.values()))
+            self.client.post_raw(list(unique.values()))
         except LrsRejected as exc:
             if len(unique) > 1:
                 self._bisect(batch, result)

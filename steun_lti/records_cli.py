@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import sys
 import threading
@@ -56,9 +57,18 @@ def app_with_sender(app: Flask) -> Flask:
 
 
 def _friendly(func: Any) -> Any:
-    from steun_lti.cli import friendly_errors
+    """Steun's errors become ``Error: …`` and exit code 2 (as ``steun_lti.cli.friendly_errors``;
+    not imported from there, since ``steun_lti.cli`` imports this module)."""
 
-    return friendly_errors(func)
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SteunError as exc:
+            click.echo(f"Error: {exc.message}", err=True)
+            sys.exit(2)
+
+    return wrapper
 
 
 # -- outbox -------------------------------------------------------------------------------
@@ -149,14 +159,43 @@ def outbox_requeue(ctx: click.Context, rows: tuple[int, ...]) -> None:
     click.echo(f"Requeued {n} statement(s).")
 
 
+@outbox.command("purge")
+@click.option(
+    "--days",
+    type=click.IntRange(0, None),
+    default=30,
+    show_default=True,
+    help="Delete delivered statements older than this many days (the LRS keeps them).",
+)
+@click.pass_context
+@_friendly
+def outbox_purge(ctx: click.Context, days: int) -> None:
+    """Delete the tool's copies of statements the LRS has had for a while."""
+    from datetime import timedelta
+
+    from steun_lti.outbox import purge_delivered
+
+    database = _database(_settings(ctx))
+    try:
+        with database.session() as session:
+            n = purge_delivered(session, timedelta(days=days))
+    finally:
+        database.dispose()
+    click.echo(f"Deleted {n} delivered statement(s) older than {days} day(s).")
+
+
 # -- export and report --------------------------------------------------------------------
 
 
-def _load_spec(path: Path | None) -> Any:
+def _load_spec(path: Path | None, settings: Any) -> Any:
     from xapi.export import ScoringSpec
 
     if path is None:
-        return ScoringSpec()
+        # The instruments the tool knows (bundled demo ones plus STEUN_INSTRUMENTS_DIR).
+        from steun_lti.export_spec import scoring_spec_from_registry
+        from steun_lti.questionnaires.registry import load_registry
+
+        return scoring_spec_from_registry(load_registry(settings.instruments_dir))
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         return ScoringSpec.from_dict(raw or {})
@@ -273,7 +312,7 @@ def export_cmd(
     """Export the statements as analysis-ready tables into OUT_DIR."""
     from xapi.export import FORMATS, export_all
 
-    scoring = _load_spec(spec)
+    scoring = _load_spec(spec, _settings(ctx))
     data = _collect(ctx, source, _filters(**filters))
     try:
         written = export_all(data, scoring, out_dir, formats or FORMATS)

@@ -5,12 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.sync import SyncWorker
+
+
+class GracefulSyncWorker(SyncWorker):
+    """Ctrl-C (SIGINT to the whole process group) and the master's quick stop (SIGQUIT) end a
+    worker after the request in hand, as SIGTERM does, instead of aborting mid-response with a
+    stack trace on the console."""
+
+    def handle_quit(self, sig: int, frame: Any) -> None:
+        self.alive = False
 
 
 class _Application(BaseApplication):
-    def __init__(self, factory: Callable[[], Flask], options: dict[str, Any]) -> None:
+    def __init__(self, factory: Callable[[], Any], options: dict[str, Any]) -> None:
         self._factory = factory
         self._options = options
         super().__init__()
@@ -19,12 +28,12 @@ class _Application(BaseApplication):
         for key, value in self._options.items():
             self.cfg.set(key, value)
 
-    def load(self) -> Flask:
+    def load(self) -> Any:
         return self._factory()
 
 
 def run_gunicorn(
-    factory: Callable[[], Flask], *, bind: str, workers: int, log_level: str = "info", **extra: Any
+    factory: Callable[[], Any], *, bind: str, workers: int, log_level: str = "info", **extra: Any
 ) -> None:
     options: dict[str, Any] = {
         "bind": bind,
@@ -37,6 +46,7 @@ def run_gunicorn(
         "graceful_timeout": 10,
         "timeout": 60,
         "preload_app": False,
+        "worker_class": "steun_lti.server.GracefulSyncWorker",
         **extra,
     }
     _Application(factory, options).run()

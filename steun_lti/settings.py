@@ -65,6 +65,9 @@ class Settings(BaseSettings):
         default=False,
         description="Allow local-only conveniences such as http loopback registration.",
     )
+    demo_lms_port: int = Field(
+        default=8400, description="Port of the local demo LMS that `steun demo` starts."
+    )
     secret_key: SecretStr | None = Field(
         default=None, description="Flask session key; generated in data_dir when unset."
     )

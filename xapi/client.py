@@ -140,6 +140,16 @@ class LrsClient:
             return [str(i) for i in ids] if isinstance(ids, list) else []
         return []
 
+    def post_raw(self, statements_json: Sequence[str]) -> None:
+        """POST a batch of statements already serialised as JSON objects (no re-encoding)."""
+        body = "[" + ",".join(statements_json) + "]"
+        self._request(
+            "POST",
+            self._url("statements"),
+            data=body.encode(),
+            headers={"Content-Type": "application/json"},
+        )
+
     def get_statement(self, statement_id: str, *, voided: bool = False) -> dict[str, Any]:
         param = "voidedStatementId" if voided else "statementId"
         response = self._request("GET", self._url("statements"), params={param: statement_id})

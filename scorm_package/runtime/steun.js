@@ -194,6 +194,7 @@
     final: { attempted: false, score: 0 }
   };
   var reportedStatus = "";
+  var doneInLms = false; // the LMS already has completed/passed: never report less (e.g. after a course update)
   var mode = "normal";
 
   function bitsFor(n) { // bits to store a number 0..n-1
@@ -346,7 +347,7 @@
     }
     var progress = Math.round(progressFraction() * 100) / 100;
     if (!is12) lms.set("cmi.progress_measure", progress.toFixed(2));
-    if (status === reportedStatus) return false;
+    if (status === reportedStatus || (doneInLms && !complete)) return false;
     if (attempted) { // the score goes before the status
       lms.set(EL.min, "0");
       lms.set(EL.max, "100");
@@ -787,6 +788,7 @@
   function boot() {
     lms.open();
     document.getElementById("preview-notice").hidden = !lms.preview;
+    document.getElementById("lms-error-notice").hidden = lms.phase !== "failed";
     var resumeAt = 0;
     if (lms.phase === "open") {
       var m = lms.get(EL.mode);
@@ -796,10 +798,10 @@
       if (!fresh) decodeState(lms.get(EL.suspend, true));
       var loc = fresh ? "" : lms.get(EL.location, true);
       for (var i = 0; i < pages.length; i++) if (pages[i].key === loc) resumeAt = i;
-      if (is12 && mode === "normal") {
-        var st = lms.get("cmi.core.lesson_status");
-        if (st === "not attempted" || st === "") reportedStatus = "";
-        else reportedStatus = st;
+      if (mode === "normal") {
+        var st = lms.get(is12 ? "cmi.core.lesson_status" : "cmi.completion_status");
+        doneInLms = st === "passed" || st === "completed";
+        if (is12 && st !== "not attempted") reportedStatus = st;
       }
     }
     if (!state.reg) state.reg = newRegistration();

@@ -32,7 +32,7 @@ from flask.typing import ResponseReturnValue
 
 from steun_lti.app import get_settings
 from steun_lti.db import db_session
-from steun_lti.learning_records import hmac_key
+from steun_lti.learning_records import hmac_key, statement_factory
 from steun_lti.outbox import enqueue
 from xapi.pseudonym import pseudonymise
 from xapi.statements import ALL_COURSE_EVENTS, StatementFactory
@@ -185,7 +185,7 @@ def relay_course() -> ResponseReturnValue:
         return _error(400, str(exc))
     settings = get_settings()
     pseudonym = pseudonymise(hmac_key(settings), platform, learner)
-    factory: StatementFactory = current_app.extensions["steun.statement_factory"]
+    factory: StatementFactory = statement_factory(settings)
     session = db_session()
     for ev in events:
         statement = factory.course_event(

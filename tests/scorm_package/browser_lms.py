@@ -58,8 +58,8 @@ class Session:
             self.host.evaluate("host.closeIframe()")
         else:
             assert isinstance(self.sco, Page)
-            self.host.evaluate("host.closePopup()")
-            self.sco.wait_for_event("close")
+            with self.sco.expect_event("close"):
+                self.host.evaluate("host.closePopup()")
         term = ELEMENTS[self.standard]["term"]
         self.host.wait_for_function(f"host.count('{term}') > 0")
 

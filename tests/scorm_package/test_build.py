@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -193,3 +194,17 @@ def test_cli_builds_one_standard(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["mini-cursus-0.1.0-scorm2004.zip"]
     assert "Study time: 13 minutes (modules 11 + final check 2 for 2 questions" in proc.stdout
+
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.mark.parametrize("standard", STANDARDS)
+def test_manifest_matches_the_golden_file(built: dict[str, Built], standard: str) -> None:
+    """The fixture course's manifest, byte for byte (regenerate: STEUN_UPDATE_GOLDEN=1 pytest ...)."""
+    manifest = (built[standard].folder / "imsmanifest.xml").read_bytes()
+    golden = GOLDEN / f"imsmanifest-{standard}.xml"
+    if os.environ.get("STEUN_UPDATE_GOLDEN") == "1":
+        golden.write_bytes(manifest)
+    validate_manifest(golden.read_bytes(), standard)
+    assert manifest == golden.read_bytes()

@@ -259,3 +259,41 @@ def test_html_loads_nothing_from_elsewhere(built: dict[str, Any]) -> None:
             html,
         )
         assert external == []
+
+
+def test_a_refused_initialize_is_told_to_the_learner(page: Any, lms_server: LiveServer) -> None:
+    """Reopening a popup in some LMSs gives error 101 (already initialized): say so, call nothing more."""
+    s = launch(page, lms_server.url, "scorm12", "iframe", None)
+    s.host.evaluate("host.closeIframe()")
+    # the same API object again: scorm-again refuses a second LMSInitialize after LMSFinish
+    s.host.evaluate("host.openIframe('/scorm12/index.html')")
+    page.wait_for_function("host.frame.contentWindow.SteunRuntime !== undefined")
+    frame = page.frame(url=re.compile(r"/scorm12/index\.html"))
+    assert frame is not None
+    assert frame.locator("#lms-error-notice").is_visible()
+    assert frame.evaluate("SteunRuntime.lms.phase") == "failed"
+    calls = [e["fn"] for e in s.log()]
+    assert calls.count("LMSInitialize") == 2 and calls[-1] == "LMSInitialize"
+
+
+@pytest.mark.parametrize("standard", STANDARDS)
+def test_a_completed_status_is_never_lowered(
+    page: Any, lms_server: LiveServer, standard: str
+) -> None:
+    """State from another course version is dropped, but the LMS keeps the completion already reached."""
+    values = {
+        "cmi.core.lesson_status": "passed",
+        "cmi.completion_status": "completed",
+        "cmi.suspend_data": "1.00000000.abc.AAAA.",  # another structure hash
+        "cmi.core.lesson_location": "begin/intro",
+        "cmi.location": "begin/intro",
+    }
+    s = launch(page, lms_server.url, standard, "iframe", prior_data(standard, values))
+    assert not s.sco.evaluate("SteunRuntime.state.visited.slice(2).some(Boolean)")
+    s.sco.get_by_role("button", name="Volgende").click()
+    s.close()
+    assert_clean_session(s.log(), standard)
+    status_elements = {"cmi.core.lesson_status", "cmi.completion_status", "cmi.success_status"}
+    assert not [
+        e for e in s.log() if e["fn"].endswith("SetValue") and e["args"][0] in status_elements
+    ]

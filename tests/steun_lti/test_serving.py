@@ -38,6 +38,7 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
         STEUN_DATA_DIR=str(tmp_path / "var"),
         STEUN_PORT=str(free_port()),
         STEUN_LRS_SERVER__PORT=str(free_port()),
+        STEUN_DEMO_LMS_PORT=str(free_port()),
         PYTHONPATH=str(ROOT),
     )
     environment["STEUN_BASE_URL"] = f"http://127.0.0.1:{environment['STEUN_PORT']}"

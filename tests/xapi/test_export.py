@@ -48,7 +48,7 @@ SPEC = {
             "scales": [
                 {"id": "nabijheid", "label": "Nabijheid", "items": ["q1", "q2"], "method": "mean"},
                 {"id": "conflict", "label": "Conflict", "items": ["q3", "q4"], "method": "sum",
-                 "reverse": ["q4"], "max_missing": 1},
+                 "reverse": ["q4"], "max_missing": 1, "prorate": True},
             ],
         }
     ]
@@ -205,3 +205,17 @@ def test_cli_export_reports_an_unreachable_lrs(tmp_path: Path, settings: Any) ->
     settings = settings.model_copy(update={"lrs": settings.lrs.model_copy(update={"key": "k"})})
     out = CliRunner().invoke(main, ["export", str(tmp_path / "o")], obj={"settings": settings})
     assert out.exit_code == 2 and "cannot be reached" in out.output
+
+
+@pytest.mark.browser
+def test_report_opens_in_a_browser_without_a_server(tmp_path: Path, page: Any) -> None:
+    from xapi.report import write_report
+
+    report = write_report(collect(dataset(), BASE), tmp_path / "report.html")
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(report.as_uri())
+    widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete && i.naturalWidth)")
+    assert len(widths) == 3 and all(w > 100 for w in widths)
+    assert "Voltooiing" in page.inner_text("body")
+    assert all(u.startswith(("file:", "data:")) for u in requests)

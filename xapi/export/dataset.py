@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from dateutil import parser as dateparser
@@ -21,7 +22,7 @@ from xapi.vocab import Iris
 WideKey = tuple[str, str, str, str]
 
 
-@dataclass
+@dataclass(slots=True)
 class Answer:
     timestamp: str
     response: str
@@ -97,6 +98,8 @@ def collect(
 ) -> Dataset:
     """Read statements once (any order) and keep what the exports need."""
     iris = Iris(base_url)
+    # Activity IRIs repeat (items, waves): parse each once.
+    parse = lru_cache(maxsize=100_000)(iris.parse)
     child_ext = iris.extension("child-code")
     attempt_ext = iris.extension("attempt")
     scores_ext = iris.extension("scores")
@@ -109,7 +112,7 @@ def collect(
         actor = (st.get("actor") or {}).get("account") or {}
         pseudonym = actor.get("name")
         obj = st.get("object") or {}
-        parsed = iris.parse(obj.get("id", ""))
+        parsed = parse(obj.get("id", ""))
         if not pseudonym or not parsed:
             data.skipped += 1
             continue
@@ -119,8 +122,7 @@ def collect(
         kind = parsed["kind"]
         if kind in ("item", "instrument", "page"):
             grouping = [
-                iris.parse(a.get("id", ""))
-                for a in ctx.get("contextActivities", {}).get("grouping", [])
+                parse(a.get("id", "")) for a in ctx.get("contextActivities", {}).get("grouping", [])
             ]
             wave = next((g for g in grouping if g.get("kind") == "wave"), None)
             if wave is None:

@@ -34,8 +34,8 @@ class ItemSpec:
 @dataclass(frozen=True)
 class ScaleSpec:
     """A subscale: ``method`` mean or sum; ``reverse`` items are scored (min + max − value);
-    with more than ``max_missing`` items unanswered the score is missing; a sum with some
-    missing items is prorated (mean × number of items)."""
+    with more than ``max_missing`` items unanswered the score is missing; with ``prorate`` a sum
+    with some missing items is scaled to all items (sum × n / answered)."""
 
     id: str
     items: Sequence[str]
@@ -43,6 +43,18 @@ class ScaleSpec:
     method: str = "mean"
     reverse: frozenset[str] = frozenset()
     max_missing: int = 0
+    prorate: bool = False
+
+
+@dataclass(frozen=True)
+class TotalSpec:
+    """A total: the sum of subscales; a subscale in ``reverse`` enters mirrored on its own range
+    (low + high) × (1 for a mean, n items for a sum) − score. Missing when any part is."""
+
+    id: str
+    of: Sequence[str]
+    reverse: frozenset[str] = frozenset()
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,7 @@ class InstrumentSpec:
     label: str = ""
     items: Sequence[ItemSpec] = ()
     scales: Sequence[ScaleSpec] = ()
+    totals: Sequence[TotalSpec] = ()
 
     def item(self, item_id: str) -> ItemSpec | None:
         for item in self.items:
@@ -95,8 +108,18 @@ class ScoringSpec:
                         method=str(sc.get("method", "mean")),
                         reverse=frozenset(str(x) for x in sc.get("reverse", [])),
                         max_missing=int(sc.get("max_missing", 0)),
+                        prorate=bool(sc.get("prorate", False)),
                     )
                     for sc in raw.get("scales", [])
+                )
+                totals = tuple(
+                    TotalSpec(
+                        id=str(tot["id"]),
+                        of=tuple(str(x) for x in tot["of"]),
+                        reverse=frozenset(str(x) for x in tot.get("reverse", [])),
+                        label=str(tot.get("label", "")),
+                    )
+                    for tot in raw.get("totals", [])
                 )
                 instruments.append(
                     InstrumentSpec(
@@ -105,6 +128,7 @@ class ScoringSpec:
                         label=str(raw.get("label", "")),
                         items=items,
                         scales=scales,
+                        totals=totals,
                     )
                 )
             except (KeyError, TypeError, ValueError) as exc:
@@ -132,10 +156,33 @@ def score_scale(
         values.append(value)
     if missing > scale.max_missing or not values:
         return None
-    mean = sum(values) / len(values)
-    if scale.method == "sum":
-        return round(mean * len(scale.items), 4)
-    return round(mean, 4)
+    if scale.method == "mean":
+        return round(sum(values) / len(values), 4)
+    total = float(sum(values))
+    if scale.prorate and missing:
+        total = total * len(scale.items) / len(values)
+    return round(total, 4)
+
+
+def score_total(
+    total: TotalSpec, instrument: InstrumentSpec, scores: Mapping[str, float | None]
+) -> float | None:
+    """A total from the instrument's subscale scores (None when a part is missing)."""
+    parts: list[float] = []
+    for name in total.of:
+        part = scores.get(name)
+        if part is None:
+            return None
+        if name in total.reverse:
+            scale = next(s for s in instrument.scales if s.id == name)
+            first = instrument.item(scale.items[0])
+            bounds = first.bounds if first else None
+            if bounds is None:
+                raise ValueError(f"total {total.id}: subscale {name} has no range to reverse over")
+            span = 1 if scale.method == "mean" else len(scale.items)
+            part = (bounds[0] + bounds[1]) * span - part
+        parts.append(part)
+    return round(sum(parts), 4)
 
 
 _VAR = re.compile(r"[^A-Za-z0-9_]")

@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from xapi.export.dataset import Dataset, WideKey, seconds_between
-from xapi.export.spec import InstrumentSpec, ItemSpec, ScoringSpec, score_scale, variable_name
+from xapi.export.spec import (
+    InstrumentSpec,
+    ItemSpec,
+    ScoringSpec,
+    score_scale,
+    score_total,
+    variable_name,
+)
 
 LONG_COLUMNS = (
     "pseudonym",
@@ -137,7 +144,7 @@ class Exporter:
                 if scale.reverse:
                     rule += f"; reversed: {', '.join(sorted(scale.reverse))}"
                 rule += f"; missing if more than {scale.max_missing} item(s) unanswered"
-                if scale.method == "sum":
+                if scale.method == "sum" and scale.prorate:
                     rule += " (prorated)"
                 v.append(
                     Variable(
@@ -196,8 +203,12 @@ class Exporter:
                         row.append(numeric[item.id])
                     else:
                         row.append(a.response)
+                scores = {}
                 for scale in inst.scales:
-                    row.append(score_scale(scale, inst, numeric))
+                    scores[scale.id] = score_scale(scale, inst, numeric)
+                    row.append(scores[scale.id])
+                for total in inst.totals:
+                    row.append(score_total(total, inst, scores))
                 row.append(float(sum(1 for i in inst.items if i.id in answers)))
                 done = self.data.completed.get(key, {}).get(inst.id)
                 row.append(done)

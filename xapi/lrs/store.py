@@ -144,24 +144,34 @@ def statement_keys(stmt: dict[str, Any]) -> set[str]:
             people.append(sub_obj)
         elif sub_kind == "Activity":
             activities.append(sub_obj["id"])
+    # "w:" reaches everyone a withdrawal must reach; "ra:" (related_agents) adds the
+    # authority, "ra2:" (related_activities) holds every activity. Supersets, so that every
+    # filter is one key and a query walks one (key, seq) index range.
     for person in people:
         for identity in _agents_in(person):
             keys.add("w:" + identity)
-    # related_agents matches "w:" or "ra:" keys; related_activities "o:" or "ra2:" keys.
+            keys.add("ra:" + identity)
     for identity in _agents_in(stmt.get("authority")):
         keys.add("ra:" + identity)
     for activity_id in activities:
-        if "o:" + activity_id not in keys:
-            keys.add("ra2:" + activity_id)
+        keys.add("ra2:" + activity_id)
     return keys
 
 
+LRS_SET = ("stored", "authority", "version", "id")
+
+
+def core_json(stmt: dict[str, Any]) -> str:
+    """The statement as received minus what the LRS sets, as canonical JSON (sorted keys).
+
+    Its hash decides whether two statements with one id are 'the same'; the stored body is
+    this text with id, version, stored and authority put in front (one JSON encoding)."""
+    body = {k: v for k, v in stmt.items() if k not in LRS_SET}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def fingerprint(stmt: dict[str, Any]) -> str:
-    """What makes two statements with one id 'the same': everything but what the LRS sets."""
-    body = {k: v for k, v in stmt.items() if k not in ("stored", "authority", "version", "id")}
-    return hashlib.sha256(
-        json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-    ).hexdigest()
+    return hashlib.sha256(core_json(stmt).encode()).hexdigest()
 
 
 # -- engine -------------------------------------------------------------------------------
@@ -238,25 +248,19 @@ class StatementQuery:
     ceiling: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def filter_keys(self) -> list[list[str]]:
-        """Per filter, the index keys of which a matching statement has at least one."""
-        keys: list[list[str]] = []
-        if self.agent:
-            keys.append(
-                ["w:" + self.agent, "ra:" + self.agent]
-                if self.related_agents
-                else ["a:" + self.agent]
-            )
-        if self.verb:
-            keys.append(["v:" + self.verb])
-        if self.activity:
-            keys.append(
-                ["o:" + self.activity]
-                + (["ra2:" + self.activity] if self.related_activities else [])
-            )
+    def filter_keys(self) -> list[str]:
+        """The index keys a matching statement has, most selective first (registration, agent,
+        activity, verb): the first one drives the query, the others are checked per row."""
+        keys: list[str] = []
         if self.registration:
-            keys.append(["r:" + self.registration])
-        return [[hkey(k) for k in alternatives] for alternatives in keys]
+            keys.append("r:" + self.registration)
+        if self.agent:
+            keys.append(("ra:" if self.related_agents else "a:") + self.agent)
+        if self.activity:
+            keys.append(("ra2:" if self.related_activities else "o:") + self.activity)
+        if self.verb:
+            keys.append("v:" + self.verb)
+        return [hkey(k) for k in keys]
 
 
 class Store:
@@ -422,7 +426,9 @@ class Store:
                 raise BadRequest(f"Statement id {stmt['id']} occurs twice in this request.")
             seen.add(sid)
             ids.append(stmt["id"])
-        prints = [fingerprint(s) for s in statements]
+        cores = [core_json(s) for s in statements]
+        prints = [hashlib.sha256(c.encode()).hexdigest() for c in cores]
+        core_of = {id(s): c for s, c in zip(statements, cores, strict=True)}
         with self.write() as conn:
             existing = {
                 r.id: r.fingerprint
@@ -479,9 +485,9 @@ class Store:
             } | (targets & set(batch_ids))
             rows_to_insert = []
             key_sets: list[set[str]] = []
-            for stmt, fp in new:
-                stmt["stored"] = stored
-                stmt["authority"] = credential.authority
+            for received, fp in new:
+                # A copy: a retried transaction must see the statements as received.
+                stmt = {**received, "stored": stored, "authority": credential.authority}
                 stmt.setdefault("timestamp", stored)
                 stmt.setdefault("version", "1.0.0")
                 sid = stmt["id"].lower()
@@ -503,7 +509,7 @@ class Store:
                         "credential_id": credential.id,
                         "fingerprint": fp,
                         "has_attachments": bool(stmt.get("attachments")),
-                        "body": json.dumps(stmt, separators=(",", ":"), ensure_ascii=False),
+                        "body": _body_json(stmt, received, core_of[id(received)]),
                     }
                 )
             seqs = (
@@ -611,14 +617,18 @@ class Store:
         """One page: (seq, body, has_attachments) rows and whether more follow."""
         s = t.statement.c
         limit = self.max_limit if q.limit <= 0 else min(q.limit, self.max_limit)
+        keys = q.filter_keys()
         query = select(s.seq, s.body, s.has_attachments).where(s.voided.is_(False))
-        for alternatives in q.filter_keys():
-            key_match = (
-                t.statement_key.c.key == alternatives[0]
-                if len(alternatives) == 1
-                else t.statement_key.c.key.in_(alternatives)
-            )
-            query = query.where(exists().where(key_match, t.statement_key.c.seq == s.seq))
+        order_seq = s.seq
+        if keys:
+            # Walk the (key, seq) index of the first filter in stored order: O(page), however
+            # rare the value and however deep the page.
+            k = t.statement_key.c
+            query = query.join(t.statement_key, k.seq == s.seq).where(k.key == keys[0])
+            order_seq = k.seq
+            for key in keys[1:]:
+                other = t.statement_key.alias()
+                query = query.where(exists().where(other.c.key == key, other.c.seq == s.seq))
         if q.since_us is not None:
             query = query.where(s.stored_us > q.since_us)
         if q.until_us is not None:
@@ -626,10 +636,11 @@ class Store:
         if q.mine is not None:
             query = query.where(s.credential_id == q.mine)
         if q.ceiling is not None:
-            query = query.where(s.seq <= q.ceiling)
+            query = query.where(order_seq <= q.ceiling)
         if q.after is not None:
-            query = query.where(s.seq > q.after if q.ascending else s.seq < q.after)
-        query = query.order_by(s.seq.asc() if q.ascending else s.seq.desc()).limit(limit + 1)
+            query = query.where(order_seq > q.after if q.ascending else order_seq < q.after)
+        query = query.order_by(order_seq.asc() if q.ascending else order_seq.desc())
+        query = query.limit(limit + 1)
         with self.read() as conn:
             rows = [(r.seq, r.body, bool(r.has_attachments)) for r in conn.execute(query)]
         return rows[:limit], len(rows) > limit
@@ -677,7 +688,17 @@ class Store:
         with self.read() as conn:
             return list(conn.execute(query.order_by(d.doc_id)).scalars())
 
-    def save_document(
+    def save_document(self, *args: Any, **kwargs: Any) -> str:
+        """PUT (replace) or POST (merge JSON objects) one document; returns the new ETag.
+
+        Two workers creating the same new document at once: the loser retries and then
+        sees the winner's row (and its preconditions)."""
+        try:
+            return self._save_document(*args, **kwargs)
+        except IntegrityError:
+            return self._save_document(*args, **kwargs)
+
+    def _save_document(
         self,
         kind: str,
         scope: str,
@@ -692,13 +713,12 @@ class Store:
         if_none_match: str | None,
         require_precondition: bool,
     ) -> str:
-        """PUT (replace) or POST (merge JSON objects) one document; returns the new ETag."""
         d = t.document.c
         with self.write() as conn:
             row = conn.execute(
-                select(t.document).where(
-                    d.kind == kind, d.scope == scope, d.doc_hash == hkey(doc_id)
-                )
+                select(t.document)
+                .where(d.kind == kind, d.scope == scope, d.doc_hash == hkey(doc_id))
+                .with_for_update()
             ).first()
             check_preconditions(row, if_match, if_none_match)
             if (
@@ -796,6 +816,14 @@ class Store:
             "delete-agent by %s: %d statements, %d documents removed", by, statements, documents
         )
         return counts
+
+
+def _body_json(stmt: dict[str, Any], received: dict[str, Any], core: str) -> str:
+    """The stored JSON: what the LRS sets, then the statement as received (``core``)."""
+    head = {k: stmt[k] for k in ("id", "version", "stored", "authority")}
+    if "timestamp" not in received:
+        head["timestamp"] = stmt["timestamp"]
+    return json.dumps(head, separators=(",", ":"), ensure_ascii=False)[:-1] + "," + core[1:]
 
 
 def _hash_secret(salt: str, secret: str) -> str:

@@ -6,7 +6,6 @@ import json
 import threading
 from typing import Any
 
-import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -189,9 +188,8 @@ def test_invalid_statement_is_parked_but_the_fact_is_saved(records_app: Flask) -
     assert row.status == PARKED and "interactionType" in (row.last_error or "")
 
 
-@pytest.mark.parametrize("n", [0])
-def test_outbox_cli_status_and_run(
-    records_app: Flask, fake_lrs: FakeLrs, n: int, runner: Any
+def test_outbox_cli_status_run_and_purge(
+    records_app: Flask, fake_lrs: FakeLrs, runner: Any
 ) -> None:
     from steun_lti.cli import main
 
@@ -206,4 +204,25 @@ def test_outbox_cli_status_and_run(
     out = runner.invoke(main, ["outbox", "run", "--until-empty"], obj={"settings": settings})
     assert out.exit_code == 0, out.output
     assert "Delivered 7" in out.output
-    assert len(fake_lrs.stored) == 7 + n
+    assert len(fake_lrs.stored) == 7
+    out = runner.invoke(main, ["outbox", "purge", "--days", "0"], obj={"settings": settings})
+    assert out.exit_code == 0 and "Deleted 7" in out.output
+    assert rows(records_app) == []
+
+
+def test_the_serve_worker_thread_delivers(sqlite_app: Flask, fake_lrs: FakeLrs) -> None:
+    import time
+
+    from steun_lti.records_cli import app_with_sender
+
+    app_with_sender(sqlite_app)
+    background = sqlite_app.extensions["steun.outbox_sender"]
+    try:
+        answer_events(sqlite_app, 5)
+        deadline = time.monotonic() + 30
+        while len(fake_lrs.stored) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling the outcome, not synchronising
+    finally:
+        background.stop()
+    assert len(fake_lrs.stored) == 5
+    assert not background.thread.is_alive()

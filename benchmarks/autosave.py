@@ -1,0 +1,272 @@
+"""Autosave under load: N teachers answering at once against `steun serve` (gunicorn).
+
+Every simulated teacher has consented, added a pupil and opened a questionnaire; then each one
+saves answers one after the other as fast as the server lets it (``POST .../answer``, JSON, the
+request the page's script sends on every click), for a fixed time. Prints saves per second and
+latency percentiles, on SQLite and on PostgreSQL (a throwaway cluster, or STEUN_BENCH_POSTGRES_URL).
+
+    python benchmarks/autosave.py                      # both databases, 50 teachers, 10 s
+    python benchmarks/autosave.py --teachers 100 --seconds 20 --database postgresql
+
+Target (issue 5): at least 500 saves/s with p95 under 50 ms at 50 teachers on PostgreSQL, 2 cores.
+The real xAPI outbox handler runs: every save also queues its statement, as in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def prepare(data_dir: Path, database_url: str, teachers: int) -> list[dict[str, str]]:
+    """Migrate, seed teachers with consent, a pupil and an open attempt; return their credentials."""
+    from datetime import UTC, datetime
+
+    from steun_lti.app import create_app
+    from steun_lti.db import Database
+    from steun_lti.launch import SESSION_KEY, LaunchContext
+    from steun_lti.migrations import upgrade
+    from steun_lti.settings import Settings
+    from steun_lti.study import service
+    from steun_lti.web.teacher_support import csrf_token, load_runtime
+
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    database = Database(database_url)
+    upgrade(database)
+    runtime = load_runtime(settings)
+    study, registry = runtime.study, runtime.registry
+    wave = study.waves[0]
+    app = create_app(settings, database=database)
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    now = datetime.now(UTC)
+    credentials = []
+    for n in range(teachers):
+        launch = LaunchContext(
+            pseudonym=f"bench-{n:04d}-" + "x" * 30,
+            context_pseudonym="bench",
+            roles=("teacher",),
+            launch_id=f"bench-{n}",
+        )
+        with database.session() as session:
+            service.give_consent(session, study, launch.pseudonym, now)
+            child = service.add_child(session, study, launch.pseudonym, ["other"], None, now)
+            attempt = service.open_attempt(
+                session, study, registry, child, wave, "demo-relationship", "teacher", now
+            )
+            attempt_id = attempt.id
+        with app.test_request_context():
+            token = csrf_token(launch)
+        credentials.append(
+            {
+                "cookie": serializer.dumps({SESSION_KEY: launch.to_dict()}),
+                "csrf": token,
+                "path": f"/study/attempt/{attempt_id}/answer",
+            }
+        )
+    database.dispose()
+    return credentials
+
+
+def client_process(
+    base: str,
+    teachers: list[dict[str, str]],
+    start_at: float,
+    measure_from: float,
+    stop_at: float,
+    out: Any,
+) -> None:
+    """One load process: a thread per teacher, each saving answers back to back."""
+    import requests
+
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+
+    def teacher(cred: dict[str, str]) -> None:
+        http = requests.Session()
+        http.cookies.set("session", cred["cookie"], domain="127.0.0.1")
+        headers = {"X-CSRF-Token": cred["csrf"], "Accept": "application/json"}
+        url = base + cred["path"]
+        rng = random.Random(cred["path"])
+        mine: list[float] = []
+        failed = 0
+        item = 0
+        while time.time() < start_at:
+            time.sleep(0.005)
+        while True:
+            now = time.time()
+            if now >= stop_at:
+                break
+            item = item % 28 + 1
+            began = time.perf_counter()
+            try:
+                response = http.post(
+                    url,
+                    json={"item": f"rel{item:02d}", "value": rng.randint(1, 5)},
+                    headers=headers,
+                    timeout=10,
+                )
+                ok = response.status_code == 200
+            except requests.RequestException:
+                ok = False
+            elapsed = time.perf_counter() - began
+            if now < measure_from:
+                continue  # warm-up: connections, caches, pools
+            if ok:
+                mine.append(elapsed)
+            else:
+                failed += 1
+        with lock:
+            latencies.extend(mine)
+            errors[0] += failed
+
+    threads = [threading.Thread(target=teacher, args=(c,)) for c in teachers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    out.put((latencies, errors[0]))
+
+
+def wait_for(url: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    import requests
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the server exited early")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {seconds}s")
+
+
+def run(label: str, database_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    data_dir = Path(tempfile.mkdtemp(prefix="steun-bench-"))
+    credentials = prepare(data_dir / "var", database_url, args.teachers)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEUN_")}
+    env.update(
+        STEUN_DATA_DIR=str(data_dir / "var"),
+        STEUN_DATABASE_URL=database_url,
+        STEUN_PORT=str(port),
+        STEUN_BASE_URL=f"http://127.0.0.1:{port}",
+        STEUN_LOG_LEVEL="WARNING",
+        STEUN_LRS__ENDPOINT=f"http://127.0.0.1:{free_port()}/xapi/",  # nobody there: statements wait
+        PYTHONPATH=str(ROOT),
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "steun_lti", "serve", "--workers", str(args.workers)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(base + "/healthz", server)
+        context = multiprocessing.get_context("spawn")
+        queue = context.Queue()
+        start_at = time.time() + 2.0
+        measure_from = start_at + args.warmup
+        stop_at = measure_from + args.seconds
+        groups = [credentials[i :: args.clients] for i in range(args.clients)]
+        procs = [
+            context.Process(
+                target=client_process, args=(base, g, start_at, measure_from, stop_at, queue)
+            )
+            for g in groups
+            if g
+        ]
+        for proc in procs:
+            proc.start()
+        results = [queue.get() for _ in procs]
+        for proc in procs:
+            proc.join()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    latencies = sorted(x for lat, _ in results for x in lat)
+    errors = sum(e for _, e in results)
+    quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
+    return {
+        "database": label,
+        "saves_per_s": len(latencies) / args.seconds,
+        "p50_ms": quantiles[49] * 1000,
+        "p95_ms": quantiles[94] * 1000,
+        "p99_ms": quantiles[98] * 1000,
+        "saves": len(latencies),
+        "errors": errors,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--teachers", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) * 2 + 1)
+    parser.add_argument("--clients", type=int, default=2, help="load-generating processes")
+    parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
+    args = parser.parse_args()
+
+    print(
+        f"autosave: {args.teachers} teachers, {args.seconds:g} s (+{args.warmup:g} s warm-up), "
+        f"{args.workers} gunicorn workers, {args.clients} client processes, {os.cpu_count()} CPUs"
+    )
+    rows = []
+    if args.database in ("sqlite", "both"):
+        path = Path(tempfile.mkdtemp(prefix="steun-bench-db-")) / "steun.sqlite3"
+        rows.append(run("sqlite", f"sqlite:///{path}", args))
+    if args.database in ("postgresql", "both"):
+        url = os.environ.get("STEUN_BENCH_POSTGRES_URL")
+        server = None
+        if not url:
+            from tests.support.postgres import start_postgres
+
+            server = start_postgres()
+            url = server.create_database("bench")
+        try:
+            rows.append(run("postgresql", url, args))
+        finally:
+            if server is not None:
+                server.stop()
+    print(
+        f"{'database':<11} {'saves/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}"
+    )
+    for row in rows:
+        print(
+            f"{row['database']:<11} {row['saves_per_s']:>9.0f} {row['p50_ms']:>8.1f} "
+            f"{row['p95_ms']:>8.1f} {row['p99_ms']:>8.1f} {row['errors']:>7}"
+        )
+
+
+if __name__ == "__main__":
+    main()

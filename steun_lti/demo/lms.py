@@ -1,0 +1,585 @@
+"""The local demo LMS: a stand-in for a school's learning platform, clearly labelled as such.
+
+It wraps the test suite's fake LTI 1.3 platform (which signs real RS256 id_tokens, answers the
+OIDC, OAuth2, AGS and Dynamic Registration endpoints) and adds the pages a newcomer clicks through:
+a course page with launch buttons (teacher 1, teacher 2, a child's session, an admin placing items
+by Deep Linking), the gradebook with the AGS scores that came back, a SCORM player for the built
+course package (scorm-again as the LMS API in the page), and a researcher's view of the embedded
+LRS with the export and report.
+
+Its state (the registration with the tool, placed items, line items, scores and its signing key)
+lives in ``<data dir>/demo_lms/`` so that running the demo twice finds the same registration.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import mimetypes
+import os
+import secrets
+import socket
+import sys
+import threading
+import time
+import zipfile
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import Flask, abort, redirect, render_template, request, send_from_directory, url_for
+from flask.typing import ResponseReturnValue
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request
+
+from steun_lti.exceptions import SteunError
+from steun_lti.secrets import ensure_data_dir, write_private_file
+from steun_lti.settings import Settings
+
+log = logging.getLogger("steun.demo")
+
+ROOT = Path(__file__).resolve().parents[2]
+COURSE_CONTEXT = "demo-groep-5"
+LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
+INSTRUCTOR = LIS + "membership#Instructor"
+LEARNER = LIS + "membership#Learner"
+ADMINISTRATOR = LIS + "institution/person#Administrator"
+# Paths the fake platform answers (the LTI side); everything else is a demo page.
+PLATFORM_PATHS = ("/auth", "/token", "/jwks.json", "/.well-known/openid-configuration", "/register")
+PLATFORM_PREFIXES = ("/ags/", "/nrps/")
+
+
+class DemoError(SteunError):
+    """The demo cannot start (not a checkout, a port taken, the tool not answering)."""
+
+    default_message = "The demo could not start."
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    key: str
+    sub: str  # the LMS's own user id; the tool turns it into a pseudonym at once
+    label: str  # Dutch
+    label_en: str
+    roles: tuple[str, ...]
+    deep_linking: bool = False
+
+
+USERS = {
+    user.key: user
+    for user in (
+        DemoUser("leerkracht-1", "demo-leerkracht-1", "Leerkracht 1", "Teacher 1", (INSTRUCTOR,)),
+        DemoUser("leerkracht-2", "demo-leerkracht-2", "Leerkracht 2", "Teacher 2", (INSTRUCTOR,)),
+        DemoUser(
+            "leerling", "demo-leerling-1", "Sessie van een kind", "A child's session", (LEARNER,)
+        ),
+        DemoUser(
+            "beheerder",
+            "demo-beheerder",
+            "Beheerder (items plaatsen)",
+            "Admin (place items)",
+            (ADMINISTRATOR, INSTRUCTOR),
+            deep_linking=True,
+        ),
+    )
+}
+STANDARDS = ("scorm12", "scorm2004")
+
+
+def platform_module() -> ModuleType:
+    """``tests.support.platform``, from the checkout this code runs from."""
+    candidate = ROOT / "tests" / "support" / "platform.py"
+    if not candidate.exists():
+        raise DemoError(
+            "The demo LMS reuses tests/support/platform.py and runs only from a checkout of the "
+            f"repository (not found under {ROOT}). Clone the repository and run `make demo` there."
+        )
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    # Imported by name: the demo reuses the test-support module; mypy checks it with the tests.
+    return importlib.import_module("tests.support.platform")
+
+
+def demo_env(settings: Settings) -> dict[str, str]:
+    """The environment of the demo's child processes: demo mode, absolute data dir, checkout."""
+    env = dict(os.environ)
+    env["STEUN_DEMO_MODE"] = "true"
+    env["STEUN_DATA_DIR"] = str(settings.data_dir.resolve())
+    env.setdefault("STEUN_LOG_LEVEL", "WARNING")  # keep the terminal readable
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class DemoLms:
+    """The demo LMS: a fake LTI platform plus the demo pages, served in a thread."""
+
+    def __init__(self, settings: Settings, *, port: int) -> None:
+        self.settings = settings
+        self.port = port
+        self.folder = ensure_data_dir(settings.data_dir) / "demo_lms"
+        self.folder.mkdir(mode=0o700, exist_ok=True)
+        self.dist = settings.data_dir / "dist"
+        self.export_dir = settings.data_dir / "export"
+        self.node_modules = ROOT / "node_modules"
+        self.tool_base = settings.base_url.rstrip("/")
+        module = platform_module()
+        self._mod = module
+        self.platform: Any = module.FakePlatform(registration_token=secrets.token_urlsafe(16))
+        self.platform.keys = [self._signing_key()]
+        self.placed: list[dict[str, Any]] = []
+        self.export_log = ""
+        self._lock = threading.Lock()
+        self._export_lock = threading.Lock()
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self.app = self._flask_app()
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> DemoLms:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log in the terminal
+        # werkzeug exits the process on a taken port; ask first, to give a clear error instead.
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", self.port))
+            except OSError as exc:
+                raise DemoError(
+                    f"The demo LMS cannot listen on 127.0.0.1:{self.port} ({exc.strerror}); "
+                    "is another demo still running? Set STEUN_DEMO_LMS_PORT to use another port."
+                ) from exc
+        self._server = make_server("127.0.0.1", self.port, self.wsgi, threaded=True)
+        # The fake platform derives its issuer from its server; ours listens on a fixed port.
+        self.platform._server = self._server
+        self._load_state()
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    # -- state --------------------------------------------------------------------------
+
+    def _signing_key(self) -> Any:
+        path = self.folder / "platform_key.pem"
+        if path.exists():
+            private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        else:
+            private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            pem = private.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            write_private_file(path, pem)
+        assert isinstance(private, rsa.RSAPrivateKey)
+        return self._mod.SigningKey("demo-lms-1", private)
+
+    @property
+    def state_file(self) -> Path:
+        return self.folder / "state.json"
+
+    def _load_state(self) -> None:
+        if not self.state_file.exists():
+            return
+        try:
+            state = json.loads(self.state_file.read_text(encoding="utf-8"))
+        except ValueError:
+            log.warning("ignoring a damaged %s", self.state_file)
+            return
+        if state.get("issuer") != self.platform.issuer:
+            return  # another port: another LMS as far as the tool is concerned
+        if state.get("tool"):
+            self.platform.tool = self._mod.ToolRegistration(**state["tool"])
+        self.placed = list(state.get("placed", []))
+        self.platform.lineitems.update(state.get("lineitems", {}))
+        self.platform.scores.extend(state.get("scores", []))
+
+    def save_state(self) -> None:
+        with self._lock:
+            tool = self.platform.tool
+            state = {
+                "issuer": self.platform.issuer,
+                "tool": asdict(tool) if tool is not None else None,
+                "placed": self.placed,
+                "lineitems": self.platform.lineitems,
+                "scores": self.platform.scores,
+            }
+            write_private_file(self.state_file, json.dumps(state, indent=1).encode())
+
+    @property
+    def registered(self) -> bool:
+        return self.platform.tool is not None
+
+    def forget_registration(self) -> None:
+        self.platform.tool = None
+        self.save_state()
+
+    def registration_url(self, invite_url: str) -> str:
+        """What the LMS opens when its admin pastes the tool's one-time registration link."""
+        return str(self.platform.registration_url(invite_url))
+
+    # -- WSGI ---------------------------------------------------------------------------
+
+    def wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path in PLATFORM_PATHS or path.startswith(PLATFORM_PREFIXES):
+            result = self.platform.wsgi(environ, start_response)
+            if environ.get("REQUEST_METHOD") == "POST":
+                self.save_state()  # a registration or a score arrived
+            return result
+        return self.app(environ, start_response)
+
+    # -- launches -----------------------------------------------------------------------
+
+    def launch_spec(self, user: DemoUser, item: dict[str, Any] | None) -> Any:
+        spec = self._mod.LaunchSpec(
+            sub=user.sub,
+            roles=list(user.roles),
+            context_id=COURSE_CONTEXT,
+            resource_link_id=item["id"] if item else "demo-steun",
+            custom=dict(item.get("custom") or {}) if item else {},
+            ags=bool(item and item.get("graded")),
+            nrps=False,
+            return_url=self.url + "/",
+        )
+        if user.deep_linking:
+            spec.message_type = "LtiDeepLinkingRequest"
+        return spec
+
+    def login_form(self, user: DemoUser, item: dict[str, Any] | None) -> dict[str, Any]:
+        hint = self.platform.prepare(self.launch_spec(user, item))
+        return {
+            "action": self.platform.tool.login_url,
+            "fields": self.platform.login_params(hint, storage_target="_parent"),
+        }
+
+    def item(self, item_id: str | None) -> dict[str, Any] | None:
+        if not item_id:
+            return None
+        for placed in self.placed:
+            if placed["id"] == item_id:
+                return placed
+        abort(404)
+
+    def record_placed(self, claims: dict[str, Any]) -> list[dict[str, Any]]:
+        """The items of a Deep Linking response become links in the demo course."""
+        items = claims.get("https://purl.imsglobal.org/spec/lti-dl/claim/content_items", [])
+        added = []
+        with self._lock:
+            for content in items:
+                if content.get("type") != "ltiResourceLink":
+                    continue
+                item_id = f"item-{len(self.placed) + 1}"
+                line_item = content.get("lineItem") or None
+                placed = {
+                    "id": item_id,
+                    "title": str(content.get("title") or "Steun"),
+                    "text": str(content.get("text") or ""),
+                    "custom": content.get("custom") or {},
+                    "graded": line_item is not None,
+                    "placed_at": _now(),
+                }
+                if line_item is not None:
+                    url = f"{self.platform.issuer}/ags/{COURSE_CONTEXT}/lineitems/{item_id}"
+                    self.platform.lineitems[url] = {
+                        "id": url,
+                        "label": line_item.get("label") or placed["title"],
+                        "scoreMaximum": line_item.get("scoreMaximum", 1),
+                        "resourceId": line_item.get("resourceId"),
+                        "tag": line_item.get("tag"),
+                        "resourceLinkId": item_id,
+                    }
+                self.placed.append(placed)
+                added.append(placed)
+        self.save_state()
+        return added
+
+    def gradebook(self) -> list[dict[str, Any]]:
+        """Per line item, the latest score of each user (as an LMS gradebook shows it)."""
+        subs = {u.sub: u for u in USERS.values()}
+        columns = []
+        for url, item in self.platform.lineitems.items():
+            latest: dict[str, dict[str, Any]] = {}
+            for score in self.platform.scores:
+                if score.get("lineitem") == url:
+                    latest[score.get("userId", "?")] = score
+            rows = []
+            for user_id, score in sorted(latest.items()):
+                user = subs.get(user_id)
+                rows.append(
+                    {
+                        "user": f"{user.label} / {user.label_en}" if user else user_id,
+                        "score": score.get("scoreGiven"),
+                        "maximum": score.get("scoreMaximum"),
+                        "activity": score.get("activityProgress"),
+                        "grading": score.get("gradingProgress"),
+                        "timestamp": score.get("timestamp"),
+                    }
+                )
+            columns.append({"label": item.get("label", url), "rows": rows})
+        return columns
+
+    # -- course packages ------------------------------------------------------------------
+
+    def packages(self) -> dict[str, Path]:
+        found = {}
+        for standard in STANDARDS:
+            folder = self.dist / standard
+            if (folder / "imsmanifest.xml").exists():
+                found[standard] = folder
+        return found
+
+    def launch_file(self, standard: str) -> str:
+        """The SCO's start page, from the manifest's resource href."""
+        from lxml import etree
+
+        manifest = self.dist / standard / "imsmanifest.xml"
+        tree = etree.parse(str(manifest))
+        for element in tree.iter():
+            if isinstance(element.tag, str) and element.tag.endswith("resource"):
+                href = element.get("href")
+                if href:
+                    return href
+        return "index.html"
+
+    # -- researcher's view ----------------------------------------------------------------
+
+    def latest_statements(self, limit: int = 30) -> tuple[list[dict[str, Any]], str | None]:
+        from steun_lti.learning_records import researcher_credentials
+
+        key, secret = researcher_credentials(self.settings)
+        endpoint = self.settings.lrs.endpoint
+        try:
+            response = requests.get(
+                endpoint.rstrip("/") + "/statements",
+                params={"limit": str(limit)},
+                auth=(key, secret),
+                headers={"X-Experience-API-Version": "1.0.3"},
+                timeout=5,
+            )
+        except requests.RequestException as exc:
+            return [], f"The LRS at {endpoint} does not answer ({type(exc).__name__})."
+        if response.status_code != 200:
+            return [], f"The LRS answered {response.status_code}: {response.text[:200]}"
+        rows = []
+        for statement in response.json().get("statements", []):
+            verb = statement.get("verb", {})
+            obj = statement.get("object", {})
+            display = (obj.get("definition") or {}).get("name") or {}
+            rows.append(
+                {
+                    "stored": str(statement.get("stored", ""))[:19].replace("T", " "),
+                    "actor": (statement.get("actor", {}).get("account") or {}).get("name", "?"),
+                    "verb": (verb.get("display") or {}).get("en-US")
+                    or verb.get("id", "?").rsplit("/", 1)[-1],
+                    "object": display.get("nl-NL")
+                    or display.get("nl")
+                    or display.get("en-US")
+                    or obj.get("id", "?"),
+                    "object_id": obj.get("id", ""),
+                }
+            )
+        return rows, None
+
+    def export_files(self) -> list[str]:
+        if not self.export_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.export_dir.iterdir() if p.is_file())
+
+    def wait_for_outbox(self, seconds: float = 60) -> str:
+        """Until the tool's sender has delivered every queued statement to the LRS."""
+        from steun_lti.db import Database
+        from steun_lti.outbox import outbox_status
+
+        database = Database(self.settings.resolved_database_url)
+        deadline = time.monotonic() + seconds
+        try:
+            while True:
+                with database.session() as session:
+                    status = outbox_status(session)
+                waiting = status.counts.get("pending", 0) + status.counts.get("sending", 0)
+                if waiting == 0:
+                    return f"Outbox: {status.counts.get('delivered', 0)} delivered, none waiting."
+                if time.monotonic() > deadline:
+                    return f"Outbox: {waiting} statement(s) still waiting ({status.last_error})."
+                time.sleep(0.2)
+        finally:
+            database.dispose()
+
+    def run_export(self) -> str:
+        """What ``steun export`` and ``steun report`` do, on the demo data, into <data dir>/export/.
+
+        In this process (the same library calls as the commands), so the researcher's button
+        answers in seconds; the commands themselves are quoted in the log and in the guides.
+        """
+        from steun_lti.learning_records import make_client
+        from xapi.exceptions import LrsError
+        from xapi.export import FORMATS, ScoringSpec, collect, export_all
+        from xapi.report import write_report
+
+        with self._export_lock:
+            lines = [self.wait_for_outbox()]
+            client = make_client(self.settings, researcher=True)
+            try:
+                data = collect(client.iter_statements(), self.settings.base_url)
+            except LrsError as exc:
+                self.export_log = "\n".join([*lines, f"Error: {exc.message}"])
+                return self.export_log
+            finally:
+                client.close()
+            written = export_all(data, ScoringSpec(), self.export_dir, FORMATS)
+            lines.append(f"$ steun export {self.export_dir}")
+            lines.append(f"Read {data.statements_read:,} statements.")
+            lines.extend(f"  {name:<11} {path}" for name, path in written.items())
+            report = write_report(data, self.export_dir / "report.html")
+            lines.append(f"$ steun report {report}")
+            lines.append(f"Report of {data.statements_read:,} statements: {report}")
+            self.export_log = "\n".join(lines)
+            return self.export_log
+
+    # -- pages --------------------------------------------------------------------------
+
+    def _flask_app(self) -> Flask:
+        app = Flask(__name__, template_folder="templates", static_folder=None)
+        app.config["SECRET_KEY"] = secrets.token_hex(16)
+        lms = self
+
+        @app.context_processor
+        def common() -> dict[str, Any]:
+            return {
+                "lms": lms,
+                "users": USERS,
+                "tool": lms.tool_base,
+                "lrs": lms.settings.lrs.endpoint,
+            }
+
+        @app.get("/")
+        def home() -> ResponseReturnValue:
+            return render_template(
+                "home.html",
+                placed=lms.placed,
+                packages=lms.packages(),
+                placed_now=request.args.get("geplaatst", type=int),
+            )
+
+        @app.get("/launch/<user_key>")
+        def launch(user_key: str) -> ResponseReturnValue:
+            user = USERS.get(user_key) or abort(404)
+            if not lms.registered:
+                return render_template("not_registered.html"), 503
+            item = lms.item(request.args.get("item"))
+            return render_template(
+                "launch.html", user=user, item=item, form=lms.login_form(user, item)
+            )
+
+        @app.post("/deep_link_return")
+        def deep_link_return() -> ResponseReturnValue:
+            req: Request = request
+            try:
+                response = lms.platform.deep_link_return(req)
+            except lms._mod.PlatformRefusal as exc:
+                return f"Deep Linking response refused: {exc.message}", exc.status
+            if response.status_code != 200:
+                return response
+            added = lms.record_placed(lms.platform.deep_link_responses[-1])
+            return render_template("placed.html", added=added)
+
+        @app.get("/cijfers")
+        def gradebook() -> ResponseReturnValue:
+            return render_template("gradebook.html", columns=lms.gradebook(), placed=lms.placed)
+
+        @app.get("/cursus")
+        def course_index() -> ResponseReturnValue:
+            return render_template("course_index.html", packages=lms.packages())
+
+        @app.get("/cursus/<standard>")
+        def player(standard: str) -> ResponseReturnValue:
+            packages = lms.packages()
+            if standard not in packages:
+                abort(404)
+            user = USERS.get(request.args.get("als", "leerkracht-1")) or abort(404)
+            return render_template(
+                "player.html",
+                standard=standard,
+                user=user,
+                start=url_for("package_file", standard=standard, path=lms.launch_file(standard)),
+            )
+
+        @app.get("/pakket/<standard>/<path:path>")
+        def package_file(standard: str, path: str) -> ResponseReturnValue:
+            if standard not in STANDARDS:
+                abort(404)
+            return send_from_directory(lms.dist / standard, path, max_age=0)
+
+        @app.get("/vendor/scorm-again/<path:path>")
+        def scorm_again(path: str) -> ResponseReturnValue:
+            folder = lms.node_modules / "scorm-again" / "dist"
+            if not folder.is_dir():
+                abort(404)
+            return send_from_directory(folder, path, max_age=0)
+
+        @app.get("/zips/<name>")
+        def package_zip(name: str) -> ResponseReturnValue:
+            return send_from_directory(lms.dist, name, as_attachment=True)
+
+        @app.get("/onderzoek")
+        def researcher() -> ResponseReturnValue:
+            statements, error = lms.latest_statements()
+            return render_template(
+                "researcher.html",
+                statements=statements,
+                error=error,
+                files=lms.export_files(),
+                export_log=lms.export_log,
+            )
+
+        @app.post("/onderzoek/export")
+        def researcher_export() -> ResponseReturnValue:
+            lms.run_export()
+            return redirect(url_for("researcher") + "#export", code=303)
+
+        @app.get("/export/<path:name>")
+        def export_file(name: str) -> ResponseReturnValue:
+            mimetypes.add_type("text/csv", ".csv")
+            return send_from_directory(lms.export_dir, name, max_age=0)
+
+        return app
+
+
+def unpack_packages(dist: Path) -> list[Path]:
+    """Unzip each built package into ``dist/<standard>/`` for the SCORM player page."""
+    unpacked = []
+    for archive in sorted(dist.glob("*.zip")):
+        standard = next((s for s in STANDARDS if archive.stem.endswith(s)), None)
+        if standard is None:
+            continue
+        target = dist / standard
+        if target.exists():
+            for path in sorted(target.rglob("*"), reverse=True):
+                path.unlink() if path.is_file() else path.rmdir()
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(target)
+        unpacked.append(target)
+    return unpacked

@@ -1,0 +1,124 @@
+"""The outbox against the real embedded LRS process: stop it while answers are saved, start it
+again, and every statement arrives exactly once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from steun_lti.app import create_app
+from steun_lti.db import Database
+from steun_lti.events import emit
+from steun_lti.learning_records import client_factory, make_client
+from steun_lti.migrations import upgrade
+from steun_lti.outbox import DELIVERED, BackgroundSender, Backoff, OutboxStatement, Sender
+from steun_lti.settings import Settings
+from tests.support.postgres import free_port
+
+REPO = Path(__file__).resolve().parents[3]
+N = int(os.environ.get("STEUN_FAULT_TEST_N", "10000"))
+
+
+def start_lrs(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEUN_")}
+    env.update(STEUN_DATA_DIR=str(data_dir), STEUN_LOG_LEVEL="WARNING", PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "steun_lti", "lrs", "serve", "--port", str(port), "--workers", "2"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the LRS exited"
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/xapi/about", timeout=1).status_code == 200:
+                return proc
+        except requests.ConnectionError:
+            time.sleep(0.05)  # polling for the port to open, not synchronisation
+    proc.kill()
+    raise RuntimeError("LRS did not start")
+
+
+def stop_lrs(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.slow
+def test_lrs_stopped_while_answers_are_saved_all_arrive_exactly_once(tmp_path: Path) -> None:
+    for key in [k for k in os.environ if k.startswith("STEUN_") and k != "STEUN_FAULT_TEST_N"]:
+        os.environ.pop(key)
+    data_dir = tmp_path / "var"
+    port = free_port()
+    settings = Settings(
+        data_dir=data_dir,
+        base_url="http://127.0.0.1:8000",
+        lrs={"endpoint": f"http://127.0.0.1:{port}/xapi/", "timeout": 5.0},  # type: ignore[arg-type]
+    )
+    lrs = start_lrs(data_dir, port)
+    db = Database(f"sqlite:///{tmp_path / 'steun.sqlite3'}")
+    upgrade(db)
+    app = create_app(settings, database=db)
+    background = BackgroundSender(
+        Sender(db, client_factory(settings), backoff=Backoff(base=0.05, cap=0.5))
+    )
+    background.start()
+    try:
+        chunk = 100
+        for start in range(0, N, chunk):
+            if start == (N // 3) // chunk * chunk:
+                stop_lrs(lrs)  # the LRS goes away while teachers keep answering
+            if start == (2 * N // 3) // chunk * chunk:
+                lrs = start_lrs(data_dir, port)
+            with app.app_context(), db.session() as session:
+                for i in range(start, min(N, start + chunk)):
+                    emit(
+                        session,
+                        "item_answered",
+                        f"p-{i // 50:05d}",
+                        study="steun",
+                        wave="t1",
+                        instrument="demo-relatie",
+                        instrument_version="1",
+                        item=f"q{i % 50:02d}",
+                        response=str(1 + i % 5),
+                        child_code="A",
+                        attempt=i // 50,
+                    )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with db.session() as session:
+                delivered = session.execute(
+                    select(func.count()).where(OutboxStatement.status == DELIVERED)
+                ).scalar_one()
+            if delivered == N:
+                break
+            time.sleep(0.2)  # polling the outcome, not synchronising
+    finally:
+        background.stop()
+    with db.session() as session:
+        rows = list(session.execute(select(OutboxStatement.statement_id, OutboxStatement.attempts)))
+    assert delivered == N
+    assert max(a for _, a in rows) >= 1, "the LRS outage was never felt"
+    researcher = make_client(settings, researcher=True)
+    try:
+        ids = [s["id"] for s in researcher.iter_statements(limit=1000)]
+    finally:
+        researcher.close()
+        stop_lrs(lrs)
+        db.dispose()
+    assert len(ids) == N
+    assert set(ids) == {sid for sid, _ in rows}
