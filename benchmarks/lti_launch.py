@@ -8,7 +8,7 @@ browser: POST /lti/login, GET the platform's authorization (it signs an RS256 id
 second, p50/p95/p99 of the whole flow and of the tool's two requests, and /healthz throughput of the
 same server at the same concurrency, with the ratio.
 
-    .venv/bin/python benchmarks/lti_launch.py [--flows 2000] [--concurrency 20] [--workers 4]
+    .venv/bin/python benchmarks/lti_launch.py [--flows 2000] [--concurrency 20] [--workers CPUs]
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def main() -> None:
     )
     parser.add_argument("--flows", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=20)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
 

@@ -37,6 +37,7 @@ bp = Blueprint("lti", __name__, url_prefix="/lti")
 BROWSER_COOKIE = "steun_lti_browser"
 LAUNCH_PARAM = "lti_launch"
 DESTINATIONS_KEY = "steun.lti_destinations"
+TEACHER_ENDPOINT = "teacher.index"
 
 
 def base_url() -> str:
@@ -182,9 +183,9 @@ def destination(context: LaunchContext, message_type: str) -> str:
         if found:
             return str(found)
     if context.is_teacher:
-        adapter = current_app.url_map.bind("")
-        if adapter.test("/teacher/", method="GET"):
-            return "/teacher/"
+        # The study's teacher views when they are mounted; a placeholder page otherwise.
+        if TEACHER_ENDPOINT in current_app.view_functions:
+            return url_for(TEACHER_ENDPOINT)
         return url_for("lti.teacher_home")
     return url_for("lti.learner_home")
 
