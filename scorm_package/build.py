@@ -32,9 +32,14 @@ class BuildResult:
         return self.path.stat().st_size
 
 
-def package_files(course: Course, standard: str, relay_url: str | None = None) -> dict[str, bytes]:
+def package_files(
+    course: Course,
+    standard: str,
+    relay_url: str | None = None,
+    relay_platform: str | None = None,
+) -> dict[str, bytes]:
     """Every file of the package (name -> bytes), manifest included and validated."""
-    html, assets = render_course(course, standard, relay_url)
+    html, assets = render_course(course, standard, relay_url, relay_platform)
     files: dict[str, bytes] = {"index.html": html.encode("utf-8")}
     for src in sorted(RUNTIME_DIR.iterdir()):
         if src.is_file() and src.suffix in (".js", ".css"):
@@ -72,6 +77,7 @@ def build(
     out: Path = Path("dist"),
     standards: tuple[str, ...] = STANDARDS,
     relay_url: str | None = None,
+    relay_platform: str | None = None,
 ) -> tuple[Course, list[BuildResult]]:
     """Build the course once per standard into ``out``; BuildError on any problem in the source."""
     for standard in standards:
@@ -79,11 +85,13 @@ def build(
             raise BuildError(f"unknown standard '{standard}' (use {' or '.join(STANDARDS)})")
     if relay_url is not None and not relay_url.startswith(("http://", "https://")):
         raise BuildError(f"--relay-url must be an http(s) URL, got {relay_url!r}")
+    if relay_platform is not None and relay_url is None:
+        raise BuildError("--lms-issuer only has a meaning together with --relay-url")
     course = load_course(course_dir)
     results = []
     for standard in standards:
         start = time.perf_counter()
-        files = package_files(course, standard, relay_url)
+        files = package_files(course, standard, relay_url, relay_platform)
         path = out / zip_name(course, standard)
         try:
             write_zip(files, path)

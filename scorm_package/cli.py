@@ -34,6 +34,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="learning-records relay: the runtime POSTs course events as JSON to this URL",
     )
+    p.add_argument(
+        "--lms-issuer",
+        metavar="ISSUER",
+        help="the LMS's LTI issuer (e.g. https://moodle.school.nl): course pseudonyms then match "
+        "the questionnaire tool's for the same user (needs --relay-url)",
+    )
     return p
 
 
@@ -41,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     standards = (args.standard,) if args.standard else STANDARDS
     try:
-        course, results = build(args.course, args.out, standards, args.relay_url)
+        course, results = build(args.course, args.out, standards, args.relay_url, args.lms_issuer)
     except ScormPackageError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2

@@ -183,7 +183,9 @@ def _exercise_config(ex: Exercise, final: bool) -> dict[str, Any]:
     return cfg
 
 
-def runtime_config(course: Course, standard: str, relay_url: str | None) -> dict[str, Any]:
+def runtime_config(
+    course: Course, standard: str, relay_url: str | None, relay_platform: str | None = None
+) -> dict[str, Any]:
     """What the runtime needs to know: structure, answers, the SCORM flavour, the relay."""
     exercises = course.exercises()
     index = {ex.key: i for i, ex in enumerate(exercises)}
@@ -220,6 +222,7 @@ def runtime_config(course: Course, standard: str, relay_url: str | None) -> dict
         "version": course.version,
         "structure": digest,
         "relayUrl": relay_url,
+        "relayPlatform": relay_platform,
         "pages": pages,
         "modules": modules,
         "exercises": [_exercise_config(ex, ex.key.startswith("final.")) for ex in exercises],
@@ -233,7 +236,10 @@ def _script_json(data: Any) -> str:
 
 
 def render_course(
-    course: Course, standard: str, relay_url: str | None = None
+    course: Course,
+    standard: str,
+    relay_url: str | None = None,
+    relay_platform: str | None = None,
 ) -> tuple[str, dict[str, Path]]:
     """index.html and the files it needs (name in the zip -> source file)."""
     md = MarkdownRenderer(course)
@@ -265,7 +271,7 @@ def render_course(
         final=course.final_check,
         minutes=round(study_minutes(course)),
         ex_index={ex.key: i for i, ex in enumerate(course.exercises())},
-        config=_script_json(runtime_config(course, standard, relay_url)),
+        config=_script_json(runtime_config(course, standard, relay_url, relay_platform)),
     )
     assets.update(md.assets)
     return html, assets

@@ -409,6 +409,7 @@
     if (!relayQueue.length || !learnerId || typeof window.fetch !== "function") return;
     var events = relayQueue.splice(0, 50);
     var body = { learner_id: learnerId, course: cfg.courseId, session: state.reg, events: events };
+    if (cfg.relayPlatform) body.platform = cfg.relayPlatform;
     try {
       window.fetch(cfg.relayUrl, {
         method: "POST",
@@ -609,7 +610,11 @@
     if (ex.type === "sorting") {
       ex.items.forEach(function (it, j) {
         var mark = scope.querySelector('[data-item-result="' + j + '"]');
-        if (mark) mark.textContent = it.category === a.value[j] ? "✓ goed" : "✗ kijk nog eens";
+        if (mark) {
+          var ok = it.category === a.value[j];
+          mark.textContent = ok ? "✓ goed" : "✗ kijk nog eens";
+          mark.className = "item-result " + (ok ? "good" : "bad");
+        }
       });
     }
     texts.push(fbText(scope, '[data-feedback="' + (a.correct ? "correct" : "incorrect") + '"]'));
@@ -799,7 +804,7 @@
       var loc = fresh ? "" : lms.get(EL.location, true);
       for (var i = 0; i < pages.length; i++) if (pages[i].key === loc) resumeAt = i;
       if (mode === "normal") {
-        var st = lms.get(is12 ? "cmi.core.lesson_status" : "cmi.completion_status");
+        var st = lms.get(is12 ? "cmi.core.lesson_status" : "cmi.completion_status", true);
         doneInLms = st === "passed" || st === "completed";
         if (is12 && st !== "not attempted") reportedStatus = st;
       }

@@ -31,6 +31,7 @@ from types import ModuleType
 from typing import Any
 
 import requests
+import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask, abort, redirect, render_template, request, send_from_directory, url_for
@@ -434,6 +435,7 @@ class DemoLms:
         In this process (the same library calls as the commands), so the researcher's button
         answers in seconds; the commands themselves are quoted in the log and in the guides.
         """
+        from steun_lti.demo.spec import scoring_spec
         from steun_lti.learning_records import make_client
         from xapi.exceptions import LrsError
         from xapi.export import FORMATS, ScoringSpec, collect, export_all
@@ -449,8 +451,16 @@ class DemoLms:
                 return self.export_log
             finally:
                 client.close()
-            written = export_all(data, ScoringSpec(), self.export_dir, FORMATS)
-            lines.append(f"$ steun export {self.export_dir}")
+            raw = scoring_spec(self.settings)
+            spec = ScoringSpec.from_dict(raw) if raw else ScoringSpec()
+            command = f"$ steun export {self.export_dir}"
+            if raw:
+                self.export_dir.mkdir(parents=True, exist_ok=True)
+                spec_file = self.export_dir / "scoring-spec.yaml"
+                spec_file.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False))
+                command += f" --spec {spec_file}"
+            written = export_all(data, spec, self.export_dir, FORMATS)
+            lines.append(command)
             lines.append(f"Read {data.statements_read:,} statements.")
             lines.extend(f"  {name:<11} {path}" for name, path in written.items())
             report = write_report(data, self.export_dir / "report.html")
@@ -506,6 +516,16 @@ class DemoLms:
             added = lms.record_placed(lms.platform.deep_link_responses[-1])
             return render_template("placed.html", added=added)
 
+        @app.post("/opnieuw")
+        def remove_placed() -> ResponseReturnValue:
+            """Empty the demo course (placed items, gradebook), as a fresh course would be."""
+            with lms._lock:
+                lms.placed.clear()
+                lms.platform.lineitems.clear()
+                lms.platform.scores.clear()
+            lms.save_state()
+            return redirect(url_for("home"), code=303)
+
         @app.get("/cijfers")
         def gradebook() -> ResponseReturnValue:
             return render_template("gradebook.html", columns=lms.gradebook(), placed=lms.placed)
@@ -520,6 +540,8 @@ class DemoLms:
             if standard not in packages:
                 abort(404)
             user = USERS.get(request.args.get("als", "leerkracht-1")) or abort(404)
+            if not (lms.node_modules / "scorm-again" / "dist" / f"{standard}.js").exists():
+                return render_template("no_player.html", folder=lms.node_modules), 503
             return render_template(
                 "player.html",
                 standard=standard,

@@ -100,9 +100,20 @@ def build_packages(settings: Settings, out: Path) -> list[Path]:
         click.echo("No build_scorm.py in this checkout yet: no course package to play.")
         return []
     relay = settings.base_url.rstrip("/") + "/relay/course"
+    # The demo LMS's issuer: course pseudonyms then match the questionnaire tool's for each user.
+    issuer = f"http://127.0.0.1:{settings.demo_lms_port}"
     click.echo(f"Building the course packages into {out} (relay {relay}) ...")
     done = subprocess.run(
-        [sys.executable, str(script), "--out", str(out), "--relay-url", relay],
+        [
+            sys.executable,
+            str(script),
+            "--out",
+            str(out),
+            "--relay-url",
+            relay,
+            "--lms-issuer",
+            issuer,
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -194,7 +205,7 @@ def print_plan(settings: Settings, lms_url: str) -> None:
         "          (LTI Deep Linking); each wave gets a gradebook column;",
         '       b. "Open als leerkracht 1" next to a placed wave: consent, add a child,',
         "          answer the questionnaires (every answer is saved at once);",
-        '       c. "Open als kind (Learner)": what a child\'s session sees.',
+        '       c. "Open als kind (Learner)": what a pupil launching Steun sees.',
         f"  2. {lms_url}/cursus      the course package playing in a SCORM player;",
         f"  3. {lms_url}/cijfers     the gradebook: completion sent back by the tool (AGS);",
         f"  4. {lms_url}/onderzoek   the researcher: statements in the LRS, export, report.",

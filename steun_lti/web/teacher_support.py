@@ -113,15 +113,15 @@ def keep_launch_param(_endpoint: str, values: dict[str, Any]) -> None:
 
 
 def launch_destination(launch: LaunchContext) -> str | None:
-    """Where the LTI layer sends a teacher's launch of a deep-linked item: the study.
+    """Where the LTI layer sends a teacher's launch: the study.
 
-    Items placed by deep linking carry ``dashboard`` or ``wave:<id>``; ``teacher.index`` opens
-    the wave. Other launches keep the LTI layer's own landing page.
+    Every teacher launch opens the study (the information letter first, then the dashboard);
+    items placed by deep linking carry ``dashboard`` or ``wave:<id>``, and ``teacher.index``
+    opens that wave. Learners keep the LTI layer's own landing page.
     """
     from flask import url_for
 
-    target = launch.target or ""
-    if not launch.is_teacher or not (target == "dashboard" or target.startswith("wave:")):
+    if not launch.is_teacher:
         return None
     return url_for("teacher.index")
 

@@ -152,6 +152,12 @@ def test_the_journey_in_the_browser(demo: DemoProcess, page: Any) -> None:
     assert report.status_code == 200
     assert "<html" in report.text.lower()
 
+    # 5. A fresh demo course: placed items and grades removed.
+    page.goto(demo.lms + "/")
+    page.click("#remove-placed")
+    page.locator("#launch-leerkracht-1").wait_for()
+    assert page.locator('a[id^="launch-leerkracht-1-item"]').count() == 0
+
 
 def test_second_run_reuses_the_registration_and_seed_fills_the_export(demo: DemoProcess) -> None:
     """Ctrl-C, then `steun demo --seed` on the same data dir and ports."""
@@ -170,4 +176,7 @@ def test_second_run_reuses_the_registration_and_seed_fills_the_export(demo: Demo
         seeded = {row["pseudonym"] for row in rows}
         assert len(seeded) >= 3  # the seed teachers (and teacher 1 from the journey)
         assert {row["wave"] for row in rows} >= {"t1", "t2"}
+        # scored with the spec written from the instrument definitions
+        assert any(row["demo_relationship_closeness"] for row in rows)
+        assert (demo.data_dir / "export" / "scoring-spec.yaml").exists()
         assert (demo.data_dir / "export" / "report.html").stat().st_size > 0

@@ -140,6 +140,8 @@ def test_relay_url_is_embedded_only_when_given(tmp_path: Path) -> None:
     )
     with pytest.raises(BuildError, match="relay-url"):
         build(MINI, tmp_path / "c", ("scorm12",), "ftp://x")
+    with pytest.raises(BuildError, match="lms-issuer"):
+        build(MINI, tmp_path / "d", ("scorm12",), None, "https://lms.example.org")
 
 
 def test_video_without_media_shows_placeholder_and_with_media_embeds_it(

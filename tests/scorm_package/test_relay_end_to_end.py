@@ -14,9 +14,11 @@ from werkzeug.middleware.shared_data import SharedDataMiddleware
 
 from scorm_package.build import build
 from steun_lti.db import get_database
+from steun_lti.learning_records import hmac_key
 from tests.scorm_package.browser_lms import click_through, launch
 from tests.scorm_package.conftest import MINI, _not_found
 from tests.support.browser import LiveServer, serve_wsgi
+from xapi.pseudonym import pseudonymise
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -27,7 +29,10 @@ EXPECTED = 1 + 4 + 5 + 2 + 1 + 1
 def test_events_land_in_the_outbox_under_a_pseudonym(
     page: Any, app: Flask, live_server: LiveServer, node_modules: Path, tmp_path: Path
 ) -> None:
-    _, results = build(MINI, tmp_path, ("scorm2004",), f"{live_server.url}/relay/course")
+    issuer = "https://moodle.school.example"
+    _, results = build(
+        MINI, tmp_path, ("scorm2004",), f"{live_server.url}/relay/course", relay_platform=issuer
+    )
     folder = tmp_path / "scorm2004"
     with zipfile.ZipFile(results[0].path) as zf:
         zf.extractall(folder)
@@ -63,3 +68,8 @@ def test_events_land_in_the_outbox_under_a_pseudonym(
     dumped = " ".join(str(dict(r)) for r in found)
     assert "lms-user-42" not in dumped
     assert "course/mini-cursus" in dumped
+    # Built with the LMS's issuer, the course pseudonym is the one an LTI launch of the same
+    # user gets, so course progress joins the questionnaire data.
+    with app.app_context():
+        expected = pseudonymise(hmac_key(app.config["STEUN_SETTINGS"]), issuer, "lms-user-42")
+    assert expected in dumped

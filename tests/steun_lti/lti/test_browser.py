@@ -23,21 +23,19 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def strict_browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                *CHROMIUM_ARGS,
-                "--test-third-party-cookie-phaseout",
-                "--disable-site-isolation-trials",
-            ],
-        )
-        yield chromium
-        chromium.close()
+def strict_browser(browser: Any) -> Iterator[Any]:
+    """A second Chromium with third-party cookies blocked, on the session's Playwright."""
+    chromium = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            *CHROMIUM_ARGS,
+            "--test-third-party-cookie-phaseout",
+            "--disable-site-isolation-trials",
+        ],
+    )
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture
