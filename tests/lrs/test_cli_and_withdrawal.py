@@ -27,11 +27,11 @@ def test_credentials_add_list_revoke(lrs: Lrs) -> None:
     refuses them from the next request on, in every worker."""
     result = run(lrs, "credentials", "add", "--scope", "statements/read", "--label", "analyst")
     assert result.exit_code == 0, result.output
-    lines = dict(line.split(":", 1) for line in result.output.splitlines())
+    lines = dict(line.split(":", 1) for line in result.stdout.splitlines())
     creds = (lines["key"].strip(), lines["secret"].strip())
     for _ in range(4):  # several requests reach several workers
         assert lrs.get(params={"limit": 1}, auth=creds).status_code == 200
-    listed = json.loads(run(lrs, "credentials", "list", "--json").output)
+    listed = json.loads(run(lrs, "credentials", "list", "--json").stdout)
     mine = next(c for c in listed if c["key"] == creds[0])
     assert mine["scopes"] == ["statements/read"] and not mine["revoked"]
     assert creds[1] not in run(lrs, "credentials", "list").output

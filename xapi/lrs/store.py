@@ -183,6 +183,10 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Reading pages straight from the mapped file, and a larger page cache, halve the CPU
+    # of deep paging; both are per connection and cost no disk.
+    cursor.execute("PRAGMA mmap_size=268435456")
+    cursor.execute("PRAGMA cache_size=-32768")
     cursor.close()
 
 
@@ -635,10 +639,15 @@ class Store:
             query = query.where(s.stored_us <= q.until_us)
         if q.mine is not None:
             query = query.where(s.credential_id == q.mine)
-        if q.ceiling is not None:
-            query = query.where(order_seq <= q.ceiling)
-        if q.after is not None:
-            query = query.where(order_seq > q.after if q.ascending else order_seq < q.after)
+        # One bound per side, so both engines seek straight to the page: with two upper bounds
+        # SQLite ranges on one and filters on the other (a scan that grows with depth).
+        upper = q.ceiling + 1 if q.ceiling is not None else None
+        if q.after is not None and not q.ascending:
+            upper = q.after if upper is None else min(upper, q.after)
+        if upper is not None:
+            query = query.where(order_seq < upper)
+        if q.after is not None and q.ascending:
+            query = query.where(order_seq > q.after)
         query = query.order_by(order_seq.asc() if q.ascending else order_seq.desc())
         query = query.limit(limit + 1)
         with self.read() as conn:
