@@ -837,7 +837,7 @@ def _body_json(stmt: dict[str, Any], received: dict[str, Any], core: str) -> str
 
 def _hash_secret(salt: str, secret: str) -> str:
     # Secrets are generated (>= 128 bits of entropy), so one salted SHA-256 is enough and
-    # keeps per-request authentication cheap (see docs/decisions/0007-lrs-storage.md).
+    # keeps per-request authentication cheap (see docs/decisions/0006-lrs-storage.md).
     return hashlib.sha256(f"{salt}:{secret}".encode()).hexdigest()
 
 
