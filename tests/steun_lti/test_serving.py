@@ -25,7 +25,7 @@ def wait_for(url: str, proc: subprocess.Popen[str], seconds: float = 30) -> requ
             out = proc.stdout.read() if proc.stdout else ""
             raise AssertionError(f"process exited early ({proc.returncode}):\n{out}")
         try:
-            return requests.get(url, timeout=1)
+            return requests.get(url, timeout=5)
         except requests.ConnectionError:
             time.sleep(0.1)
     raise AssertionError(f"{url} did not answer within {seconds}s")
