@@ -96,8 +96,13 @@ def client_process(
     measure_from: float,
     stop_at: float,
     out: Any,
+    interval: float = 0.0,
 ) -> None:
     """One load process: a thread per teacher, each saving answers back to back.
+
+    With ``interval`` > 0 each teacher saves on a fixed schedule instead (open loop: one save every
+    ``interval`` seconds), and latency counts from the scheduled moment, so a slow server cannot
+    hide its queueing by slowing the load down.
 
     Plain ``http.client`` (not requests) keeps the load generator's own CPU use small: it runs
     on the same cores as the server.
@@ -125,10 +130,17 @@ def client_process(
         connection: http.client.HTTPConnection | None = None
         while time.time() < start_at:
             time.sleep(0.005)
+        scheduled = start_at + rng.random() * interval
         while True:
+            if interval > 0:
+                delay = scheduled - time.time()
+                if delay > 0:
+                    time.sleep(delay)
             now = time.time()
             if now >= stop_at:
                 break
+            due = scheduled if interval > 0 else now
+            scheduled += interval
             item = item % 28 + 1
             body = json.dumps({"item": f"rel{item:02d}", "value": rng.randint(1, 5)})
             began = time.perf_counter()
@@ -147,7 +159,7 @@ def client_process(
                 if connection is not None:
                     connection.close()
                 connection = None
-            elapsed = time.perf_counter() - began
+            elapsed = time.perf_counter() - began + (now - due)
             if now < measure_from:
                 continue  # warm-up: connections, caches, pools
             if ok:
@@ -212,9 +224,11 @@ def run(label: str, database_url: str, args: argparse.Namespace) -> dict[str, An
         measure_from = start_at + args.warmup
         stop_at = measure_from + args.seconds
         groups = [credentials[i :: args.clients] for i in range(args.clients)]
+        interval = args.teachers / args.rate if args.rate else 0.0
         procs = [
             context.Process(
-                target=client_process, args=(base, g, start_at, measure_from, stop_at, queue)
+                target=client_process,
+                args=(base, g, start_at, measure_from, stop_at, queue, interval),
             )
             for g in groups
             if g
@@ -278,6 +292,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) * 2 + 1)
     parser.add_argument("--clients", type=int, default=2, help="load-generating processes")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="offered saves per second for all teachers together, on a fixed schedule "
+        "(open loop); 0: every teacher saves again as soon as the last save returns",
+    )
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument(
         "--cpu-saves",
@@ -289,7 +310,8 @@ def main() -> None:
 
     print(
         f"autosave: {args.teachers} teachers, {args.seconds:g} s (+{args.warmup:g} s warm-up), "
-        f"{args.workers} gunicorn workers, {args.clients} client processes, {os.cpu_count()} CPUs"
+        f"{args.workers} gunicorn workers, {args.clients} client processes, {os.cpu_count()} CPUs, "
+        + (f"offered {args.rate:g} saves/s (open loop)" if args.rate else "closed loop")
     )
     print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     rows = []
