@@ -4,11 +4,7 @@ once on SQLite and once on PostgreSQL."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,10 +14,9 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support.postgres import free_port
+from tests.support.lrs_process import start_lrs, stop_lrs
 from xapi.lrs.admin import add_credential
 
-REPO = Path(__file__).resolve().parents[2]
 VERSION = {"X-Experience-API-Version": "1.0.3"}
 
 
@@ -71,58 +66,6 @@ class Lrs:
 
     def get(self, resource: str = "statements", **kwargs: Any) -> requests.Response:
         return self.request("GET", resource, **kwargs)
-
-
-def start_lrs(
-    data_dir: Path, database_url: str | None, workers: int = 2
-) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STEUN_")}
-    env["STEUN_DATA_DIR"] = str(data_dir)
-    env["STEUN_LOG_LEVEL"] = "WARNING"
-    env["PYTHONPATH"] = str(REPO)
-    if database_url:
-        env["STEUN_LRS_SERVER__DATABASE_URL"] = database_url
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "steun_lti",
-            "lrs",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    endpoint = f"http://127.0.0.1:{port}/xapi/"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"LRS exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-        try:
-            if requests.get(endpoint + "about", timeout=1).status_code == 200:
-                return proc, endpoint
-        except requests.ConnectionError:
-            time.sleep(0.05)  # polling for the port to open, not synchronisation
-    proc.kill()
-    raise RuntimeError("LRS did not start within 60 s")
-
-
-def stop_lrs(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    if proc.stderr:
-        proc.stderr.close()
 
 
 def _secret(data_dir: Path, name: str) -> str:

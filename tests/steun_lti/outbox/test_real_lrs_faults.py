@@ -4,13 +4,10 @@ again, and every statement arrives exactly once."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-import requests
 from sqlalchemy import func, select
 
 from steun_lti.app import create_app
@@ -20,41 +17,10 @@ from steun_lti.learning_records import client_factory, make_client
 from steun_lti.migrations import upgrade
 from steun_lti.outbox import DELIVERED, BackgroundSender, Backoff, OutboxStatement, Sender
 from steun_lti.settings import Settings
+from tests.support.lrs_process import start_lrs, stop_lrs
 from tests.support.postgres import free_port
 
-REPO = Path(__file__).resolve().parents[3]
 N = int(os.environ.get("STEUN_FAULT_TEST_N", "10000"))
-
-
-def start_lrs(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STEUN_")}
-    env.update(STEUN_DATA_DIR=str(data_dir), STEUN_LOG_LEVEL="WARNING", PYTHONPATH=str(REPO))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "steun_lti", "lrs", "serve", "--port", str(port), "--workers", "2"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "the LRS exited"
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/xapi/about", timeout=1).status_code == 200:
-                return proc
-        except requests.ConnectionError:
-            time.sleep(0.05)  # polling for the port to open, not synchronisation
-    proc.kill()
-    raise RuntimeError("LRS did not start")
-
-
-def stop_lrs(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.mark.slow
@@ -68,7 +34,7 @@ def test_lrs_stopped_while_answers_are_saved_all_arrive_exactly_once(tmp_path: P
         base_url="http://127.0.0.1:8000",
         lrs={"endpoint": f"http://127.0.0.1:{port}/xapi/", "timeout": 5.0},  # type: ignore[arg-type]
     )
-    lrs = start_lrs(data_dir, port)
+    lrs, _ = start_lrs(data_dir, port=port)
     db = Database(f"sqlite:///{tmp_path / 'steun.sqlite3'}")
     upgrade(db)
     app = create_app(settings, database=db)
@@ -82,7 +48,7 @@ def test_lrs_stopped_while_answers_are_saved_all_arrive_exactly_once(tmp_path: P
             if start == (N // 3) // chunk * chunk:
                 stop_lrs(lrs)  # the LRS goes away while teachers keep answering
             if start == (2 * N // 3) // chunk * chunk:
-                lrs = start_lrs(data_dir, port)
+                lrs, _ = start_lrs(data_dir, port=port)
             with app.app_context(), db.session() as session:
                 for i in range(start, min(N, start + chunk)):
                     emit(
