@@ -36,7 +36,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask, abort, redirect, render_template, request, send_from_directory, url_for
 from flask.typing import ResponseReturnValue
-from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request
 
 from steun_lti.exceptions import SteunError
@@ -141,8 +140,6 @@ class DemoLms:
         self.export_log = ""
         self._lock = threading.Lock()
         self._export_lock = threading.Lock()
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
         self.app = self._flask_app()
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -163,22 +160,13 @@ class DemoLms:
                     f"The demo LMS cannot listen on 127.0.0.1:{self.port} ({exc.strerror}); "
                     "is another demo still running? Set STEUN_DEMO_LMS_PORT to use another port."
                 ) from exc
-        self._server = make_server("127.0.0.1", self.port, self.wsgi, threaded=True)
-        # The fake platform derives its issuer from its server; ours listens on a fixed port.
-        self.platform._server = self._server
+        # The fake platform derives its issuer from its server, here on the demo's fixed port.
+        self.platform.start(port=self.port, app=self.wsgi)
         self._load_state()
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
-        )
-        self._thread.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self.platform.stop()
 
     # -- state --------------------------------------------------------------------------
 

@@ -354,21 +354,28 @@ def save_answer(
         session,
         "item_answered",
         attempt.teacher,
-        study=study.id,
-        wave=attempt.wave_id,
-        instrument=instrument.id,
-        instrument_version=attempt.instrument_version,
         item=item_id,
         response=response,
         interaction_type=INTERACTION_TYPES[item.type],
         item_text=item.text.get("nl"),
         choices=[[str(c.value), c.label.get("nl", "")] for c in item.options],
-        child_code=attempt.child.code,
-        attempt=attempt.id,
-        respondent=attempt.respondent,
         late=late,
+        **_attempt_keys(study, instrument, attempt),
     )
     return value
+
+
+def _attempt_keys(study: Study, instrument: Instrument, attempt: Attempt) -> dict[str, Any]:
+    """The keys every event about one questionnaire attempt carries (see steun_lti/events.py)."""
+    return {
+        "study": study.id,
+        "wave": attempt.wave_id,
+        "instrument": instrument.id,
+        "instrument_version": attempt.instrument_version,
+        "child_code": attempt.child.code,
+        "attempt": attempt.id,
+        "respondent": attempt.respondent,
+    }
 
 
 def save_page(
@@ -408,14 +415,8 @@ def complete_page(
         session,
         "page_completed",
         attempt.teacher,
-        study=study.id,
-        wave=attempt.wave_id,
-        instrument=instrument.id,
-        instrument_version=attempt.instrument_version,
         page=instrument.pages[page_index].id,
-        child_code=attempt.child.code,
-        attempt=attempt.id,
-        respondent=attempt.respondent,
+        **_attempt_keys(study, instrument, attempt),
     )
 
 
@@ -461,15 +462,9 @@ def submit(
         session,
         "questionnaire_completed",
         attempt.teacher,
-        study=study.id,
-        wave=attempt.wave_id,
-        instrument=instrument.id,
-        instrument_version=attempt.instrument_version,
-        child_code=attempt.child.code,
-        attempt=attempt.id,
-        respondent=attempt.respondent,
         late=attempt.late,
         scores=scores,
+        **_attempt_keys(study, instrument, attempt),
     )
     session.flush()
     wave = study.wave(attempt.wave_id)

@@ -168,9 +168,10 @@ class FakePlatform:
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    def start(self) -> FakePlatform:
+    def start(self, port: int = 0, app: Any = None) -> FakePlatform:
+        """Serve on ``port`` (a free one by default); ``app`` may wrap :meth:`wsgi` (the demo LMS)."""
         self._server = make_server(
-            "127.0.0.1", 0, self.wsgi, threaded=True, request_handler=QuietHandler
+            "127.0.0.1", port, app or self.wsgi, threaded=True, request_handler=QuietHandler
         )
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
