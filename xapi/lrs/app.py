@@ -421,6 +421,8 @@ class LrsApp:
         query = self._statement_query(xreq)
         query.format, query.attachments, query.mine = fmt, attachments, mine
         rows, more = self.store.query_statements(query)
+        if xreq.version.is_2 and rows:
+            consistent = {**consistent, "Last-Modified": _http_date(xapi2.latest_stored(rows))}
         more_url = ""
         if more and rows:
             query.after = rows[-1][0]

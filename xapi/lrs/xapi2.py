@@ -248,6 +248,17 @@ def _valid_duration_2(text: str) -> bool:
     return not any("." in g or "," in g for g in given[:-1])
 
 
+def latest_stored(rows: list[tuple[int, str, bool]]) -> str:
+    """The latest ``stored`` among statement rows (stored JSON text): the Last-Modified of a
+    statement query (Communication 2.1.3, 2.0). The LRS writes ``stored`` in one fixed UTC format
+    near the start of the text, so a string search and comparison suffice."""
+    latest = ""
+    for _seq, body, _attachments in rows:
+        start = body.find('"stored":"') + len('"stored":"')
+        latest = max(latest, body[start : body.find('"', start)])
+    return latest
+
+
 # -- documents -------------------------------------------------------------------------------
 
 
