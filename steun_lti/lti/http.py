@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
 CONNECT_TIMEOUT = 3.05
 READ_TIMEOUT = 10.0
@@ -50,6 +53,40 @@ def read_limited(response: requests.Response, max_bytes: int = MAX_BYTES) -> byt
     return body
 
 
+class _PinnedAdapter(HTTPAdapter):
+    """Checks the TLS certificate against the host name while connecting to a fixed address."""
+
+    def __init__(self, hostname: str) -> None:
+        self._hostname = hostname
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        # urllib3 drops both keywords for plain-http pools.
+        kwargs["server_hostname"] = self._hostname
+        kwargs["assert_hostname"] = self._hostname
+        super().init_poolmanager(*args, **kwargs)
+
+
+def pinned(url: str, address: str) -> tuple[requests.Session, str, str]:
+    """A session and URL that reach ``url``'s host at ``address`` only.
+
+    The address is the one a safety check resolved and approved: connecting to it, rather than
+    resolving the name a second time, closes the DNS-rebinding gap between check and use. The
+    Host header and, for https, SNI and certificate checks still use the real host name.
+    Returns (session, url with the address, Host header value).
+    """
+    parts = urlsplit(url)
+    hostname = parts.hostname or ""
+    ip = ipaddress.ip_address(address)
+    netloc = f"[{ip}]" if ip.version == 6 else str(ip)
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    session = requests.Session()
+    session.mount(f"{parts.scheme}://", _PinnedAdapter(hostname))
+    host_header = parts.netloc.rsplit("@", 1)[-1]
+    return session, urlunsplit(parts._replace(netloc=netloc)), host_header
+
+
 def request_json(
     method: str,
     url: str,
@@ -57,22 +94,27 @@ def request_json(
     session: requests.Session | None = None,
     timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
     max_bytes: int = MAX_BYTES,
+    pin: str | None = None,
     **kwargs: Any,
 ) -> Any:
-    """Send a request and return its JSON body; redirects are not followed."""
-    http = session or requests
+    """Send a request and return its JSON body; redirects are not followed.
+
+    ``pin``: an IP address already checked for ``url``'s host; the request goes there and
+    nowhere else (see :func:`pinned`).
+    """
+    http: Any = session or requests
+    headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **kwargs.pop("headers", {})}
+    target = url
+    if pin is not None:
+        http, target, headers["Host"] = pinned(url, pin)
     try:
         response = http.request(
             method,
-            url,
+            target,
             timeout=timeout,
             allow_redirects=False,
             stream=True,
-            headers={
-                "User-Agent": USER_AGENT,
-                "Accept": "application/json",
-                **kwargs.pop("headers", {}),
-            },
+            headers=headers,
             **kwargs,
         )
     except requests.Timeout as exc:

@@ -178,6 +178,18 @@ def allowed_hosts(settings: Settings) -> set[str]:
 
 def check_url(url: str, settings: Settings, *, what: str, for_host: str | None = None) -> str:
     """Refuse URLs a registration must not make us fetch; return the URL's host."""
+    return checked_target(url, settings, what=what, for_host=for_host)[0]
+
+
+def checked_target(
+    url: str, settings: Settings, *, what: str, for_host: str | None = None
+) -> tuple[str, str]:
+    """Check ``url`` like :func:`check_url`; return its host and the approved address to use.
+
+    Every address the name resolves to must pass; the caller then connects to the returned
+    address only (``request_json(pin=...)``), so a second DNS answer cannot redirect the
+    request to an internal service (DNS rebinding).
+    """
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     if not host or parts.username or parts.password:
@@ -191,7 +203,8 @@ def check_url(url: str, settings: Settings, *, what: str, for_host: str | None =
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as exc:
         raise RegistrationRefused(f"{what}: host {host!r} does not resolve") from exc
-    addresses = {ipaddress.ip_address(info[4][0]) for info in infos}
+    resolved = [str(info[4][0]).split("%", 1)[0] for info in infos]
+    addresses = {ipaddress.ip_address(a) for a in resolved}
     loopback = all(a.is_loopback for a in addresses)
     if parts.scheme != "https" and not (parts.scheme == "http" and loopback and local_ok):
         raise RegistrationRefused(f"{what} must use https")
@@ -206,7 +219,7 @@ def check_url(url: str, settings: Settings, *, what: str, for_host: str | None =
         raise RegistrationRefused(f"{what}: host {host!r} is not in the allowed LMS hosts")
     if for_host and host != for_host:
         raise RegistrationRefused(f"{what}: this invite is for {for_host!r}, not {host!r}")
-    return host
+    return host, resolved[0]
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -291,11 +304,13 @@ def _register(
 ) -> tuple[LtiRegistration, LtiDeployment | None]:
     if not config_url:
         raise RegistrationRefused("openid_configuration parameter missing")
-    host = check_url(config_url, settings, what="openid_configuration", for_host=invite.for_host)
+    host, address = checked_target(
+        config_url, settings, what="openid_configuration", for_host=invite.for_host
+    )
     auth = {"Authorization": f"Bearer {registration_token}"} if registration_token else {}
     try:
         config = request_json(
-            "GET", config_url, headers=auth, max_bytes=64 * 1024, timeout=(3.05, 5)
+            "GET", config_url, headers=auth, max_bytes=64 * 1024, timeout=(3.05, 5), pin=address
         )
     except HttpError as exc:
         raise RegistrationRefused(f"platform configuration: {exc.reason}") from exc
@@ -327,8 +342,15 @@ def _register(
     scopes = config.get("scopes_supported")
     body = tool_configuration(urls, scopes if isinstance(scopes, list) else None)
     try:
+        # Same origin as the configuration URL (checked above), so the same approved address.
         answer = request_json(
-            "POST", endpoint, json=body, headers=auth, max_bytes=64 * 1024, timeout=(3.05, 10)
+            "POST",
+            endpoint,
+            json=body,
+            headers=auth,
+            max_bytes=64 * 1024,
+            timeout=(3.05, 10),
+            pin=address,
         )
     except HttpError as exc:
         raise RegistrationRefused(f"registration endpoint: {exc.reason}") from exc

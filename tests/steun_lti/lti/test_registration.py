@@ -203,3 +203,33 @@ def test_durations() -> None:
     assert parse_duration("30m").total_seconds() == 1800
     assert parse_duration("7d").days == 7
     assert parse_duration("2w").days == 14
+
+
+def test_registration_connects_to_the_address_it_checked(
+    bare_tool: Tool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: the name is checked once, then used at the approved address only."""
+    import socket
+    import types
+
+    from steun_lti.lti import registration
+
+    real = socket.getaddrinfo
+    name = "lms.rebind.test"
+
+    def at_check(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        return real("127.0.0.1" if host == name else host, port, *args, **kwargs)
+
+    def at_use(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        # A rebinding answer: an unroutable address (TEST-NET-1) instead of the checked one.
+        return real("192.0.2.1" if host == name else host, port, *args, **kwargs)
+
+    checking = types.SimpleNamespace(
+        getaddrinfo=at_check, gaierror=socket.gaierror, IPPROTO_TCP=socket.IPPROTO_TCP
+    )
+    monkeypatch.setattr(registration, "socket", checking)
+    monkeypatch.setattr(socket, "getaddrinfo", at_use)
+    bare_tool.platform.public_host = name
+    response = register(bare_tool, invite(bare_tool))
+    assert response.status_code == 200, response.text[:800]
+    assert "POST /register" in bare_tool.platform.requests
