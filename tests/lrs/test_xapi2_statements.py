@@ -326,3 +326,20 @@ def test_other_durations_are_refused(lrs: Lrs, duration: Any) -> None:
     nested = substatement({})
     nested["result"] = {"duration": duration}
     assert post2(lrs, statement(object=nested)).status_code == 400
+
+
+def test_put_follows_the_2_0_rules_too(lrs: Lrs) -> None:
+    """Communication 2.1.1 with Data 2.4.6/2.4.10 (2.0): PUT validates and stores like POST."""
+    statement_id = str(uuid.uuid4())
+    body = statement(context={"contextAgents": context_agents()})
+    params = {"statementId": statement_id}
+    put = lrs.request("PUT", "statements", params=params, json_body=body, headers=V2)
+    assert put.status_code == 204
+    stored = get2(lrs, statement_id)
+    assert stored["version"] == "2.0.0" and stored["context"] == body["context"]
+    bad = statement(context={"contextAgents": INVALID_CONTEXT_AGENTS["relevantTypes empty"]})
+    params = {"statementId": str(uuid.uuid4())}
+    assert (
+        lrs.request("PUT", "statements", params=params, json_body=bad, headers=V2).status_code
+        == 400
+    )
