@@ -121,7 +121,8 @@ def _iso_seconds(value: str) -> int:
 
 def test_statement_get_has_last_modified_of_stored(lrs: Lrs) -> None:
     """Communication 2.1.3 (2.0): a single statement's Last-Modified matches its stored (to the
-    second); a statement query's is the latest stored it returns. Consistent-Through is on both."""
+    second); a statement query's is the latest stored it returns. Consistent-Through is on both;
+    ``more`` pages on under 2.0 like under 1.0.3."""
     first, second = statement(id=str(uuid.uuid4())), statement(id=str(uuid.uuid4()))
     verb = unique_iri("verb")
     for body in (first, second):
@@ -136,6 +137,11 @@ def test_statement_get_has_last_modified_of_stored(lrs: Lrs) -> None:
     assert "X-Experience-API-Consistent-Through" in query.headers
     paged = lrs.get(params={"verb": verb, "limit": 1}, headers=V2).json()
     assert paged["more"].startswith("/xapi/statements?more=")
+    token = paged["more"].split("more=", 1)[1]
+    rest = lrs.get(params={"more": token}, headers=V2)
+    assert rest.status_code == 200 and rest.headers["X-Experience-API-Version"] == "2.0.0"
+    seen = [paged["statements"][0]["id"], *(s["id"] for s in rest.json()["statements"])]
+    assert sorted(seen) == sorted([first["id"], second["id"]])
 
 
 # -- Communication 2.2 Documents, 3.1 Concurrency --------------------------------------------

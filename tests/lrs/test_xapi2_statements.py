@@ -343,3 +343,47 @@ def test_put_follows_the_2_0_rules_too(lrs: Lrs) -> None:
         lrs.request("PUT", "statements", params=params, json_body=bad, headers=V2).status_code
         == 400
     )
+
+
+def test_signed_statement_with_context_agents_over_2_0(lrs: Lrs) -> None:
+    """Data 2.4.11 / 2.6 (2.0, unchanged from 1.0.3): attachments travel as multipart/mixed; a
+    signed statement's JWS payload is compared with the statement, 2.0 properties included."""
+    import hashlib
+    import json
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from tests.lrs.test_alternate_and_attachments import attachment_meta, multipart_body
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    body = statement(id=str(uuid.uuid4()), context={"contextAgents": context_agents()})
+
+    def send(statement_body: dict[str, Any], jws: str) -> Any:
+        content = jws.encode()
+        meta = attachment_meta(
+            content,
+            usage="http://adlnet.gov/expapi/attachments/signature",
+            content_type="application/octet-stream",
+        )
+        full = {**statement_body, "attachments": [meta]}
+        part_headers = {
+            "Content-Type": "application/octet-stream",
+            "Content-Transfer-Encoding": "binary",
+            "X-Experience-API-Hash": hashlib.sha256(content).hexdigest(),
+        }
+        content_type, data = multipart_body(
+            [
+                ({"Content-Type": "application/json"}, json.dumps(full).encode()),
+                (part_headers, content),
+            ]
+        )
+        return lrs.request(
+            "POST", "statements", data=data, headers={**V2, "Content-Type": content_type}
+        )
+
+    assert send(body, jwt.encode(body, key, algorithm="RS256")).status_code == 200
+    assert get2(lrs, body["id"])["context"]["contextAgents"] == body["context"]["contextAgents"]
+    other = statement(id=str(uuid.uuid4()), context={"contextAgents": context_agents()})
+    tampered = {**other, "context": {"contextAgents": context_agents()}}
+    assert send(other, jwt.encode(tampered, key, algorithm="RS256")).status_code == 400
