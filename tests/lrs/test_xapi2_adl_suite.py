@@ -5,6 +5,7 @@ test file and the requirement; docs/lrs.md ("xAPI 2.0") records the suite run it
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from tests.lrs.conftest import Lrs, statement, unique_iri
 
@@ -75,3 +76,50 @@ def test_definition_with_interaction_parts_needs_interaction_type(lrs: Lrs) -> N
         body = statement()
         body["object"] = {"id": unique_iri(), "definition": {field: value}}
         assert lrs.post(body, headers=V2).status_code == 400, field
+
+
+def test_canonical_format_picks_the_accept_language(lrs: Lrs) -> None:
+    """4.1.6.1-Statement-Resource.js, XAPI-00172: with ``format=canonical`` the Accept-Language
+    header chooses one language per language map (verb display, context activity name and
+    description); without ``format`` the statement comes back exact, every language kept."""
+    body = statement(id=str(uuid.uuid4()))
+    body["verb"]["display"] = {"en-GB": "attended", "en-US": "attended"}
+    both = {"en-GB": "example meeting", "en-US": "example meeting"}
+    body["context"] = {
+        "contextActivities": {
+            "category": [
+                {"id": unique_iri(), "definition": {"name": dict(both), "description": dict(both)}}
+            ]
+        }
+    }
+    assert lrs.post(body, headers=V2).status_code == 200
+    headers = {**V2, "Accept-Language": "en-GB"}
+    canonical = lrs.get(
+        params={"statementId": body["id"], "format": "canonical"}, headers=headers
+    ).json()
+    definition = canonical["context"]["contextActivities"]["category"][0]["definition"]
+    assert canonical["verb"]["display"] == {"en-GB": "attended"}
+    assert definition["name"] == {"en-GB": "example meeting"}
+    assert definition["description"] == {"en-GB": "example meeting"}
+    exact = lrs.get(params={"statementId": body["id"]}, headers=headers).json()
+    assert set(exact["verb"]["display"]) == {"en-GB", "en-US"}
+
+
+def test_timestamp_in_the_future_is_accepted(lrs: Lrs) -> None:
+    """4.1.6.1-Statement-Resource.js (Data 2.4.7): an LRS should not reject a timestamp later than
+    its own clock (clocks differ); five minutes ahead is stored as sent."""
+    ahead = datetime.now(UTC) + timedelta(minutes=5)
+    body = statement(id=str(uuid.uuid4()))
+    body["timestamp"] = ahead.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    assert lrs.post(body, headers=V2).status_code == 200
+    stored = lrs.get(params={"statementId": body["id"]}, headers=V2).json()
+    assert stored["timestamp"] == body["timestamp"]
+
+
+def test_consistent_through_on_a_refused_query(lrs: Lrs) -> None:
+    """4.1.6.1-Statement-Resource.js, XAPI-00153: X-Experience-API-Consistent-Through comes with
+    every GET of the Statement resource, "regardless of the code returned" (here 400 for an
+    unknown parameter ``LIMIT``)."""
+    refused = lrs.get(params={"LIMIT": "1"}, headers=V2)
+    assert refused.status_code == 400
+    assert refused.headers["X-Experience-API-Consistent-Through"]
