@@ -203,48 +203,44 @@ def _load_spec(path: Path | None, settings: Any) -> Any:
         raise RecordsError(f"Scoring spec {path}: {exc}") from exc
 
 
-def _statements(
-    settings: Any, source: Path | None, filters: dict[str, Any]
-) -> Iterator[dict[str, Any]]:
-    """From the LRS (paging through ``more``), or from a JSON-lines file of statements."""
-    if source is not None:
-        try:
-            with source.open(encoding="utf-8") as fh:
-                for n, line in enumerate(fh, 1):
-                    if line.strip():
-                        try:
-                            yield json.loads(line)
-                        except ValueError as exc:
-                            raise RecordsError(f"{source}, line {n}: not JSON ({exc})") from exc
-        except OSError as exc:
-            raise RecordsError(f"Cannot read {source}: {exc.strerror}") from exc
-        return
-    from steun_lti.learning_records import make_client
-    from xapi.exceptions import LrsError
+def _file_statements(source: Path) -> Iterator[dict[str, Any]]:
+    """Statements from a JSON-lines file."""
+    try:
+        with source.open(encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if line.strip():
+                    try:
+                        yield json.loads(line)
+                    except ValueError as exc:
+                        raise RecordsError(f"{source}, line {n}: not JSON ({exc})") from exc
+    except OSError as exc:
+        raise RecordsError(f"Cannot read {source}: {exc.strerror}") from exc
 
+
+def _collect(ctx: click.Context, source: Path | None, filters: dict[str, Any]) -> Any:
+    """Read the statements (from the LRS, paging through ``more``, or from a file) into a
+    dataset, with a progress bar on a terminal and a line every 10 s elsewhere."""
+    from steun_lti.learning_records import make_client
+    from steun_lti.progress import Progress
+    from xapi.exceptions import LrsError
+    from xapi.export import collect
+
+    settings = _settings(ctx)
+    if source is not None:
+        with Progress() as progress:
+            return collect(_file_statements(source), settings.base_url, progress=progress.update)
     client = make_client(settings, researcher=True)
     try:
-        yield from client.iter_statements(**filters)
+        # Steun's LRS counts cheaply (an extension); elsewhere the bar shows a running count.
+        total = client.count_statements(**filters)
+        with Progress(total=total) as progress:
+            return collect(
+                client.iter_statements(**filters), settings.base_url, progress=progress.update
+            )
     except LrsError as exc:
         raise RecordsError(exc.message) from exc
     finally:
         client.close()
-
-
-def _collect(ctx: click.Context, source: Path | None, filters: dict[str, Any]) -> Any:
-    from xapi.export import collect
-
-    settings = _settings(ctx)
-    tty = sys.stderr.isatty()
-
-    def progress(n: int) -> None:
-        if tty:
-            click.echo(f"\rRead {n:,} statements", nl=False, err=True)
-
-    data = collect(_statements(settings, source, filters), settings.base_url, progress=progress)
-    if tty:
-        click.echo("", err=True)
-    return data
 
 
 def _filters(

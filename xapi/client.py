@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import orjson
 import requests
 
 from xapi import vocab
@@ -159,21 +161,50 @@ class LrsClient:
         data: dict[str, Any] = response.json()
         return data
 
-    def iter_statements(self, **filters: Any) -> Iterator[dict[str, Any]]:
-        """Every statement matching the filters, following ``more`` until the end."""
+    def iter_statements(self, *, prefetch: bool = True, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every statement matching the filters, following ``more`` until the end.
+
+        With ``prefetch`` the next page is fetched and parsed in a helper thread while the
+        caller works through the current one, so the LRS's time per page overlaps the
+        caller's (a 1M-statement export is some 2,000 pages)."""
         params = _filter_params(filters)
-        url: str | None = self._url("statements")
-        first = True
-        while url:
-            response = self._request("GET", url, params=params if first else None)
-            first = False
+        first = self._url("statements")
+        url: str | None
+        if not prefetch:
+            page, url = self._page(first, params)
+            while True:
+                yield from page
+                if not url:
+                    return
+                page, url = self._page(url, None)
+        with ThreadPoolExecutor(1, thread_name_prefix="lrs-page") as pool:
+            pending: Future[tuple[list[dict[str, Any]], str | None]] = pool.submit(
+                self._page, first, params
+            )
             try:
-                page = response.json()
-            except ValueError as exc:
-                raise LrsError(f"The LRS sent a statement page that is not JSON ({url}).") from exc
-            yield from page.get("statements", [])
-            more = page.get("more")
-            url = self._resolve_more(more) if more else None
+                while True:
+                    page, url = pending.result()
+                    if url:
+                        pending = pool.submit(self._page, url, None)
+                    yield from page
+                    if not url:
+                        return
+            finally:
+                pending.cancel()
+
+    def _page(
+        self, url: str, params: dict[str, str] | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of statements and the URL of the next one (None at the end)."""
+        response = self._request("GET", url, params=params)
+        try:
+            page = orjson.loads(response.content)  # about 3 times json's speed on big pages
+        except ValueError as exc:
+            raise LrsError(f"The LRS sent a statement page that is not JSON ({url}).") from exc
+        if not isinstance(page, dict) or not isinstance(page.get("statements", []), list):
+            raise LrsError(f"The LRS sent a statement page without a statements list ({url}).")
+        more = page.get("more")
+        return page.get("statements", []), self._resolve_more(more) if more else None
 
     def _resolve_more(self, more: str) -> str:
         if urlsplit(more).scheme:
