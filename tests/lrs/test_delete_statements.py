@@ -155,3 +155,21 @@ def test_count_matches_what_paging_returns(lrs: Lrs) -> None:
     assert client.count_statements(activity=unique_iri()) == 0
     refused = lrs.request("GET", "extensions/statements/count", auth="write")
     assert refused.status_code == 403
+
+
+def test_deleting_an_agent_takes_its_attachments(lrs: Lrs) -> None:
+    from xapi.lrs.admin import delete_agent_over_http
+
+    who, content = agent(), b"notes about a child " + uuid.uuid4().bytes
+    meta = attachment_meta(content)
+    assert send_multipart(lrs, statement(actor=who, attachments=[meta]), [content]).ok
+    delete_agent_over_http(lrs.endpoint, *lrs.creds["admin"], who)
+    engine = create_engine(lrs.database_url)
+    try:
+        with engine.connect() as conn:
+            left = conn.execute(
+                select(schema.attachment.c.sha2).where(schema.attachment.c.sha2 == meta["sha2"])
+            ).all()
+    finally:
+        engine.dispose()
+    assert left == []

@@ -828,20 +828,19 @@ class Store:
         with self.write() as conn:
             seqs = select(t.statement_key.c.seq).where(t.statement_key.c.key == key)
             seq_list = list(conn.execute(seqs).scalars())
-            statements = 0
-            for start in range(0, len(seq_list), 500):
-                chunk = seq_list[start : start + 500]
-                conn.execute(delete(t.statement_key).where(t.statement_key.c.seq.in_(chunk)))
-                statements += conn.execute(
-                    delete(t.statement).where(t.statement.c.seq.in_(chunk))
-                ).rowcount
+            rows = _statement_rows(conn, t.statement.c.seq, seq_list)
+            statements = len(rows)
+            attachments = _purge_statements(conn, rows)  # and attachments nothing else uses
             documents = conn.execute(
                 delete(t.document).where(t.document.c.agent_hash == hkey(identity))
             ).rowcount
             counts = {"statements": statements, "documents": documents}
             conn.execute(
                 insert(t.admin_log).values(
-                    at_us=now_us(), action="delete-agent", by=by, detail=json.dumps(counts)
+                    at_us=now_us(),
+                    action="delete-agent",
+                    by=by,
+                    detail=json.dumps({**counts, "attachments": attachments}),
                 )
             )
         log.info(
