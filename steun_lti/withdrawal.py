@@ -181,6 +181,14 @@ def withdraw(
             teachers = [scope.pseudonym]
         else:
             teachers = _teachers_for_child(session, scope.child_code or "")
+            if not teachers:
+                # Codes are per teacher (every teacher has an "A"): without knowing whose child
+                # this is, nothing may be deleted.
+                raise WithdrawalError(
+                    f"The tool knows no teacher with child code {scope.child_code!r} (its "
+                    "outbox may have been purged); name the teacher's pseudonym: "
+                    "steun withdraw PSEUDONYM --child CODE."
+                )
             if len(teachers) > 1:
                 raise WithdrawalError(
                     f"Child code {scope.child_code!r} is used by {len(teachers)} teachers; "

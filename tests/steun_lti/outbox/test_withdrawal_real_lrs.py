@@ -156,3 +156,15 @@ def test_without_admin_rights_the_child_stays_voided(setup: Setup, tmp_path: Pat
     assert "keeps voided statements" in result.output
     assert all(setup.held(sid) for sid in gone)  # by voidedStatementId only
     assert {child_of(st) for st in setup.statements(TEACHER)} == {None, "D"}
+
+
+def test_a_child_code_alone_must_name_one_known_teacher(setup: Setup) -> None:
+    """Codes are per teacher: a code nobody (or several) used is refused before anything goes."""
+    whole_study(setup.app, TEACHER, child="B")
+    whole_study(setup.app, OTHER, child="B")
+    setup.deliver()
+    unknown = setup.withdraw("--child", "Q")
+    assert unknown.exit_code == 2 and unknown.output.startswith("Error: The tool knows no teacher")
+    several = setup.withdraw("--child", "B")
+    assert several.exit_code == 2 and "used by 2 teachers" in several.output
+    assert len(setup.statements(TEACHER)) == len(setup.statements(OTHER)) == 9
