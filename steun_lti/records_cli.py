@@ -347,8 +347,7 @@ def withdraw_cmd(
     ctx: click.Context, pseudonym: str | None, child_code: str | None, yes: bool
 ) -> None:
     """Remove a teacher's (PSEUDONYM) or one child's (--child CODE) answers everywhere."""
-    from steun_lti.learning_records import make_admin_client, make_client, statement_factory
-    from steun_lti.withdrawal import Scope, withdraw
+    from steun_lti.withdrawal import Scope, withdraw_everywhere
 
     if not pseudonym and not child_code:
         raise RecordsError("Name a PSEUDONYM, a --child CODE, or both.")
@@ -357,25 +356,9 @@ def withdraw_cmd(
         click.confirm(f"Remove every answer of {what} from the tool and the LRS?", abort=True)
     settings = _settings(ctx)
     database = _database(settings)
-    client = make_client(settings)
-    reader = make_client(settings, researcher=True)
-    admin = make_admin_client(settings)
-    erase_agent, erase_statements = _embedded_lrs_erasers(settings)
     try:
-        result = withdraw(
-            database,
-            Scope(pseudonym, child_code),
-            statement_factory(settings),
-            client,
-            eraser=erase_agent,
-            reader=reader,
-            admin=admin,
-            statement_eraser=erase_statements,
-        )
+        result = withdraw_everywhere(database, Scope(pseudonym, child_code), settings)
     finally:
-        for each in (client, reader, admin):
-            if each is not None:
-                each.close()
         database.dispose()
     click.echo(f"Removed {result.rows_removed} row(s) from the tool's database.")
     click.echo(f"Voided {result.statements_voided} statement(s) in the LRS.")
@@ -389,31 +372,6 @@ def withdraw_cmd(
     if result.lrs_error:
         click.echo(f"LRS not finished: {result.lrs_error}. Run the same command again later.")
         sys.exit(1)
-
-
-def _embedded_lrs_erasers(settings: Any) -> tuple[Any, Any]:
-    """When the embedded LRS's store is on this machine and no admin credential is at hand,
-    erase in it directly (the tool's own LRS credential has no admin scope)."""
-    try:
-        from xapi.lrs import admin  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None, None
-    url = settings.resolved_lrs_database_url
-    if (
-        settings.lrs_server.database_url is None
-        and not (settings.data_dir / "lrs.sqlite3").exists()
-    ):
-        return None, None
-
-    def erase_agent(agent: dict[str, Any]) -> bool:
-        admin.delete_agent(url, agent, by="steun withdraw")
-        return True
-
-    def erase_statements(ids: list[str]) -> bool:
-        admin.delete_statements(url, ids, by="steun withdraw")
-        return True
-
-    return erase_agent, erase_statements
 
 
 def mount(main: click.Group) -> None:

@@ -26,6 +26,7 @@ from steun_lti import audit
 from steun_lti.db import Base, Database
 from steun_lti.exceptions import SteunError
 from steun_lti.outbox import DELIVERED, SENDING, OutboxStatement
+from steun_lti.settings import Settings
 from xapi.client import LrsClient
 from xapi.exceptions import LrsError
 from xapi.statements import StatementFactory
@@ -298,3 +299,58 @@ def _withdraw_from_lrs(
         else:
             erased = lrs.erase_agent(agent) and erased
     result.lrs_erased = erased
+
+
+def withdraw_everywhere(database: Database, scope: Scope, settings: Settings) -> WithdrawalResult:
+    """:func:`withdraw` with the LRS clients the settings give: the tool's credential writes the
+    voiding statements, the researchers' reads (the tool's own may not), the admin credential
+    hard-deletes; directly in the embedded LRS's store when it is local and no admin credential
+    is at hand. What ``steun withdraw`` and the teacher's own "remove my data" run."""
+    from steun_lti.learning_records import make_admin_client, make_client, statement_factory
+
+    client = make_client(settings)
+    reader = make_client(settings, researcher=True)
+    admin = make_admin_client(settings)
+    erase_agent, erase_statements = embedded_lrs_erasers(settings)
+    try:
+        return withdraw(
+            database,
+            scope,
+            statement_factory(settings),
+            client,
+            eraser=erase_agent,
+            reader=reader,
+            admin=admin,
+            statement_eraser=erase_statements,
+        )
+    finally:
+        for each in (client, reader, admin):
+            if each is not None:
+                each.close()
+
+
+def embedded_lrs_erasers(
+    settings: Settings,
+) -> tuple[Callable[[dict[str, object]], bool] | None, Callable[[list[str]], bool] | None]:
+    """When the embedded LRS's store is on this machine, erasers that delete in it directly
+    (for when no admin credential is at hand; the tool's own LRS credential has no admin scope)."""
+    try:
+        from xapi.lrs import admin  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None, None
+    url = settings.resolved_lrs_database_url
+    if (
+        settings.lrs_server.database_url is None
+        and not (settings.data_dir / "lrs.sqlite3").exists()
+    ):
+        return None, None
+
+    def erase_agent(agent: dict[str, object]) -> bool:
+        admin.delete_agent(url, dict(agent), by="steun withdraw")
+        return True
+
+    def erase_statements(ids: list[str]) -> bool:
+        admin.delete_statements(url, ids, by="steun withdraw")
+        return True
+
+    return erase_agent, erase_statements

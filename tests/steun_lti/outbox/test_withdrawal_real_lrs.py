@@ -168,3 +168,18 @@ def test_a_child_code_alone_must_name_one_known_teacher(setup: Setup) -> None:
     several = setup.withdraw("--child", "B")
     assert several.exit_code == 2 and "used by 2 teachers" in several.output
     assert len(setup.statements(TEACHER)) == len(setup.statements(OTHER)) == 9
+
+
+def test_the_teachers_own_removal_reaches_the_lrs(setup: Setup) -> None:
+    """A teacher removing a pupil's data (or all of their own) in the tool runs the same
+    withdrawal: with the embedded LRS the statements are deleted for good."""
+    from steun_lti.web.teacher import remove_child_everywhere
+
+    whole_study(setup.app, TEACHER, child="B")
+    whole_study(setup.app, TEACHER, child="D")
+    setup.deliver()
+    gone = [st["id"] for st in setup.statements(TEACHER) if child_of(st) == "B"]
+    with setup.app.test_request_context():
+        remove_child_everywhere(TEACHER, "B")
+    assert gone and not any(setup.held(sid) for sid in gone)
+    assert {child_of(st) for st in setup.statements(TEACHER)} == {None, "D"}
