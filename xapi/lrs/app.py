@@ -148,6 +148,19 @@ def json_response(
     return XResponse(status, body, "application/json", dict(headers or {}))
 
 
+_DOCUMENT_METHODS = ("GET", "HEAD", "PUT", "POST", "DELETE")
+ALLOWED_METHODS: dict[str, tuple[str, ...]] = {
+    "statements": ("GET", "HEAD", "PUT", "POST"),
+    "activities/state": _DOCUMENT_METHODS,
+    "activities/profile": _DOCUMENT_METHODS,
+    "agents/profile": _DOCUMENT_METHODS,
+    "activities": ("GET", "HEAD"),
+    "agents": ("GET", "HEAD"),
+    "about": ("GET", "HEAD"),
+    "extensions/agent": ("DELETE",),
+}
+
+
 class LrsApp:
     """The WSGI application. Build it with :func:`create_app`."""
 
@@ -207,6 +220,12 @@ class LrsApp:
         if request.method == "OPTIONS":
             return XResponse(200)
         xreq = self.adapt(request, resource)
+        allowed = ALLOWED_METHODS[resource]
+        if xreq.method not in allowed:
+            # Communication 3.2: 405 for a method the resource does not have, whoever asks.
+            raise MethodNotAllowed(
+                f"Method {xreq.method} is not allowed on {resource}; use {', '.join(allowed)}."
+            )
         if resource != "about":
             version = xreq.header("X-Experience-API-Version")
             if not version:
