@@ -4,8 +4,9 @@ did not cover yet; each test cites the specification text it is derived from."""
 from __future__ import annotations
 
 import json
+import uuid
 
-from tests.lrs.conftest import Lrs
+from tests.lrs.conftest import Lrs, statement
 
 AGENT = json.dumps({"mbox": "mailto:someone@example.com"})
 
@@ -27,3 +28,30 @@ def test_a_method_a_resource_does_not_have_is_405_before_authentication(lrs: Lrs
             response = lrs.request(method, resource, params=params, auth=auth)
             assert response.status_code == 405, (method, resource, auth, response.text)
             assert response.headers["X-Experience-API-Version"] == "1.0.3"
+
+
+def test_revision_and_platform_only_with_an_activity_object(lrs: Lrs) -> None:
+    """Data 2.4.6: "The revision property MUST only be used if the Statement's Object is an
+    Activity" (platform alike): also refused for a StatementRef or SubStatement object."""
+    ref = {"objectType": "StatementRef", "id": str(uuid.uuid4())}
+    sub = {
+        "objectType": "SubStatement",
+        "actor": {"mbox": "mailto:sub@example.com"},
+        "verb": {"id": "http://example.com/verb"},
+        "object": {"id": "http://example.com/activity"},
+    }
+    for key in ("revision", "platform"):
+        for obj in (ref, sub, {"objectType": "Agent", "mbox": "mailto:a@example.com"}):
+            response = lrs.post(statement(object=obj, context={key: "1"}))
+            assert response.status_code == 400, (key, obj["objectType"])
+            assert f"context.{key}" in response.text
+        assert lrs.post(statement(context={key: "1"})).status_code == 200
+
+
+def test_a_week_duration_stands_alone(lrs: Lrs) -> None:
+    """Data 4.6: durations are ISO 8601 durations; ISO 8601 writes weeks only as PnW, never
+    combined with other components."""
+    for ok in ("P4W", "P1Y2M3DT4H5M6S", "PT0.5S", "P1D", "PT16559.14S"):
+        assert lrs.post(statement(result={"duration": ok})).status_code == 200, ok
+    for bad in ("P4W1D", "P1YT", "P", "PT", "PT1H-3M", "1H"):
+        assert lrs.post(statement(result={"duration": bad})).status_code == 400, bad

@@ -36,9 +36,10 @@ TIMESTAMP_RE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?"
     r"(Z|z|[+-]\d{2}(?::?\d{2})?)?$"
 )
+# ISO 8601: PnYnMnDTnHnMnS, or weeks alone (PnW); the week form does not combine with others.
 DURATION_RE = re.compile(
-    r"^P(?=\d|T\d)(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?W)?(?:\d+(?:\.\d+)?D)?"
-    r"(?:T(?=\d)(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?$"
+    r"^P(?:\d+(?:\.\d+)?W|(?=\d|T\d)(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?D)?"
+    r"(?:T(?=\d)(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?)$"
 )
 VERSION_RE = re.compile(r"^1\.0(?:\.\d+)?$")
 MEDIA_TYPE_RE = re.compile(r"^[A-Za-z0-9!#$&^_.+\-]+/[A-Za-z0-9!#$&^_.+\-]+(?:\s*;.*)?$")
@@ -357,8 +358,9 @@ def check_context(value: Any, path: str, object_kind: str) -> None:
     for key in ("revision", "platform"):
         if key in context:
             check_string(context[key], f"{path}.{key}")
-            if object_kind in ("Agent", "Group"):
-                raise fail(f"{path}.{key}", "is not allowed when the object is an Agent or Group")
+            if object_kind != "Activity":
+                # Data 2.4.6: "MUST only be used if the Statement's Object is an Activity".
+                raise fail(f"{path}.{key}", "is only allowed when the object is an Activity")
     if "language" in context and (
         not isinstance(context["language"], str) or not valid_language_tag(context["language"])
     ):
