@@ -55,3 +55,30 @@ def test_a_week_duration_stands_alone(lrs: Lrs) -> None:
         assert lrs.post(statement(result={"duration": ok})).status_code == 200, ok
     for bad in ("P4W1D", "P1YT", "P", "PT", "PT1H-3M", "1H"):
         assert lrs.post(statement(result={"duration": bad})).status_code == 400, bad
+
+
+def test_empty_objects_are_refused_except_in_extensions(lrs: Lrs) -> None:
+    """ADL's LRS conformance requirement XAPI-00001 (for Data 2.2): "An LRS rejects with error
+    code 400 Bad Request any Statement having a property whose value is set to "null", an empty
+    object, or has no value, except in an "extensions" property". The ADL suite checks an empty
+    activity definition and empty contextActivities."""
+    empty_cases = {
+        "object.definition": statement(
+            object={"objectType": "Activity", "id": "http://example.com/a", "definition": {}}
+        ),
+        "context.contextActivities": statement(context={"contextActivities": {}}),
+        "context": statement(context={}),
+        "result.score": statement(result={"score": {}}),
+        "result": statement(result={}),
+    }
+    for where, body in empty_cases.items():
+        response = lrs.post(body)
+        assert response.status_code == 400, where
+        assert f"statement.{where}: must not be an empty object" in response.text
+    extensions = {"http://example.com/ext": {}}
+    ok = statement(
+        object={"id": "http://example.com/a", "definition": {"extensions": {}}},
+        context={"extensions": extensions},
+        result={"extensions": {}},
+    )
+    assert lrs.post(ok).status_code == 200

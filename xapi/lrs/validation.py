@@ -67,6 +67,10 @@ def fail(path: str, message: str) -> BadRequest:
 def _obj(value: Any, path: str, allowed: set[str], required: tuple[str, ...] = ()) -> dict:
     if not isinstance(value, dict):
         raise fail(path, "must be a JSON object")
+    if not value:
+        # ADL's LRS conformance requirement XAPI-00001 (Data 2.2): no property may be "null, an
+        # empty object, or has no value, except in an extensions property".
+        raise fail(path, "must not be an empty object")
     extra = sorted(set(value) - allowed)
     if extra:
         raise fail(path, f"unknown propert{'y' if len(extra) == 1 else 'ies'} {', '.join(extra)}")
