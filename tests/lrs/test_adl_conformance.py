@@ -82,3 +82,15 @@ def test_empty_objects_are_refused_except_in_extensions(lrs: Lrs) -> None:
         result={"extensions": {}},
     )
     assert lrs.post(ok).status_code == 200
+
+
+def test_a_reserved_four_letter_language_subtag_is_not_a_language_tag(lrs: Lrs) -> None:
+    """Data 4.2: language map keys are RFC 5646 language tags. RFC 5646 2.2.1 reserves
+    four-character primary language subtags, so no valid tag starts with one (the ADL suite
+    uses {"test": ...} as an invalid interaction component description)."""
+    for tag in ("test", "abcd-US"):
+        body = statement(verb={"id": "http://example.com/verb", "display": {tag: "x"}})
+        assert lrs.post(body).status_code == 400, tag
+    for tag in ("en", "en-US", "zh-Hant-TW", "tlh", "de-CH-1996", "x-private"):
+        body = statement(verb={"id": "http://example.com/verb", "display": {tag: "x"}})
+        assert lrs.post(body).status_code == 200, tag

@@ -24,8 +24,9 @@ IRI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+$")
 MBOX_RE = re.compile(r"^mailto:[^@\s]+@[^@\s]+$")
 SHA1_RE = re.compile(r"^[0-9a-fA-F]{40}$")
 SHA2_RE = re.compile(r"^[0-9a-fA-F]{56,128}$")
+# RFC 5646; a four-letter primary language subtag is reserved (2.2.1) and so never valid.
 LANG_RE = re.compile(
-    r"^(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4,8})"
+    r"^(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{5,8})"
     r"(?:-[A-Za-z]{4})?(?:-(?:[A-Za-z]{2}|\d{3}))?"
     r"(?:-(?:[A-Za-z0-9]{5,8}|\d[A-Za-z0-9]{3}))*"
     r"(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*"
