@@ -110,6 +110,16 @@ def _context_activity_ids(context: dict[str, Any] | None) -> Iterator[str]:
             yield item["id"]
 
 
+def _context_people(context: dict[str, Any]) -> list[dict[str, Any] | None]:
+    """The agents and groups of xAPI 2.0 ``contextAgents`` and ``contextGroups``: related_agents
+    matches them (Communication 2.1.3, 2.0) and a withdrawal reaches them."""
+    people: list[dict[str, Any] | None] = [
+        item.get("agent") for item in context.get("contextAgents") or []
+    ]
+    people += [item.get("group") for item in context.get("contextGroups") or []]
+    return people
+
+
 def statement_keys(stmt: dict[str, Any]) -> set[str]:
     """The filter keys of one statement (before inheriting those of a StatementRef target)."""
     keys: set[str] = set()
@@ -130,6 +140,7 @@ def statement_keys(stmt: dict[str, Any]) -> set[str]:
     # Everyone a withdrawal must reach: actor, object, instructor, team and group members,
     # also inside a SubStatement. related_agents adds the authority.
     people: list[dict[str, Any] | None] = [actor, context.get("instructor"), context.get("team")]
+    people += _context_people(context)  # xAPI 2.0
     activities = list(_context_activity_ids(context))
     if kind in ("Agent", "Group"):
         people.append(obj)
@@ -138,6 +149,7 @@ def statement_keys(stmt: dict[str, Any]) -> set[str]:
     elif kind == "SubStatement":
         sub_obj, sub_ctx = obj["object"], obj.get("context") or {}
         people += [obj["actor"], sub_ctx.get("instructor"), sub_ctx.get("team")]
+        people += _context_people(sub_ctx)
         activities += list(_context_activity_ids(sub_ctx))
         sub_kind = sub_obj.get("objectType", "Activity")
         if sub_kind in ("Agent", "Group"):
