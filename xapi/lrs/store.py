@@ -657,6 +657,29 @@ class Store:
             rows = [(r.seq, r.body, bool(r.has_attachments)) for r in conn.execute(query)]
         return rows[:limit], len(rows) > limit
 
+    def count_statements(self, q: StatementQuery) -> int:
+        """How many statements the query ``q`` matches over all its pages (for progress
+        bars): the filters of :meth:`query_statements` without order, limit or position."""
+        s = t.statement.c
+        keys = q.filter_keys()
+        query = select(func.count()).select_from(t.statement).where(s.voided.is_(False))
+        if keys:
+            k = t.statement_key.c
+            query = query.join(t.statement_key, k.seq == s.seq).where(k.key == keys[0])
+            for key in keys[1:]:
+                other = t.statement_key.alias()
+                query = query.where(exists().where(other.c.key == key, other.c.seq == s.seq))
+        if q.since_us is not None:
+            query = query.where(s.stored_us > q.since_us)
+        if q.until_us is not None:
+            query = query.where(s.stored_us <= q.until_us)
+        if q.mine is not None:
+            query = query.where(s.credential_id == q.mine)
+        if q.ceiling is not None:
+            query = query.where(s.seq <= q.ceiling)
+        with self.read() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def get_attachments(self, sha2s: Iterable[str]) -> dict[str, tuple[str, bytes]]:
         wanted = list(set(sha2s))
         if not wanted:
@@ -808,26 +831,159 @@ class Store:
         with self.write() as conn:
             seqs = select(t.statement_key.c.seq).where(t.statement_key.c.key == key)
             seq_list = list(conn.execute(seqs).scalars())
-            statements = 0
-            for start in range(0, len(seq_list), 500):
-                chunk = seq_list[start : start + 500]
-                conn.execute(delete(t.statement_key).where(t.statement_key.c.seq.in_(chunk)))
-                statements += conn.execute(
-                    delete(t.statement).where(t.statement.c.seq.in_(chunk))
-                ).rowcount
+            rows = _statement_rows(conn, t.statement.c.seq, seq_list)
+            statements = len(rows)
+            attachments = _purge_statements(conn, rows)  # and attachments nothing else uses
             documents = conn.execute(
                 delete(t.document).where(t.document.c.agent_hash == hkey(identity))
             ).rowcount
             counts = {"statements": statements, "documents": documents}
             conn.execute(
                 insert(t.admin_log).values(
-                    at_us=now_us(), action="delete-agent", by=by, detail=json.dumps(counts)
+                    at_us=now_us(),
+                    action="delete-agent",
+                    by=by,
+                    detail=json.dumps({**counts, "attachments": attachments}),
                 )
             )
         log.info(
             "delete-agent by %s: %d statements, %d documents removed", by, statements, documents
         )
         return counts
+
+    def delete_statements(self, statement_ids: Iterable[str], *, by: str) -> dict[str, int]:
+        """Hard-delete statements by id (voided or not), with everything that refers to them.
+
+        Statements whose object is a StatementRef to a deleted one (voiding statements first
+        of all) go too, transitively: they inherited the deleted statement's filter keys, so
+        leaving them would leave the withdrawn registration or agent findable. Attachments no
+        other statement uses are deleted. Ids the LRS does not hold are counted, not an error,
+        so a withdrawal can be run again. The log records counts only, never ids.
+        """
+        wanted = sorted({str(i).lower() for i in statement_ids})
+        with self.write() as conn:
+            found = _statement_rows(conn, t.statement.c.id, wanted)
+            targets = {r.seq: r for r in found}
+            doomed: dict[int, Any] = dict(targets)
+            frontier = list(targets.values())
+            also: list[str] = wanted  # voiding statements of ids the LRS never got go too
+            for _depth in range(20):  # chains of references are short; this bounds a cycle
+                referring = _referring_statements(conn, frontier, set(doomed), also)
+                also = []
+                if not referring:
+                    break
+                doomed.update((r.seq, r) for r in referring)
+                frontier = referring
+            counts = {
+                "statements": len(doomed),
+                "referring": len(doomed) - len(targets),
+                "not_found": len(wanted) - len(targets),
+                "attachments": _purge_statements(conn, list(doomed.values())),
+            }
+            conn.execute(
+                insert(t.admin_log).values(
+                    at_us=now_us(), action="delete-statements", by=by, detail=json.dumps(counts)
+                )
+            )
+        log.info(
+            "delete-statements by %s: %d statements (%d referring), %d attachments removed",
+            by,
+            counts["statements"],
+            counts["referring"],
+            counts["attachments"],
+        )
+        return counts
+
+
+_ROW_COLUMNS = (
+    t.statement.c.seq,
+    t.statement.c.id,
+    t.statement.c.body,
+    t.statement.c.has_attachments,
+)
+
+
+def _statement_rows(conn: Connection, column: Any, values: list[Any]) -> list[Any]:
+    rows: list[Any] = []
+    for start in range(0, len(values), 500):
+        chunk = values[start : start + 500]
+        rows += conn.execute(select(*_ROW_COLUMNS).where(column.in_(chunk))).all()
+    return rows
+
+
+_KEY_PREFERENCE = ("r:", "a:", "w:", "o:", "v:")
+
+
+def _referring_statements(
+    conn: Connection, rows: list[Any], known: set[int], also: list[str]
+) -> list[Any]:
+    """Statements (not in ``known``) whose object is a StatementRef to one of ``rows``.
+
+    Voiding statements are found through the ``voids`` index. Other StatementRefs carry every
+    filter key of their target (inherited when stored), so they are among the statements
+    sharing the target's most selective key; only those mentioning a StatementRef are read.
+    """
+    ids = {r.id for r in rows} | set(also)
+    found = {
+        r.seq: r
+        for r in _statement_rows(conn, t.statement.c.voids, sorted(ids))
+        if r.seq not in known
+    }
+    probe_keys: set[str] = set()
+    for row in rows:
+        keys = statement_keys(json.loads(row.body))
+        for prefix in _KEY_PREFERENCE:
+            chosen = sorted(k for k in keys if k.startswith(prefix))
+            if chosen:
+                probe_keys.add(hkey(chosen[0]))
+                break
+    s, k = t.statement.c, t.statement_key.c
+    for key in sorted(probe_keys):
+        candidates = conn.execute(
+            select(*_ROW_COLUMNS)
+            .join(t.statement_key, k.seq == s.seq)
+            .where(
+                k.key == key,
+                s.voids.is_(None),
+                s.body.like('%"objectType":"StatementRef"%'),
+            )
+        ).all()
+        for row in candidates:
+            if row.seq in known or row.seq in found:
+                continue
+            obj = json.loads(row.body).get("object") or {}
+            if obj.get("objectType") == "StatementRef" and str(obj.get("id", "")).lower() in ids:
+                found[row.seq] = row
+    return list(found.values())
+
+
+def _purge_statements(conn: Connection, rows: list[Any]) -> int:
+    """Delete these statements and their key rows, then attachments nothing uses any more;
+    returns how many attachments went."""
+    seqs = [r.seq for r in rows]
+    for start in range(0, len(seqs), 500):
+        chunk = seqs[start : start + 500]
+        conn.execute(delete(t.statement_key).where(t.statement_key.c.seq.in_(chunk)))
+        conn.execute(delete(t.statement).where(t.statement.c.seq.in_(chunk)))
+    sha2s = {
+        a["sha2"]
+        for r in rows
+        if r.has_attachments
+        for a in json.loads(r.body).get("attachments") or []
+        if isinstance(a, dict) and a.get("sha2")
+    }
+    removed = 0
+    for sha2 in sorted(sha2s):
+        still_used = conn.execute(
+            select(t.statement.c.seq)
+            .where(t.statement.c.has_attachments.is_(True), t.statement.c.body.contains(sha2))
+            .limit(1)
+        ).first()
+        if still_used is None:
+            removed += conn.execute(
+                delete(t.attachment).where(t.attachment.c.sha2 == sha2)
+            ).rowcount
+    return removed
 
 
 def _body_json(stmt: dict[str, Any], received: dict[str, Any], core: str) -> str:
