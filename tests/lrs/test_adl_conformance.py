@@ -94,3 +94,11 @@ def test_a_reserved_four_letter_language_subtag_is_not_a_language_tag(lrs: Lrs) 
     for tag in ("en", "en-US", "zh-Hant-TW", "tlh", "de-CH-1996", "x-private"):
         body = statement(verb={"id": "http://example.com/verb", "display": {tag: "x"}})
         assert lrs.post(body).status_code == 200, tag
+
+
+def test_every_resource_declares_its_methods() -> None:
+    """The 405 check above needs the methods of every resource (a new route must add its own)."""
+    from xapi.lrs.app import ALLOWED_METHODS, LrsApp
+
+    app = LrsApp(store=None)  # type: ignore[arg-type]
+    assert set(app.routes) == set(ALLOWED_METHODS)

@@ -166,6 +166,8 @@ ALLOWED_METHODS: dict[str, tuple[str, ...]] = {
     "agents": ("GET", "HEAD"),
     "about": ("GET", "HEAD"),
     "extensions/agent": ("DELETE",),
+    "extensions/statements/delete": ("POST",),
+    "extensions/statements/count": ("GET", "HEAD"),
 }
 
 
@@ -236,8 +238,8 @@ class LrsApp:
         if request.method == "OPTIONS":
             return XResponse(200)
         xreq = self.adapt(request, resource)
-        allowed = ALLOWED_METHODS[resource]
-        if xreq.method not in allowed:
+        allowed = ALLOWED_METHODS.get(resource, ())
+        if allowed and xreq.method not in allowed:
             # Communication 3.2: 405 for a method the resource does not have, whoever asks.
             raise MethodNotAllowed(
                 f"Method {xreq.method} is not allowed on {resource}; use {', '.join(allowed)}."
