@@ -54,7 +54,6 @@ from xapi.lrs.xapi2 import V1_0_3, XapiVersion
 
 log = logging.getLogger("xapi.lrs")
 
-SUPPORTED_VERSIONS = xapi2.ABOUT_VERSIONS
 PREFIX = "/xapi/"
 ALT_HEADERS = {
     "authorization": "authorization",
@@ -343,7 +342,7 @@ class LrsApp:
             raise MethodNotAllowed()
         return json_response(
             {
-                "version": SUPPORTED_VERSIONS,
+                "version": xapi2.about_versions(xreq.header("X-Experience-API-Version")),
                 "extensions": EXTENSIONS,
             }
         )
