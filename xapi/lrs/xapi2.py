@@ -58,6 +58,7 @@ def about_versions(header: str | None) -> list[str]:
     """The About resource's ``version`` list for a request with this version header."""
     return ABOUT_VERSIONS_1 if negotiate(header) == V1_0_3 else ABOUT_VERSIONS
 
+
 HEADER_1_RE = re.compile(r"^1\.0(?:\.\d+)?$")
 HEADER_2_RE = re.compile(r"^2\.0(?:\.\d+)?$")
 # Data 2.4.10 (2.0): a statement's version starts with "1.0." or "2.0." (semantic versioning).
