@@ -8,10 +8,13 @@ nonce, keys, audience and storage are done by :mod:`steun_lti.lti.flow`, which t
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pylti1p3.assignments_grades import AssignmentsGradesService
 from pylti1p3.deep_link import DeepLink
@@ -143,26 +146,137 @@ class ServiceError(Exception):
 
 
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
+LINEITEM_READ_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
+LINEITEM_MEDIA = "application/vnd.ims.lis.v2.lineitem+json"
+CONTAINER_MEDIA = "application/vnd.ims.lis.v2.lineitemcontainer+json"
+MAX_LINEITEM_PAGES = 20
+
+
+@dataclass(frozen=True)
+class LineItemWanted:
+    """The line item to find (by resource link and tag) or create when a launch names none."""
+
+    label: str
+    resource_link_id: str
+    tag: str
+    resource_id: str | None = None
+    score_maximum: float = 1
+
+
+def _with_query(url: str, **params: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
+    return urlunsplit(parts._replace(query=urlencode([*query, *params.items()])))
+
+
+def _next_page(link_header: str | None, origin_of: str) -> str | None:
+    """The rel="next" URL of a Link header, only on the platform's own origin (it gets our token).
+
+    pylti1p3 lower-cases the whole header (breaking mixed-case URLs); this keeps it as sent.
+    """
+    for part in (link_header or "").split(","):
+        match = re.match(r"\s*<([^>]*)>\s*;(.*)$", part)
+        if match and re.search(r'rel\s*=\s*"?next"?', match.group(2), re.IGNORECASE):
+            url = match.group(1)
+            same = urlsplit(url)[:2] == urlsplit(origin_of)[:2]
+            return url if same else None
+    return None
+
+
+def _find_or_create(
+    connector: ServiceConnector, endpoint: Mapping[str, Any], wanted: LineItemWanted
+) -> str | None:
+    """Find the line item of ``wanted``'s resource link and tag, or create it where allowed.
+
+    The query filters by resource_link_id and tag (AGS 2.0 §3.2.2); the items are matched again
+    here because platforms may ignore the filters. Pages are followed on the same origin only.
+    Returns the line item URL, or None when none exists and the scopes forbid creating one.
+    """
+    scopes = [str(s) for s in endpoint.get("scope") or []]
+    lineitems = str(endpoint.get("lineitems") or "")
+    if not lineitems or not ({LINEITEM_SCOPE, LINEITEM_READ_SCOPE} & set(scopes)):
+        raise ServiceError("the platform granted no line item scope")
+    url: str | None = _with_query(
+        lineitems, resource_link_id=wanted.resource_link_id, tag=wanted.tag
+    )
+    for _ in range(MAX_LINEITEM_PAGES):
+        if url is None:
+            break
+        page = connector.make_service_request(
+            scopes, url, accept=CONTAINER_MEDIA, case_insensitive_headers=True
+        )
+        if not isinstance(page["body"], list):
+            raise ServiceError("line item container is not a list")
+        for item in page["body"]:
+            if (
+                isinstance(item, dict)
+                and item.get("resourceLinkId") == wanted.resource_link_id
+                and item.get("tag") == wanted.tag
+                and isinstance(item.get("id"), str)
+            ):
+                return str(item["id"])
+        url = _next_page(page["headers"].get("Link"), lineitems)
+    if LINEITEM_SCOPE not in scopes:
+        return None
+    item = {
+        "scoreMaximum": wanted.score_maximum,
+        "label": wanted.label,
+        "resourceLinkId": wanted.resource_link_id,
+        "tag": wanted.tag,
+    }
+    if wanted.resource_id:
+        item["resourceId"] = wanted.resource_id
+    created = connector.make_service_request(
+        scopes,
+        lineitems,
+        is_post=True,
+        data=json.dumps(item),
+        content_type=LINEITEM_MEDIA,
+        accept=LINEITEM_MEDIA,
+    )
+    body = created["body"]
+    if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+        raise ServiceError("created line item has no id")
+    return str(body["id"])
 
 
 def post_completion(
-    access: PlatformAccess, endpoint: Mapping[str, Any], lineitem_url: str, user_id: str
-) -> None:
-    """Send score 1/1, Completed, FullyGraded for ``user_id`` to ``lineitem_url``."""
+    access: PlatformAccess,
+    endpoint: Mapping[str, Any],
+    lineitem_url: str | None,
+    user_id: str,
+    *,
+    given: float = 1,
+    maximum: float = 1,
+    wanted: LineItemWanted | None = None,
+) -> str | None:
+    """Send a score for ``user_id``: Completed and FullyGraded at ``given == maximum``.
+
+    Without ``lineitem_url`` the line item is found or created from ``wanted`` first (one access
+    token for both calls). Returns the line item URL used, or None when there was none to use.
+    """
     connector = ServiceConnector(access.registration(), TimeoutSession())
     service = AssignmentsGradesService(connector, dict(endpoint))  # type: ignore[arg-type]
     grade = (
         Grade()
-        .set_score_given(1)
-        .set_score_maximum(1)
-        .set_activity_progress("Completed")
+        .set_score_given(given)
+        .set_score_maximum(maximum)
+        .set_activity_progress("Completed" if given >= maximum else "InProgress")
         .set_grading_progress("FullyGraded")
         .set_user_id(user_id)
         .set_timestamp(datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"))
     )
     try:
+        if lineitem_url is None and wanted is not None:
+            lineitem_url = _find_or_create(connector, endpoint, wanted)
+        if lineitem_url is None:
+            return None
         service.put_grade(grade, LineItem({"id": lineitem_url}))
+    except ServiceError:
+        raise
     except (LtiException, LtiServiceException) as exc:
         raise ServiceError(str(exc)[:200]) from exc
     except Exception as exc:  # requests errors surface untyped from pylti1p3
         raise ServiceError(type(exc).__name__) from exc
+    return lineitem_url

@@ -552,14 +552,28 @@ def submit(attempt_id: int) -> ResponseReturnValue:
 
 
 def report_to_gradebook(launch: LaunchContext, wave_id: str) -> None:
-    """Tell the LMS (AGS) that the deep-linked item of this wave is complete, where there is one."""
-    if launch.target != f"wave:{wave_id}" or not launch.ags_lineitem:
+    """Tell the LMS (AGS) that the launched item is complete, where it offers a gradebook.
+
+    A wave's item (``target`` ``wave:<id>``) is complete with that wave. A link without a target
+    (placed by hand, opening the dashboard) stands for the whole study: it gets the share of
+    waves done, so the column fills up over the year instead of saying "done" after wave 1.
+    """
+    if launch.target not in (f"wave:{wave_id}", None):
+        return
+    if not (launch.ags_lineitem or launch.ags_lineitems):
         return
     try:
         ags = importlib.import_module("steun_lti.lti.ags")
     except ImportError:
         return
     try:
-        ags.report_completion(launch)
+        if launch.target is None:
+            rt = runtime()
+            session = db_session()
+            waves = rt.study.waves
+            done = sum(1 for w in waves if service.wave_done(session, rt.study, teacher(), w))
+            ags.report_completion(launch, given=done, maximum=len(waves))
+        else:
+            ags.report_completion(launch)
     except Exception:  # the gradebook is a courtesy: the answers are safe either way
         log.exception("could not report completion of wave %s to the LMS", wave_id)
