@@ -31,7 +31,7 @@ from werkzeug.wrappers import Response
 from steun_lti.db import db_session
 from steun_lti.launch import LaunchContext, require_launch
 from steun_lti.questionnaires.branching import missing_required, visible_items
-from steun_lti.questionnaires.definition import Instrument
+from steun_lti.questionnaires.definition import Instrument, tr
 from steun_lti.study import service
 from steun_lti.study.definition import Wave
 from steun_lti.study.errors import InvalidAnswer, NotFound, StudyError
@@ -354,8 +354,18 @@ def wave(wave_id: str) -> ResponseReturnValue:
         if cell.status != service.DONE and cell.respondent == "teacher"
     )
     upcoming = [w for w in rt.study.waves if w.state(moment) == "upcoming"]
+    return_link = None
+    if kids and not todo and this_wave.state(moment) in ("open", "late"):
+        # Done: the way back to the course, with a line the LMS may show (LTI 1.3 lti_msg).
+        launch: LaunchContext = g.launch
+        title = tr(this_wave.title, lang())
+        return_link = launch.return_link(
+            lti_msg=gettext("%(wave)s: all questionnaires are done. Thank you!", wave=title),
+            lti_log=f"wave {this_wave.id} complete",
+        )
     return render_template(
         "study/wave.html",
+        return_link=return_link,
         wave=this_wave,
         kids=kids,
         overview=overview,
