@@ -142,7 +142,11 @@ def deep_linking_response_jwt(
 
 
 class ServiceError(Exception):
-    """A call to the platform's services failed."""
+    """A call to the platform's services failed; ``status`` is the HTTP status when there was one."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
 
 
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
@@ -184,99 +188,112 @@ def _next_page(link_header: str | None, origin_of: str) -> str | None:
     return None
 
 
-def _find_or_create(
-    connector: ServiceConnector, endpoint: Mapping[str, Any], wanted: LineItemWanted
-) -> str | None:
-    """Find the line item of ``wanted``'s resource link and tag, or create it where allowed.
+class AgsClient:
+    """One platform's AGS endpoint for one report: a single access token for all its calls.
 
-    The query filters by resource_link_id and tag (AGS 2.0 §3.2.2); the items are matched again
-    here because platforms may ignore the filters. Pages are followed on the same origin only.
-    Returns the line item URL, or None when none exists and the scopes forbid creating one.
+    pylti1p3 signs the token request and sends the calls (with our timeouts); the line item search
+    is ours: pylti1p3's matches one property only, ignores the query filters, lower-cases the
+    Link header and follows it anywhere.
     """
-    scopes = [str(s) for s in endpoint.get("scope") or []]
-    lineitems = str(endpoint.get("lineitems") or "")
-    if not lineitems or not ({LINEITEM_SCOPE, LINEITEM_READ_SCOPE} & set(scopes)):
-        raise ServiceError("the platform granted no line item scope")
-    url: str | None = _with_query(
-        lineitems, resource_link_id=wanted.resource_link_id, tag=wanted.tag
-    )
-    for _ in range(MAX_LINEITEM_PAGES):
-        if url is None:
-            break
-        page = connector.make_service_request(
-            scopes, url, accept=CONTAINER_MEDIA, case_insensitive_headers=True
+
+    def __init__(self, access: PlatformAccess, endpoint: Mapping[str, Any]) -> None:
+        self.endpoint = dict(endpoint)
+        self.scopes = [str(s) for s in self.endpoint.get("scope") or []]
+        self.lineitems = str(self.endpoint.get("lineitems") or "")
+        self._connector = ServiceConnector(access.registration(), TimeoutSession())
+
+    @property
+    def can_find(self) -> bool:
+        return bool(self.lineitems) and bool(
+            {LINEITEM_SCOPE, LINEITEM_READ_SCOPE} & set(self.scopes)
         )
-        if not isinstance(page["body"], list):
-            raise ServiceError("line item container is not a list")
-        for item in page["body"]:
-            if (
-                isinstance(item, dict)
-                and item.get("resourceLinkId") == wanted.resource_link_id
-                and item.get("tag") == wanted.tag
-                and isinstance(item.get("id"), str)
-            ):
-                return str(item["id"])
-        url = _next_page(page["headers"].get("Link"), lineitems)
-    if LINEITEM_SCOPE not in scopes:
+
+    @property
+    def can_create(self) -> bool:
+        return bool(self.lineitems) and LINEITEM_SCOPE in self.scopes
+
+    def _call(self, url: str, **kwargs: Any) -> Any:
+        try:
+            return self._connector.make_service_request(self.scopes, url, **kwargs)
+        except LtiServiceException as exc:
+            raise ServiceError(str(exc)[:200], exc.response.status_code) from exc
+        except LtiException as exc:
+            raise ServiceError(str(exc)[:200]) from exc
+        except Exception as exc:  # requests errors surface untyped from pylti1p3
+            raise ServiceError(type(exc).__name__) from exc
+
+    def find_lineitem(self, wanted: LineItemWanted) -> str | None:
+        """The URL of the line item of ``wanted``'s resource link and tag, if the platform has one.
+
+        The query filters by resource_link_id and tag (AGS 2.0); the items are matched again here
+        because platforms may ignore the filters. Pages are followed on the same origin only.
+        """
+        if not self.can_find:
+            raise ServiceError("the platform granted no line item scope")
+        url: str | None = _with_query(
+            self.lineitems, resource_link_id=wanted.resource_link_id, tag=wanted.tag
+        )
+        for _ in range(MAX_LINEITEM_PAGES):
+            if url is None:
+                break
+            page = self._call(url, accept=CONTAINER_MEDIA, case_insensitive_headers=True)
+            if not isinstance(page["body"], list):
+                raise ServiceError("line item container is not a list")
+            for item in page["body"]:
+                if (
+                    isinstance(item, dict)
+                    and item.get("resourceLinkId") == wanted.resource_link_id
+                    and item.get("tag") == wanted.tag
+                    and isinstance(item.get("id"), str)
+                ):
+                    return str(item["id"])
+            url = _next_page(page["headers"].get("Link"), self.lineitems)
         return None
-    item = {
-        "scoreMaximum": wanted.score_maximum,
-        "label": wanted.label,
-        "resourceLinkId": wanted.resource_link_id,
-        "tag": wanted.tag,
-    }
-    if wanted.resource_id:
-        item["resourceId"] = wanted.resource_id
-    created = connector.make_service_request(
-        scopes,
-        lineitems,
-        is_post=True,
-        data=json.dumps(item),
-        content_type=LINEITEM_MEDIA,
-        accept=LINEITEM_MEDIA,
-    )
-    body = created["body"]
-    if not isinstance(body, dict) or not isinstance(body.get("id"), str):
-        raise ServiceError("created line item has no id")
-    return str(body["id"])
 
+    def create_lineitem(self, wanted: LineItemWanted) -> str:
+        if not self.can_create:
+            raise ServiceError("the platform did not grant the lineitem scope")
+        item: dict[str, Any] = {
+            "scoreMaximum": wanted.score_maximum,
+            "label": wanted.label,
+            "resourceLinkId": wanted.resource_link_id,
+            "tag": wanted.tag,
+        }
+        if wanted.resource_id:
+            item["resourceId"] = wanted.resource_id
+        created = self._call(
+            self.lineitems,
+            is_post=True,
+            data=json.dumps(item),
+            content_type=LINEITEM_MEDIA,
+            accept=LINEITEM_MEDIA,
+        )
+        body = created["body"]
+        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+            raise ServiceError("created line item has no id")
+        return str(body["id"])
 
-def post_completion(
-    access: PlatformAccess,
-    endpoint: Mapping[str, Any],
-    lineitem_url: str | None,
-    user_id: str,
-    *,
-    given: float = 1,
-    maximum: float = 1,
-    wanted: LineItemWanted | None = None,
-) -> str | None:
-    """Send a score for ``user_id``: Completed and FullyGraded at ``given == maximum``.
-
-    Without ``lineitem_url`` the line item is found or created from ``wanted`` first (one access
-    token for both calls). Returns the line item URL used, or None when there was none to use.
-    """
-    connector = ServiceConnector(access.registration(), TimeoutSession())
-    service = AssignmentsGradesService(connector, dict(endpoint))  # type: ignore[arg-type]
-    grade = (
-        Grade()
-        .set_score_given(given)
-        .set_score_maximum(maximum)
-        .set_activity_progress("Completed" if given >= maximum else "InProgress")
-        .set_grading_progress("FullyGraded")
-        .set_user_id(user_id)
-        .set_timestamp(datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"))
-    )
-    try:
-        if lineitem_url is None and wanted is not None:
-            lineitem_url = _find_or_create(connector, endpoint, wanted)
-        if lineitem_url is None:
-            return None
-        service.put_grade(grade, LineItem({"id": lineitem_url}))
-    except ServiceError:
-        raise
-    except (LtiException, LtiServiceException) as exc:
-        raise ServiceError(str(exc)[:200]) from exc
-    except Exception as exc:  # requests errors surface untyped from pylti1p3
-        raise ServiceError(type(exc).__name__) from exc
-    return lineitem_url
+    def post_score(
+        self, lineitem_url: str, user_id: str, *, given: float = 1, maximum: float = 1
+    ) -> None:
+        """Send a score for ``user_id``: Completed at ``given == maximum``, always FullyGraded."""
+        if SCORE_SCOPE not in self.scopes:
+            raise ServiceError("the platform did not grant the score scope")
+        grade = (
+            Grade()
+            .set_score_given(given)
+            .set_score_maximum(maximum)
+            .set_activity_progress("Completed" if given >= maximum else "InProgress")
+            .set_grading_progress("FullyGraded")
+            .set_user_id(user_id)
+            .set_timestamp(
+                datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            )
+        )
+        url = AssignmentsGradesService._add_url_path_ending(lineitem_url, "scores")
+        self._call(
+            url,
+            is_post=True,
+            data=grade.get_value(),
+            content_type="application/vnd.ims.lis.v1.score+json",
+        )

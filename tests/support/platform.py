@@ -158,8 +158,10 @@ class FakePlatform:
         self.requests: list[str] = []  # "METHOD /path" of every request that reached us
         self.scores: list[dict[str, Any]] = []
         self.lineitems: dict[str, dict[str, Any]] = {}
+        self._lineitem_seq = 0
         self.lineitems_page_size: int | None = None  # page line item lists (Link rel="next")
         self.lineitems_filtered = True  # False: ignore the query filters, as some LMSs do
+        self.on_lineitem_create: Callable[[], None] | None = None  # runs before a POST lineitems
         self.deep_link_responses: list[dict[str, Any]] = []
         self.registrations: list[dict[str, Any]] = []
         self.access_tokens: dict[str, str] = {}  # token -> scope
@@ -332,12 +334,17 @@ class FakePlatform:
             claims.pop(name, None)
         return claims
 
+    def _new_lineitem_number(self) -> int:
+        """Never the number of a deleted line item again (a deleted column's URL stays dead)."""
+        self._lineitem_seq = max(self._lineitem_seq, len(self.lineitems)) + 1
+        return self._lineitem_seq
+
     def _lineitem_for(self, spec: LaunchSpec) -> str:
         with self._lock:
             for url, item in self.lineitems.items():
                 if item.get("resourceLinkId") == spec.resource_link_id:
                     return url
-            url = f"{self.issuer}/ags/{spec.context_id}/lineitems/{len(self.lineitems) + 1}"
+            url = f"{self.issuer}/ags/{spec.context_id}/lineitems/{self._new_lineitem_number()}"
             self.lineitems[url] = {
                 "id": url,
                 "label": "Steun",
@@ -505,8 +512,10 @@ class FakePlatform:
         if path.endswith("/lineitems"):
             if request.method == "POST":
                 self._require_token(request, AGS_SCOPES[0])
+                if self.on_lineitem_create is not None:
+                    self.on_lineitem_create()
                 item = json.loads(request.get_data())
-                item_url = f"{url}/{len(self.lineitems) + 1}"
+                item_url = f"{url}/{self._new_lineitem_number()}"
                 item["id"] = item_url
                 with self._lock:
                     self.lineitems[item_url] = item
