@@ -109,6 +109,14 @@ def _take_2_0_parts(statement: dict[str, Any]) -> list[tuple[dict[str, Any], str
         for key in ("contextAgents", "contextGroups"):
             if key in context:
                 taken.append((context, key, context.pop(key)))
+    for holder in (statement, statement.get("object")):
+        # A context of only 2.0 properties would look empty to the 1.0.3 rules (XAPI-00001).
+        if (
+            isinstance(holder, dict)
+            and holder.get("context") == {}
+            and any(h is holder.get("context") for h, _, _ in taken)
+        ):
+            taken.append((holder, "context", holder.pop("context")))
     return taken
 
 
