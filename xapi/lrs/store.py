@@ -331,8 +331,8 @@ class Store:
             raise BadRequest(
                 f"Unknown scope {', '.join(unknown) or '(none)'}; use {', '.join(SCOPES)}."
             )
-        key = key or secrets.token_urlsafe(16)
-        secret = secret or secrets.token_urlsafe(32)
+        key = key or _cli_safe_token(16)
+        secret = secret or _cli_safe_token(32)
         salt = secrets.token_hex(16)
         with self.write() as conn:
             if conn.execute(select(t.credential.c.id).where(t.credential.c.key == key)).first():
@@ -464,19 +464,10 @@ class Store:
             if not new:
                 return ids, 0
             batch_ids = {s["id"].lower(): s for s, _ in new}
-            # Voiding: the target may not be a voiding statement itself.
+            # Voiding statements. One that targets another voiding statement is accepted but
+            # voids nothing: a statement is voided only if it is not itself a voiding statement
+            # (Data 2.3.2; the specification does not allow rejecting it).
             targets = {s["object"]["id"].lower() for s, _ in new if s["verb"]["id"] == VOIDED}
-            if targets:
-                voiding_targets = conn.execute(
-                    select(t.statement.c.id).where(
-                        t.statement.c.id.in_(list(targets)), t.statement.c.voids.is_not(None)
-                    )
-                ).all()
-                in_batch = [
-                    i for i in targets if i in batch_ids and batch_ids[i]["verb"]["id"] == VOIDED
-                ]
-                if voiding_targets or in_batch:
-                    raise BadRequest("A voiding statement cannot void another voiding statement.")
             # StatementRef targets pass their filter keys on (Communication 2.1.3, filter rules).
             ref_ids = {
                 s["object"]["id"].lower()
@@ -518,7 +509,7 @@ class Store:
                     {
                         "id": sid,
                         "stored_us": stored_us,
-                        "voided": sid in late_voided,
+                        "voided": sid in late_voided and stmt["verb"]["id"] != VOIDED,
                         "voids": stmt["object"]["id"].lower()
                         if stmt["verb"]["id"] == VOIDED
                         else None,
@@ -1001,6 +992,14 @@ def _body_json(stmt: dict[str, Any], received: dict[str, Any], core: str) -> str
     if "timestamp" not in received:
         head["timestamp"] = stmt["timestamp"]
     return json.dumps(head, separators=(",", ":"), ensure_ascii=False)[:-1] + "," + core[1:]
+
+
+def _cli_safe_token(nbytes: int) -> str:
+    """A URL-safe random token not starting with "-" (it is given on command lines)."""
+    while True:
+        value = secrets.token_urlsafe(nbytes)
+        if not value.startswith("-"):
+            return value
 
 
 def _hash_secret(salt: str, secret: str) -> str:
