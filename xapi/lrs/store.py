@@ -8,10 +8,14 @@ processes can share one database. Writes on SQLite take the write lock up front
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
+import os
 import secrets
+import struct
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -22,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -110,9 +115,34 @@ def _context_activity_ids(context: dict[str, Any] | None) -> Iterator[str]:
             yield item["id"]
 
 
-def statement_keys(stmt: dict[str, Any]) -> set[str]:
-    """The filter keys of one statement (before inheriting those of a StatementRef target)."""
-    keys: set[str] = set()
+# Roles of a value in a statement, kept with its index row so that one row serves several
+# filters: agent= (the actor or the object), a withdrawal (everyone it must reach) and
+# related_agents (those and the authority).
+ROLE_MAIN = 1
+ROLE_PERSON = 2
+ROLE_RELATED = 4
+_KEY = struct.Struct(">qB")  # a key and its roles, packed into lrs_statement.index_keys
+
+
+def key_hash(text: str) -> int:
+    """The signed 64-bit index key of ``kind:value``.
+
+    With a few million distinct values the chance that any two share a key is below 1e-6,
+    and a query only goes wrong if its own value shares one: 64 bits keep the index compact."""
+    return int.from_bytes(
+        hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True
+    )
+
+
+def statement_keys(stmt: dict[str, Any]) -> dict[str, int]:
+    """The filter keys (``kind:value``) of one statement and their roles, before inheriting those
+    of a StatementRef target. Agents are ``g:``; verb ``v:``; registration ``r:``; the object
+    activity ``o:`` and every activity (related_activities) ``ra2:``."""
+    keys: dict[str, int] = {}
+
+    def add(key: str, roles: int) -> None:
+        keys[key] = keys.get(key, 0) | roles
+
     actor, obj, context = stmt["actor"], stmt["object"], stmt.get("context") or {}
     kind = obj.get("objectType", "Activity")
     # agent= matches the actor or the object (an Agent or identified Group).
@@ -121,12 +151,12 @@ def statement_keys(stmt: dict[str, Any]) -> set[str]:
         agent_identity(obj) if kind in ("Agent", "Group") else None,
     ]:
         if identity:
-            keys.add("a:" + identity)
-    keys.add("v:" + stmt["verb"]["id"])
+            add("g:" + identity, ROLE_MAIN | ROLE_RELATED)
+    add("v:" + stmt["verb"]["id"], ROLE_MAIN)
     if kind == "Activity":
-        keys.add("o:" + obj["id"])
+        add("o:" + obj["id"], ROLE_MAIN)
     if context.get("registration"):
-        keys.add("r:" + context["registration"].lower())
+        add("r:" + context["registration"].lower(), ROLE_MAIN)
     # Everyone a withdrawal must reach: actor, object, instructor, team and group members,
     # also inside a SubStatement. related_agents adds the authority.
     people: list[dict[str, Any] | None] = [actor, context.get("instructor"), context.get("team")]
@@ -144,18 +174,32 @@ def statement_keys(stmt: dict[str, Any]) -> set[str]:
             people.append(sub_obj)
         elif sub_kind == "Activity":
             activities.append(sub_obj["id"])
-    # "w:" reaches everyone a withdrawal must reach; "ra:" (related_agents) adds the
-    # authority, "ra2:" (related_activities) holds every activity. Supersets, so that every
-    # filter is one key and a query walks one (key, seq) index range.
+    # Supersets, so that every filter is one key and a query walks one (key, seq) range.
     for person in people:
         for identity in _agents_in(person):
-            keys.add("w:" + identity)
-            keys.add("ra:" + identity)
+            add("g:" + identity, ROLE_PERSON | ROLE_RELATED)
     for identity in _agents_in(stmt.get("authority")):
-        keys.add("ra:" + identity)
+        add("g:" + identity, ROLE_RELATED)
     for activity_id in activities:
-        keys.add("ra2:" + activity_id)
+        add("ra2:" + activity_id, ROLE_RELATED)
     return keys
+
+
+def hashed_keys(stmt: dict[str, Any]) -> dict[int, int]:
+    """:func:`statement_keys` as index keys."""
+    result: dict[int, int] = {}
+    for text, roles in statement_keys(stmt).items():
+        key = key_hash(text)
+        result[key] = result.get(key, 0) | roles
+    return result
+
+
+def pack_keys(keys: dict[int, int]) -> bytes:
+    return b"".join(_KEY.pack(key, roles) for key, roles in keys.items())
+
+
+def unpack_keys(blob: bytes | None) -> dict[int, int]:
+    return dict(_KEY.iter_unpack(blob)) if blob else {}
 
 
 LRS_SET = ("stored", "authority", "version", "id")
@@ -193,6 +237,41 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(conn: Connection) -> None:
     immediate = conn.get_execution_options().get("write", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class WriteGate:
+    """Writers of one SQLite database queue here, across threads and processes, before they
+    take SQLite's write lock: an exclusive ``flock`` on ``<database>-writer.lock``.
+
+    SQLite itself makes a writer that finds the lock taken poll, sleeping 1, 2, 5 ... up to
+    100 ms between tries, so under load the lock often sits free while writers sleep. Waiting
+    in the kernel instead hands the lock over the moment it is released."""
+
+    def __init__(self, database: str | None) -> None:
+        self.path = f"{database}-writer.lock" if database and database != ":memory:" else None
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _file(self) -> int:
+        if self._fd is None or self._pid != os.getpid():  # a forked worker opens its own
+            assert self.path is not None
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        if self.path is None:
+            yield
+            return
+        with self._thread_lock:
+            fd = self._file()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def make_engine(url: str) -> Engine:
@@ -252,19 +331,32 @@ class StatementQuery:
     ceiling: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def filter_keys(self) -> list[str]:
-        """The index keys a matching statement has, most selective first (registration, agent,
-        activity, verb): the first one drives the query, the others are checked per row."""
-        keys: list[str] = []
+    def filter_keys(self) -> list[tuple[int, int]]:
+        """The index keys a matching statement has, with the roles one of them must have (0:
+        any), most selective first (registration, agent, activity, verb): the first one drives
+        the query, the others are checked per row."""
+        keys: list[tuple[str, int]] = []
         if self.registration:
-            keys.append("r:" + self.registration)
+            keys.append(("r:" + self.registration, 0))
         if self.agent:
-            keys.append(("ra:" if self.related_agents else "a:") + self.agent)
+            keys.append(("g:" + self.agent, 0 if self.related_agents else ROLE_MAIN))
         if self.activity:
-            keys.append(("ra2:" if self.related_activities else "o:") + self.activity)
+            keys.append((("ra2:" if self.related_activities else "o:") + self.activity, 0))
         if self.verb:
-            keys.append("v:" + self.verb)
-        return [hkey(k) for k in keys]
+            keys.append(("v:" + self.verb, 0))
+        return [(key_hash(k), roles) for k, roles in keys]
+
+
+@dataclass
+class _Prepared:
+    """One statement of a write, prepared outside the transaction."""
+
+    received: dict[str, Any]
+    fingerprint: str
+    keys: dict[int, int]
+    voids: str | None
+    ref: str | None
+    body: str
 
 
 class Store:
@@ -274,6 +366,8 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self.max_limit = max_limit
+        parsed = make_url(url)
+        self._gate = WriteGate(parsed.database if parsed.get_backend_name() == "sqlite" else None)
 
     @property
     def dialect(self) -> str:
@@ -284,7 +378,11 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
+        with (
+            self._gate.hold(),
+            self.engine.connect().execution_options(write=True) as conn,
+            conn.begin(),
+        ):
             yield conn
 
     @contextmanager
@@ -301,11 +399,63 @@ class Store:
             version = conn.execute(select(func.max(t.schema_version.c.version))).scalar()
             if version is None:
                 conn.execute(insert(t.schema_version).values(version=t.SCHEMA_VERSION))
+            elif version == 1:
+                self._migrate_from_1(conn)
             elif version > t.SCHEMA_VERSION:
                 raise LrsError(
                     f"The LRS database has schema version {version}; this Steun knows "
                     f"{t.SCHEMA_VERSION}. Upgrade Steun."
                 )
+
+    def _migrate_from_1(self, conn: Connection) -> None:
+        """Schema 1 -> 2: rebuild the statement index from the stored statements, in the same
+        transaction (all or nothing). It reads every statement once: about a minute per
+        million statements."""
+        count = conn.execute(select(func.count()).select_from(t.statement)).scalar_one()
+        log.warning("LRS schema 1 -> 2: rebuilding the index of %d statements", count)
+        binary = "BYTEA" if self.dialect == "postgresql" else "BLOB"
+        conn.exec_driver_sql("DROP TABLE lrs_statement_key")
+        conn.exec_driver_sql("DROP INDEX ix_lrs_statement_voids")
+        conn.exec_driver_sql(f"ALTER TABLE lrs_statement ADD COLUMN index_keys {binary}")
+        t.statement_key.create(conn)
+        next(i for i in t.statement.indexes if i.name == "ix_lrs_statement_voids").create(conn)
+        s = t.statement.c
+        after = 0
+        while True:
+            rows = conn.execute(
+                select(s.seq, s.body).where(s.seq > after).order_by(s.seq).limit(2000)
+            ).all()
+            if not rows:
+                break
+            after = rows[-1].seq
+            statements = [(row.seq, json.loads(row.body)) for row in rows]
+            refs = {
+                stmt["object"]["id"].lower()
+                for _seq, stmt in statements
+                if stmt["object"].get("objectType") == "StatementRef"
+            }
+            inherited = {
+                r.id: unpack_keys(r.index_keys)
+                for r in conn.execute(select(s.id, s.index_keys).where(s.id.in_(list(refs))))
+            }
+            updates, key_rows = [], []
+            for seq, stmt in statements:
+                keys = hashed_keys(stmt)
+                if stmt["object"].get("objectType") == "StatementRef":
+                    for key, roles in inherited.get(stmt["object"]["id"].lower(), {}).items():
+                        keys[key] = keys.get(key, 0) | roles
+                inherited[stmt["id"].lower()] = keys  # a reference later in this chunk
+                updates.append({"s": seq, "k": pack_keys(keys)})
+                key_rows += [(key, seq, roles) for key, roles in keys.items()]
+            conn.execute(
+                update(t.statement)
+                .where(s.seq == bindparam("s"))
+                .values(index_keys=bindparam("k")),
+                updates,
+            )
+            self._insert_keys(conn, sorted(key_rows))
+        conn.execute(update(t.schema_version).values(version=t.SCHEMA_VERSION))
+        log.warning("LRS schema 1 -> 2: done")
 
     # credentials -------------------------------------------------------------------------
 
@@ -418,118 +568,108 @@ class Store:
         credential: Credential,
         attachments: dict[str, tuple[str, bytes]],
     ) -> tuple[list[str], int]:
+        # Everything that needs no database happens before the write lock is taken (SQLite
+        # has one writer at a time): ids, canonical JSON, fingerprints, bodies, index keys.
         stored_us = now_us()
         stored = format_us(stored_us)
+        authority = credential.authority
         ids: list[str] = []
-        seen: set[str] = set()
-        for stmt in statements:
-            if "id" not in stmt:
-                stmt["id"] = str(uuid.uuid4())
-            sid = stmt["id"].lower()
-            if sid in seen:
-                raise BadRequest(f"Statement id {stmt['id']} occurs twice in this request.")
-            seen.add(sid)
-            ids.append(stmt["id"])
-        cores = [core_json(s) for s in statements]
-        prints = [hashlib.sha256(c.encode()).hexdigest() for c in cores]
-        core_of = {id(s): c for s, c in zip(statements, cores, strict=True)}
+        prepared: dict[str, _Prepared] = {}
+        for received in statements:
+            if "id" not in received:
+                received["id"] = str(uuid.uuid4())
+            sid = received["id"].lower()
+            if sid in prepared:
+                raise BadRequest(f"Statement id {received['id']} occurs twice in this request.")
+            ids.append(received["id"])
+            core = core_json(received)
+            # A copy: a retried transaction must see the statements as received.
+            stmt = {**received, "stored": stored, "authority": authority}
+            stmt.setdefault("timestamp", stored)
+            stmt.setdefault("version", "1.0.0")
+            obj = received["object"]
+            prepared[sid] = _Prepared(
+                received=received,
+                fingerprint=hashlib.sha256(core.encode()).hexdigest(),
+                keys=hashed_keys(stmt),
+                voids=obj["id"].lower() if received["verb"]["id"] == VOIDED else None,
+                ref=obj["id"].lower() if obj.get("objectType") == "StatementRef" else None,
+                body=_body_json(stmt, received, core),
+            )
         with self.write() as conn:
             existing = {
                 r.id: r.fingerprint
                 for r in conn.execute(
                     select(t.statement.c.id, t.statement.c.fingerprint).where(
-                        t.statement.c.id.in_(list(seen))
+                        t.statement.c.id.in_(list(prepared))
                     )
                 )
             }
-            new: list[tuple[dict[str, Any], str]] = []
-            for stmt, fp in zip(statements, prints, strict=True):
-                old = existing.get(stmt["id"].lower())
+            new: dict[str, _Prepared] = {}
+            for sid, p in prepared.items():
+                old = existing.get(sid)
                 if old is None:
-                    new.append((stmt, fp))
-                elif old != fp:
-                    raise Conflict(f"Statement {stmt['id']} exists already with different content.")
+                    new[sid] = p
+                elif old != p.fingerprint:
+                    raise Conflict(
+                        f"Statement {p.received['id']} exists already with different content."
+                    )
             if not new:
                 return ids, 0
-            batch_ids = {s["id"].lower(): s for s, _ in new}
             # Voiding: the target may not be a voiding statement itself.
-            targets = {s["object"]["id"].lower() for s, _ in new if s["verb"]["id"] == VOIDED}
+            targets = {p.voids for p in new.values() if p.voids}
             if targets:
                 voiding_targets = conn.execute(
                     select(t.statement.c.id).where(
                         t.statement.c.id.in_(list(targets)), t.statement.c.voids.is_not(None)
                     )
                 ).all()
-                in_batch = [
-                    i for i in targets if i in batch_ids and batch_ids[i]["verb"]["id"] == VOIDED
-                ]
-                if voiding_targets or in_batch:
+                if voiding_targets or any(new[i].voids for i in targets if i in new):
                     raise BadRequest("A voiding statement cannot void another voiding statement.")
             # StatementRef targets pass their filter keys on (Communication 2.1.3, filter rules).
-            ref_ids = {
-                s["object"]["id"].lower()
-                for s, _ in new
-                if s["object"].get("objectType") == "StatementRef"
-            }
-            inherited: dict[str, set[str]] = {}
-            if ref_ids:
-                rows = conn.execute(
-                    select(t.statement.c.id, t.statement_key.c.key)
-                    .join(t.statement_key, t.statement_key.c.seq == t.statement.c.seq)
-                    .where(t.statement.c.id.in_(list(ref_ids)))
-                ).all()
-                for row in rows:
-                    inherited.setdefault(row.id, set()).add(row.key)
+            refs = {p.ref for p in new.values() if p.ref}
+            keys = {sid: p.keys for sid, p in new.items()}
+            if refs:
+                stored_keys = {
+                    r.id: unpack_keys(r.index_keys)
+                    for r in conn.execute(
+                        select(t.statement.c.id, t.statement.c.index_keys).where(
+                            t.statement.c.id.in_(list(refs))
+                        )
+                    )
+                }
+                for sid, p in new.items():
+                    if p.ref is None:
+                        continue
+                    inherited = stored_keys.get(p.ref) or (
+                        new[p.ref].keys if p.ref in new and p.ref != sid else {}
+                    )
+                    merged = dict(p.keys)
+                    for key, roles in inherited.items():
+                        merged[key] = merged.get(key, 0) | roles
+                    keys[sid] = merged
             # Statements that arrive after the statement voiding them are stored voided.
-            late_voided = {
-                r.voids
-                for r in conn.execute(
-                    select(t.statement.c.voids).where(t.statement.c.voids.in_(list(batch_ids)))
-                )
-            } | (targets & set(batch_ids))
-            rows_to_insert = []
-            key_sets: list[set[str]] = []
-            for received, fp in new:
-                # A copy: a retried transaction must see the statements as received.
-                stmt = {**received, "stored": stored, "authority": credential.authority}
-                stmt.setdefault("timestamp", stored)
-                stmt.setdefault("version", "1.0.0")
-                sid = stmt["id"].lower()
-                keys = {hkey(k) for k in statement_keys(stmt)}
-                if stmt["object"].get("objectType") == "StatementRef":
-                    target = stmt["object"]["id"].lower()
-                    keys |= inherited.get(target, set())
-                    if target in batch_ids and target != sid:
-                        keys |= {hkey(k) for k in statement_keys(batch_ids[target])}
-                key_sets.append(keys)
-                rows_to_insert.append(
-                    {
-                        "id": sid,
-                        "stored_us": stored_us,
-                        "voided": sid in late_voided,
-                        "voids": stmt["object"]["id"].lower()
-                        if stmt["verb"]["id"] == VOIDED
-                        else None,
-                        "credential_id": credential.id,
-                        "fingerprint": fp,
-                        "has_attachments": bool(stmt.get("attachments")),
-                        "body": _body_json(stmt, received, core_of[id(received)]),
-                    }
-                )
-            seqs = (
+            late_voided = set(
                 conn.execute(
-                    insert(t.statement).returning(t.statement.c.seq, sort_by_parameter_order=True),
-                    rows_to_insert,
+                    select(t.statement.c.voids).where(t.statement.c.voids.in_(list(new)))
+                ).scalars()
+            ) | (targets & set(new))
+            rows = [
+                (
+                    sid,
+                    sid in late_voided,
+                    p.voids,
+                    p.fingerprint,
+                    bool(p.received.get("attachments")),
+                    pack_keys(keys[sid]),
+                    p.body,
                 )
-                .scalars()
-                .all()
-            )
-            key_rows = [
-                {"key": key, "seq": seq}
-                for seq, keys in zip(seqs, key_sets, strict=True)
-                for key in keys
+                for sid, p in new.items()
             ]
-            conn.execute(insert(t.statement_key), key_rows)
+            seqs = self._insert_statements(conn, rows, stored_us, credential.id)
+            self._insert_keys(
+                conn, sorted((k, seqs[sid], r) for sid, ks in keys.items() for k, r in ks.items())
+            )
             if targets:
                 conn.execute(
                     update(t.statement)
@@ -537,8 +677,54 @@ class Store:
                     .values(voided=True)
                 )
             self._store_attachments(conn, attachments)
-            self._merge_activities(conn, [s for s, _ in new])
+            self._merge_activities(conn, [p.received for p in new.values()])
         return ids, len(new)
+
+    def _insert_statements(
+        self, conn: Connection, rows: list[tuple[Any, ...]], stored_us: int, credential_id: int
+    ) -> dict[str, int]:
+        """Insert statement rows (id, voided, voids, fingerprint, has_attachments, index_keys, body)
+        in one round trip; returns the seq of each id."""
+        if self.dialect == "postgresql":
+            columns = list(zip(*rows, strict=True))
+            result = conn.exec_driver_sql(
+                "INSERT INTO lrs_statement (id, stored_us, voided, voids, credential_id,"
+                " fingerprint, has_attachments, index_keys, body)"
+                " SELECT u.id, %s, u.voided, u.voids, %s, u.fp, u.att, u.keys, u.body"
+                " FROM unnest(%s::varchar[], %s::boolean[], %s::varchar[], %s::varchar[],"
+                " %s::boolean[], %s::bytea[], %s::text[])"
+                " WITH ORDINALITY AS u(id, voided, voids, fp, att, keys, body, n)"
+                " ORDER BY u.n RETURNING seq, id",
+                (stored_us, credential_id, *(list(c) for c in columns)),
+            )
+            return {sid: seq for seq, sid in result}
+        # SQLite: this transaction holds the write lock, so the next seqs are known.
+        top = conn.exec_driver_sql("SELECT coalesce(max(seq), 0) FROM lrs_statement").scalar()
+        first = int(top or 0) + 1
+        conn.exec_driver_sql(
+            "INSERT INTO lrs_statement (seq, id, stored_us, voided, voids, credential_id,"
+            " fingerprint, has_attachments, index_keys, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (first + i, sid, stored_us, voided, voids, credential_id, fp, att, keys, body)
+                for i, (sid, voided, voids, fp, att, keys, body) in enumerate(rows)
+            ],
+        )
+        return {row[0]: first + i for i, row in enumerate(rows)}
+
+    def _insert_keys(self, conn: Connection, rows: list[tuple[int, int, int]]) -> None:
+        if not rows:
+            return
+        if self.dialect == "postgresql":
+            keys, seqs, roles = (list(c) for c in zip(*rows, strict=True))
+            conn.exec_driver_sql(
+                "INSERT INTO lrs_statement_key (key, seq, roles)"
+                " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::smallint[])",
+                (keys, seqs, roles),
+            )
+            return
+        conn.exec_driver_sql(
+            "INSERT INTO lrs_statement_key (key, seq, roles) VALUES (?, ?, ?)", rows
+        )
 
     def _store_attachments(
         self, conn: Connection, attachments: dict[str, tuple[str, bytes]]
@@ -569,32 +755,38 @@ class Store:
             return
         hashes = {hkey(i): i for i in definitions}
         current = {
-            r.id_hash: json.loads(r.definition)
+            r.id_hash: r.definition
             for r in conn.execute(
                 select(t.activity.c.id_hash, t.activity.c.definition).where(
                     t.activity.c.id_hash.in_(list(hashes))
                 )
             )
         }
+        updates, inserts = [], []
         for h, activity_id in hashes.items():
             if h in current:
-                merged = current[h]
-                before = json.dumps(merged, sort_keys=True)
+                before = json.loads(current[h])
+                merged = dict(before)  # merging replaces top-level values, never edits them
                 _merge_definition(merged, definitions[activity_id])
-                if json.dumps(merged, sort_keys=True) != before:
-                    conn.execute(
-                        update(t.activity)
-                        .where(t.activity.c.id_hash == h)
-                        .values(definition=json.dumps(merged))
-                    )
+                if merged != before:
+                    updates.append({"h": h, "d": json.dumps(merged)})
             else:
-                conn.execute(
-                    insert(t.activity).values(
-                        id_hash=h,
-                        activity_id=activity_id,
-                        definition=json.dumps(definitions[activity_id]),
-                    )
+                inserts.append(
+                    {
+                        "id_hash": h,
+                        "activity_id": activity_id,
+                        "definition": json.dumps(definitions[activity_id]),
+                    }
                 )
+        if updates:
+            conn.execute(
+                update(t.activity)
+                .where(t.activity.c.id_hash == bindparam("h"))
+                .values(definition=bindparam("d")),
+                updates,
+            )
+        if inserts:
+            conn.execute(insert(t.activity), inserts)
 
     # statements: reading -----------------------------------------------------------------
 
@@ -628,11 +820,17 @@ class Store:
             # Walk the (key, seq) index of the first filter in stored order: O(page), however
             # rare the value and however deep the page.
             k = t.statement_key.c
-            query = query.join(t.statement_key, k.seq == s.seq).where(k.key == keys[0])
+            first, roles = keys[0]
+            query = query.join(t.statement_key, k.seq == s.seq).where(k.key == first)
+            if roles:
+                query = query.where(k.roles.op("&")(roles) != 0)
             order_seq = k.seq
-            for key in keys[1:]:
+            for key, roles in keys[1:]:
                 other = t.statement_key.alias()
-                query = query.where(exists().where(other.c.key == key, other.c.seq == s.seq))
+                match = exists().where(other.c.key == key, other.c.seq == s.seq)
+                if roles:
+                    match = match.where(other.c.roles.op("&")(roles) != 0)
+                query = query.where(match)
         if q.since_us is not None:
             query = query.where(s.stored_us > q.since_us)
         if q.until_us is not None:
@@ -801,17 +999,12 @@ class Store:
         identity = agent_identity(agent)
         if identity is None:
             raise BadRequest("The agent must carry an inverse functional identifier.")
-        key = hkey("w:" + identity)
+        k = t.statement_key.c
         with self.write() as conn:
-            seqs = select(t.statement_key.c.seq).where(t.statement_key.c.key == key)
-            seq_list = list(conn.execute(seqs).scalars())
-            statements = 0
-            for start in range(0, len(seq_list), 500):
-                chunk = seq_list[start : start + 500]
-                conn.execute(delete(t.statement_key).where(t.statement_key.c.seq.in_(chunk)))
-                statements += conn.execute(
-                    delete(t.statement).where(t.statement.c.seq.in_(chunk))
-                ).rowcount
+            seqs = select(k.seq).where(
+                k.key == key_hash("g:" + identity), k.roles.op("&")(ROLE_PERSON) != 0
+            )
+            statements = delete_statement_rows(conn, list(conn.execute(seqs).scalars()))
             documents = conn.execute(
                 delete(t.document).where(t.document.c.agent_hash == hkey(identity))
             ).rowcount
@@ -825,6 +1018,26 @@ class Store:
             "delete-agent by %s: %d statements, %d documents removed", by, statements, documents
         )
         return counts
+
+
+def delete_statement_rows(conn: Connection, seqs: list[int]) -> int:
+    """Hard-delete these statements and their index rows; returns how many were deleted."""
+    deleted = 0
+    for start in range(0, len(seqs), 500):
+        chunk = seqs[start : start + 500]
+        rows = conn.execute(
+            select(t.statement.c.seq, t.statement.c.index_keys).where(t.statement.c.seq.in_(chunk))
+        ).all()
+        pairs = [{"k": key, "s": row.seq} for row in rows for key in unpack_keys(row.index_keys)]
+        if pairs:
+            conn.execute(
+                delete(t.statement_key).where(
+                    t.statement_key.c.key == bindparam("k"), t.statement_key.c.seq == bindparam("s")
+                ),
+                pairs,
+            )
+        deleted += conn.execute(delete(t.statement).where(t.statement.c.seq.in_(chunk))).rowcount
+    return deleted
 
 
 def _body_json(stmt: dict[str, Any], received: dict[str, Any], core: str) -> str:
