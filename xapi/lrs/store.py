@@ -231,6 +231,12 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # of deep paging; both are per connection and cost no disk.
     cursor.execute("PRAGMA mmap_size=268435456")
     cursor.execute("PRAGMA cache_size=-32768")
+    # Checkpoint every 40 MB of WAL instead of 4 MB: a page written by many transactions in
+    # between (the tail of the statement table, busy index pages) is copied back once, and
+    # there are fewer fsyncs. At 1M statements stored this nearly triples batch throughput
+    # (docs/lrs.md, performance). The WAL file is cut back to 64 MB after each checkpoint.
+    cursor.execute("PRAGMA wal_autocheckpoint=10000")
+    cursor.execute("PRAGMA journal_size_limit=67108864")
     cursor.close()
 
 
