@@ -697,8 +697,9 @@ class Store:
                 "INSERT INTO lrs_statement (id, stored_us, voided, voids, credential_id,"
                 " fingerprint, has_attachments, index_keys, body)"
                 " SELECT u.id, %s, u.voided, u.voids, %s, u.fp, u.att, u.keys, u.body"
-                " FROM unnest(%s::varchar[], %s::boolean[], %s::varchar[], %s::varchar[],"
-                " %s::boolean[], %s::bytea[], %s::text[])"
+                # %b: arrays go in binary (no quoting of the JSON text, ten times cheaper).
+                " FROM unnest(%b::varchar[], %b::boolean[], %b::varchar[], %b::varchar[],"
+                " %b::boolean[], %b::bytea[], %b::text[])"
                 " WITH ORDINALITY AS u(id, voided, voids, fp, att, keys, body, n)"
                 " ORDER BY u.n RETURNING seq, id",
                 (stored_us, credential_id, *(list(c) for c in columns)),
@@ -724,7 +725,7 @@ class Store:
             keys, seqs, roles = (list(c) for c in zip(*rows, strict=True))
             conn.exec_driver_sql(
                 "INSERT INTO lrs_statement_key (key, seq, roles)"
-                " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::smallint[])",
+                " SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::smallint[])",
                 (keys, seqs, roles),
             )
             return
