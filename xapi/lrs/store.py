@@ -353,6 +353,40 @@ class StatementQuery:
         return [(key_hash(k), roles) for k, roles in keys]
 
 
+class Raw:
+    """A DBAPI cursor for the hot paths, without SQLAlchemy's statement machinery (which costs
+    more than SQLite itself for a one-statement POST). SQL is written with ``?`` on both
+    engines; :meth:`in_` renders an IN list (SQLite) or ``= ANY`` over one array (PostgreSQL)."""
+
+    def __init__(self, dbapi_connection: Any, postgres: bool) -> None:
+        self.cursor = dbapi_connection.cursor()
+        self.postgres = postgres
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", "%s") if self.postgres else text
+
+    def in_(self, column: str, values: Iterable[Any]) -> tuple[str, list[Any]]:
+        items = list(values)
+        if self.postgres:
+            return f" {column} = ANY(?)", [items]
+        return f" {column} IN ({','.join('?' * len(items))})", items
+
+    def rows(
+        self, text: str, where: tuple[str, list[Any]] = ("", []), *, first: Iterable[Any] = ()
+    ) -> list[Any]:
+        self.cursor.execute(self._sql(text + where[0]), [*first, *where[1]])
+        return list(self.cursor.fetchall())
+
+    def run(
+        self, text: str, where: tuple[str, list[Any]] = ("", []), *, first: Iterable[Any] = ()
+    ) -> int:
+        self.cursor.execute(self._sql(text + where[0]), [*first, *where[1]])
+        return int(self.cursor.rowcount)
+
+    def many(self, text: str, rows: list[tuple[Any, ...]]) -> None:
+        self.cursor.executemany(self._sql(text), rows)
+
+
 @dataclass
 class _Prepared:
     """One statement of a write, prepared outside the transaction."""
@@ -390,6 +424,33 @@ class Store:
             conn.begin(),
         ):
             yield conn
+
+    @contextmanager
+    def _raw_write(self) -> Iterator[Raw]:
+        """A write transaction on a pooled DBAPI connection (SQLite: BEGIN IMMEDIATE)."""
+        postgres = self.dialect == "postgresql"
+        with self._gate.hold():
+            dbapi = self.engine.raw_connection()
+            try:
+                db = Raw(dbapi, postgres)
+                if not postgres:
+                    db.cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                except BaseException:
+                    dbapi.rollback()
+                    raise
+                dbapi.commit()
+            finally:
+                dbapi.close()
+
+    def _raw_read(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """One query on a pooled DBAPI connection (SQLite: a statement is its own snapshot)."""
+        dbapi = self.engine.raw_connection()
+        try:
+            return Raw(dbapi, self.dialect == "postgresql").rows(sql, first=params)
+        finally:
+            dbapi.close()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -459,7 +520,7 @@ class Store:
                 .values(index_keys=bindparam("k")),
                 updates,
             )
-            self._insert_keys(conn, sorted(key_rows))
+            _insert_keys(Raw(conn.connection, self.dialect == "postgresql"), sorted(key_rows))
         conn.execute(update(t.schema_version).values(version=t.SCHEMA_VERSION))
         log.warning("LRS schema 1 -> 2: done")
 
@@ -538,17 +599,19 @@ class Store:
                 raise NotFound(f"No credential with key '{key}'.")
 
     def authenticate(self, key: str, secret: str) -> Credential | None:
-        with self.read() as conn:
-            row = conn.execute(
-                select(t.credential).where(
-                    t.credential.c.key == key, t.credential.c.revoked.is_(False)
-                )
-            ).first()
-        if row is None or not secrets.compare_digest(
-            _hash_secret(row.salt, secret), row.secret_hash
-        ):
+        """Checked against the database on every request, so that a revocation holds at once
+        in every worker."""
+        rows = self._raw_read(
+            "SELECT id, key, salt, secret_hash, scopes, label FROM lrs_credential"
+            " WHERE key = ? AND revoked = ?",
+            (key, False),
+        )
+        if not rows:
             return None
-        return Credential(row.id, row.key, frozenset(row.scopes.split()), row.label)
+        cred_id, cred_key, salt, secret_hash, scopes, label = rows[0]
+        if not secrets.compare_digest(_hash_secret(salt, secret), secret_hash):
+            return None
+        return Credential(cred_id, cred_key, frozenset(scopes.split()), label)
 
     # statements: writing -----------------------------------------------------------------
 
@@ -560,10 +623,13 @@ class Store:
     ) -> tuple[list[str], int]:
         """Store validated statements atomically; return their ids (in the order given) and
         how many were new (the others were stored before with the same content)."""
+        # Two workers storing the same new id (or activity) at once on PostgreSQL: the loser
+        # retries and then sees the winner's row.
+        integrity_error = self.engine.dialect.loaded_dbapi.IntegrityError
         for attempt in range(3):
             try:
                 return self._store_statements(statements, credential, attachments or {})
-            except IntegrityError:
+            except integrity_error:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
@@ -602,15 +668,10 @@ class Store:
                 ref=obj["id"].lower() if obj.get("objectType") == "StatementRef" else None,
                 body=_body_json(stmt, received, core),
             )
-        with self.write() as conn:
-            existing = {
-                r.id: r.fingerprint
-                for r in conn.execute(
-                    select(t.statement.c.id, t.statement.c.fingerprint).where(
-                        t.statement.c.id.in_(list(prepared))
-                    )
-                )
-            }
+        with self._raw_write() as db:
+            existing = dict(
+                db.rows("SELECT id, fingerprint FROM lrs_statement WHERE", db.in_("id", prepared))
+            )
             new: dict[str, _Prepared] = {}
             for sid, p in prepared.items():
                 old = existing.get(sid)
@@ -625,11 +686,10 @@ class Store:
             # Voiding: the target may not be a voiding statement itself.
             targets = {p.voids for p in new.values() if p.voids}
             if targets:
-                voiding_targets = conn.execute(
-                    select(t.statement.c.id).where(
-                        t.statement.c.id.in_(list(targets)), t.statement.c.voids.is_not(None)
-                    )
-                ).all()
+                voiding_targets = db.rows(
+                    "SELECT id FROM lrs_statement WHERE voids IS NOT NULL AND",
+                    db.in_("id", targets),
+                )
                 if voiding_targets or any(new[i].voids for i in targets if i in new):
                     raise BadRequest("A voiding statement cannot void another voiding statement.")
             # StatementRef targets pass their filter keys on (Communication 2.1.3, filter rules).
@@ -637,11 +697,9 @@ class Store:
             keys = {sid: p.keys for sid, p in new.items()}
             if refs:
                 stored_keys = {
-                    r.id: unpack_keys(r.index_keys)
-                    for r in conn.execute(
-                        select(t.statement.c.id, t.statement.c.index_keys).where(
-                            t.statement.c.id.in_(list(refs))
-                        )
+                    sid: unpack_keys(blob)
+                    for sid, blob in db.rows(
+                        "SELECT id, index_keys FROM lrs_statement WHERE", db.in_("id", refs)
                     )
                 }
                 for sid, p in new.items():
@@ -655,11 +713,12 @@ class Store:
                         merged[key] = merged.get(key, 0) | roles
                     keys[sid] = merged
             # Statements that arrive after the statement voiding them are stored voided.
-            late_voided = set(
-                conn.execute(
-                    select(t.statement.c.voids).where(t.statement.c.voids.in_(list(new)))
-                ).scalars()
-            ) | (targets & set(new))
+            late_voided = {
+                voids
+                for (voids,) in db.rows(
+                    "SELECT voids FROM lrs_statement WHERE", db.in_("voids", new)
+                )
+            } | (targets & set(new))
             rows = [
                 (
                     sid,
@@ -672,128 +731,19 @@ class Store:
                 )
                 for sid, p in new.items()
             ]
-            seqs = self._insert_statements(conn, rows, stored_us, credential.id)
-            self._insert_keys(
-                conn, sorted((k, seqs[sid], r) for sid, ks in keys.items() for k, r in ks.items())
+            seqs = _insert_statements(db, rows, stored_us, credential.id)
+            _insert_keys(
+                db, sorted((k, seqs[sid], r) for sid, ks in keys.items() for k, r in ks.items())
             )
             if targets:
-                conn.execute(
-                    update(t.statement)
-                    .where(t.statement.c.id.in_(list(targets)), t.statement.c.voids.is_(None))
-                    .values(voided=True)
+                db.run(
+                    "UPDATE lrs_statement SET voided = ? WHERE voids IS NULL AND",
+                    db.in_("id", targets),
+                    first=[True],
                 )
-            self._store_attachments(conn, attachments)
-            self._merge_activities(conn, [p.received for p in new.values()])
+            _store_attachments(db, attachments)
+            _merge_activities(db, [p.received for p in new.values()])
         return ids, len(new)
-
-    def _insert_statements(
-        self, conn: Connection, rows: list[tuple[Any, ...]], stored_us: int, credential_id: int
-    ) -> dict[str, int]:
-        """Insert statement rows (id, voided, voids, fingerprint, has_attachments, index_keys, body)
-        in one round trip; returns the seq of each id."""
-        if self.dialect == "postgresql":
-            columns = list(zip(*rows, strict=True))
-            result = conn.exec_driver_sql(
-                "INSERT INTO lrs_statement (id, stored_us, voided, voids, credential_id,"
-                " fingerprint, has_attachments, index_keys, body)"
-                " SELECT u.id, %s, u.voided, u.voids, %s, u.fp, u.att, u.keys, u.body"
-                # %b: arrays go in binary (no quoting of the JSON text, ten times cheaper).
-                " FROM unnest(%b::varchar[], %b::boolean[], %b::varchar[], %b::varchar[],"
-                " %b::boolean[], %b::bytea[], %b::text[])"
-                " WITH ORDINALITY AS u(id, voided, voids, fp, att, keys, body, n)"
-                " ORDER BY u.n RETURNING seq, id",
-                (stored_us, credential_id, *(list(c) for c in columns)),
-            )
-            return {sid: seq for seq, sid in result}
-        # SQLite: this transaction holds the write lock, so the next seqs are known.
-        top = conn.exec_driver_sql("SELECT coalesce(max(seq), 0) FROM lrs_statement").scalar()
-        first = int(top or 0) + 1
-        conn.exec_driver_sql(
-            "INSERT INTO lrs_statement (seq, id, stored_us, voided, voids, credential_id,"
-            " fingerprint, has_attachments, index_keys, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (first + i, sid, stored_us, voided, voids, credential_id, fp, att, keys, body)
-                for i, (sid, voided, voids, fp, att, keys, body) in enumerate(rows)
-            ],
-        )
-        return {row[0]: first + i for i, row in enumerate(rows)}
-
-    def _insert_keys(self, conn: Connection, rows: list[tuple[int, int, int]]) -> None:
-        if not rows:
-            return
-        if self.dialect == "postgresql":
-            keys, seqs, roles = (list(c) for c in zip(*rows, strict=True))
-            conn.exec_driver_sql(
-                "INSERT INTO lrs_statement_key (key, seq, roles)"
-                " SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::smallint[])",
-                (keys, seqs, roles),
-            )
-            return
-        conn.exec_driver_sql(
-            "INSERT INTO lrs_statement_key (key, seq, roles) VALUES (?, ?, ?)", rows
-        )
-
-    def _store_attachments(
-        self, conn: Connection, attachments: dict[str, tuple[str, bytes]]
-    ) -> None:
-        if not attachments:
-            return
-        have = set(
-            conn.execute(
-                select(t.attachment.c.sha2).where(t.attachment.c.sha2.in_(list(attachments)))
-            ).scalars()
-        )
-        rows = [
-            {"sha2": sha2, "content_type": ctype, "content": content}
-            for sha2, (ctype, content) in attachments.items()
-            if sha2 not in have
-        ]
-        if rows:
-            conn.execute(insert(t.attachment), rows)
-
-    def _merge_activities(self, conn: Connection, statements: list[dict[str, Any]]) -> None:
-        """Keep one canonical definition per activity: later definitions refine earlier ones."""
-        definitions: dict[str, dict[str, Any]] = {}
-        for stmt in statements:
-            for act in _activities_with_definitions(stmt):
-                merged = definitions.setdefault(act["id"], {})
-                _merge_definition(merged, act["definition"])
-        if not definitions:
-            return
-        hashes = {hkey(i): i for i in definitions}
-        current = {
-            r.id_hash: r.definition
-            for r in conn.execute(
-                select(t.activity.c.id_hash, t.activity.c.definition).where(
-                    t.activity.c.id_hash.in_(list(hashes))
-                )
-            )
-        }
-        updates, inserts = [], []
-        for h, activity_id in hashes.items():
-            if h in current:
-                before = json.loads(current[h])
-                merged = dict(before)  # merging replaces top-level values, never edits them
-                _merge_definition(merged, definitions[activity_id])
-                if merged != before:
-                    updates.append({"h": h, "d": json.dumps(merged)})
-            else:
-                inserts.append(
-                    {
-                        "id_hash": h,
-                        "activity_id": activity_id,
-                        "definition": json.dumps(definitions[activity_id]),
-                    }
-                )
-        if updates:
-            conn.execute(
-                update(t.activity)
-                .where(t.activity.c.id_hash == bindparam("h"))
-                .values(definition=bindparam("d")),
-                updates,
-            )
-        if inserts:
-            conn.execute(insert(t.activity), inserts)
 
     # statements: reading -----------------------------------------------------------------
 
@@ -801,20 +751,15 @@ class Store:
         self, statement_id: str, *, voided: bool, mine: int | None = None
     ) -> tuple[str, bool] | None:
         """The stored JSON of one statement and whether it has attachments, or None."""
-        query = select(t.statement.c.body, t.statement.c.has_attachments).where(
-            t.statement.c.id == statement_id.lower(), t.statement.c.voided.is_(voided)
-        )
+        sql = "SELECT body, has_attachments FROM lrs_statement WHERE id = ? AND voided = ?"
+        params: tuple[Any, ...] = (statement_id.lower(), voided)
         if mine is not None:
-            query = query.where(t.statement.c.credential_id == mine)
-        with self.read() as conn:
-            row = conn.execute(query).first()
-        return (row.body, bool(row.has_attachments)) if row else None
+            sql, params = sql + " AND credential_id = ?", (*params, mine)
+        rows = self._raw_read(sql, params)
+        return (rows[0][0], bool(rows[0][1])) if rows else None
 
     def max_seq(self) -> int:
-        with self.read() as conn:
-            return int(
-                conn.execute(select(func.coalesce(func.max(t.statement.c.seq), 0))).scalar_one()
-            )
+        return int(self._raw_read("SELECT coalesce(max(seq), 0) FROM lrs_statement")[0][0])
 
     def query_statements(self, q: StatementQuery) -> tuple[list[tuple[int, str, bool]], bool]:
         """One page: (seq, body, has_attachments) rows and whether more follow."""
@@ -1025,6 +970,99 @@ class Store:
             "delete-agent by %s: %d statements, %d documents removed", by, statements, documents
         )
         return counts
+
+
+def _insert_statements(
+    db: Raw, rows: list[tuple[Any, ...]], stored_us: int, credential_id: int
+) -> dict[str, int]:
+    """Insert statement rows (id, voided, voids, fingerprint, has_attachments, index_keys,
+    body) in one round trip; returns the seq of each id."""
+    if db.postgres:
+        columns = [list(c) for c in zip(*rows, strict=True)]
+        db.cursor.execute(
+            "INSERT INTO lrs_statement (id, stored_us, voided, voids, credential_id,"
+            " fingerprint, has_attachments, index_keys, body)"
+            " SELECT u.id, %s, u.voided, u.voids, %s, u.fp, u.att, u.keys, u.body"
+            # %b: arrays go in binary (no quoting of the JSON text, ten times cheaper).
+            " FROM unnest(%b::varchar[], %b::boolean[], %b::varchar[], %b::varchar[],"
+            " %b::boolean[], %b::bytea[], %b::text[])"
+            " WITH ORDINALITY AS u(id, voided, voids, fp, att, keys, body, n)"
+            " ORDER BY u.n RETURNING seq, id",
+            (stored_us, credential_id, *columns),
+        )
+        return {sid: seq for seq, sid in db.cursor.fetchall()}
+    # SQLite: this transaction holds the write lock, so the next seqs are known.
+    ((top,),) = db.rows("SELECT coalesce(max(seq), 0) FROM lrs_statement")
+    first = int(top) + 1
+    db.many(
+        "INSERT INTO lrs_statement (seq, id, stored_us, voided, voids, credential_id,"
+        " fingerprint, has_attachments, index_keys, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (first + i, sid, stored_us, voided, voids, credential_id, fp, att, keys, body)
+            for i, (sid, voided, voids, fp, att, keys, body) in enumerate(rows)
+        ],
+    )
+    return {row[0]: first + i for i, row in enumerate(rows)}
+
+
+def _insert_keys(db: Raw, rows: list[tuple[int, int, int]]) -> None:
+    """Insert (key, seq, roles) index rows, best in key order (fewer B-tree page switches)."""
+    if not rows:
+        return
+    if db.postgres:
+        keys, seqs, roles = (list(c) for c in zip(*rows, strict=True))
+        db.cursor.execute(
+            "INSERT INTO lrs_statement_key (key, seq, roles)"
+            " SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::smallint[])",
+            (keys, seqs, roles),
+        )
+        return
+    db.many("INSERT INTO lrs_statement_key (key, seq, roles) VALUES (?, ?, ?)", rows)
+
+
+def _store_attachments(db: Raw, attachments: dict[str, tuple[str, bytes]]) -> None:
+    if not attachments:
+        return
+    have = {
+        sha2
+        for (sha2,) in db.rows("SELECT sha2 FROM lrs_attachment WHERE", db.in_("sha2", attachments))
+    }
+    rows = [
+        (sha2, ctype, content) for sha2, (ctype, content) in attachments.items() if sha2 not in have
+    ]
+    if rows:
+        db.many("INSERT INTO lrs_attachment (sha2, content_type, content) VALUES (?, ?, ?)", rows)
+
+
+def _merge_activities(db: Raw, statements: list[dict[str, Any]]) -> None:
+    """Keep one canonical definition per activity: later definitions refine earlier ones."""
+    definitions: dict[str, dict[str, Any]] = {}
+    for stmt in statements:
+        for act in _activities_with_definitions(stmt):
+            merged = definitions.setdefault(act["id"], {})
+            _merge_definition(merged, act["definition"])
+    if not definitions:
+        return
+    hashes = {hkey(i): i for i in definitions}
+    current = dict(
+        db.rows("SELECT id_hash, definition FROM lrs_activity WHERE", db.in_("id_hash", hashes))
+    )
+    updates, inserts = [], []
+    for h, activity_id in hashes.items():
+        if h in current:
+            before = json.loads(current[h])
+            merged = dict(before)  # merging replaces top-level values, never edits them
+            _merge_definition(merged, definitions[activity_id])
+            if merged != before:
+                updates.append((json.dumps(merged), h))
+        else:
+            inserts.append((h, activity_id, json.dumps(definitions[activity_id])))
+    if updates:
+        db.many("UPDATE lrs_activity SET definition = ? WHERE id_hash = ?", updates)
+    if inserts:
+        db.many(
+            "INSERT INTO lrs_activity (id_hash, activity_id, definition) VALUES (?, ?, ?)", inserts
+        )
 
 
 def delete_statement_rows(conn: Connection, seqs: list[int]) -> int:
