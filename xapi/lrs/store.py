@@ -37,7 +37,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 
 from xapi.lrs import schema as t
 from xapi.lrs.exceptions import BadRequest, Conflict, LrsError, NotFound, PreconditionFailed
@@ -291,7 +291,30 @@ def make_engine(url: str) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url)
+    event.listen(engine, "checkout", _check_connection)
+    event.listen(engine, "checkin", _note_checkin)
+    return engine
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["checked_in"] = time.monotonic()
+
+
+def _check_connection(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Test a pooled PostgreSQL connection before use if it sat idle for a while (the server
+    may have restarted) or broke: one round trip less per request than ``pool_pre_ping``,
+    which pings every time."""
+    if dbapi_connection.broken or dbapi_connection.closed:
+        raise DisconnectionError()
+    if time.monotonic() - record.info.get("checked_in", 0.0) < 1.0:
+        return
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        dbapi_connection.rollback()
+    except Exception as exc:
+        raise DisconnectionError() from exc
 
 
 # -- the store ----------------------------------------------------------------------------
@@ -351,6 +374,20 @@ class StatementQuery:
         if self.verb:
             keys.append(("v:" + self.verb, 0))
         return [(key_hash(k), roles) for k, roles in keys]
+
+
+class ConnectionLost(LrsError):
+    """The database connection was lost (PostgreSQL restarted or ended it)."""
+
+    status = 503
+
+    def __init__(self) -> None:
+        super().__init__("The database connection was lost; try again.")
+
+
+def _dead(dbapi: Any) -> bool:
+    driver = dbapi.driver_connection
+    return bool(getattr(driver, "broken", False) or getattr(driver, "closed", False))
 
 
 class Raw:
@@ -427,7 +464,10 @@ class Store:
 
     @contextmanager
     def _raw_write(self) -> Iterator[Raw]:
-        """A write transaction on a pooled DBAPI connection (SQLite: BEGIN IMMEDIATE)."""
+        """A write transaction on a pooled DBAPI connection (SQLite: BEGIN IMMEDIATE).
+
+        Raises :class:`ConnectionLost` if the connection turned out to be dead (PostgreSQL
+        restarted or ended it); the caller may retry on a fresh one."""
         postgres = self.dialect == "postgresql"
         with self._gate.hold():
             dbapi = self.engine.raw_connection()
@@ -438,19 +478,46 @@ class Store:
                 try:
                     yield db
                 except BaseException:
-                    dbapi.rollback()
+                    if not _dead(dbapi):
+                        dbapi.rollback()
                     raise
                 dbapi.commit()
+            except self.engine.dialect.loaded_dbapi.OperationalError as exc:
+                self._drop_if_dead(dbapi, exc)
+                raise
             finally:
                 dbapi.close()
 
+    def _drop_if_dead(self, dbapi: Any, exc: Exception) -> None:
+        if _dead(dbapi):
+            dbapi.invalidate()
+            self.engine.pool.dispose()  # its other connections are likely dead too
+            raise ConnectionLost() from exc
+
     def _raw_read(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         """One query on a pooled DBAPI connection (SQLite: a statement is its own snapshot)."""
-        dbapi = self.engine.raw_connection()
-        try:
-            return Raw(dbapi, self.dialect == "postgresql").rows(sql, first=params)
-        finally:
-            dbapi.close()
+        postgres = self.dialect == "postgresql"
+        for attempt in (1, 2):
+            dbapi = self.engine.raw_connection()
+            driver: Any = dbapi.driver_connection
+            try:
+                if postgres:  # no transaction to end afterwards: one round trip
+                    driver.autocommit = True
+                rows = Raw(dbapi, postgres).rows(sql, first=params)
+                if postgres:
+                    driver.autocommit = False
+                return rows
+            except self.engine.dialect.loaded_dbapi.OperationalError as exc:
+                try:
+                    self._drop_if_dead(dbapi, exc)
+                except ConnectionLost:
+                    if attempt == 2:
+                        raise
+                    continue
+                raise
+            finally:
+                dbapi.close()
+        raise AssertionError("unreachable")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -625,11 +692,13 @@ class Store:
         how many were new (the others were stored before with the same content)."""
         # Two workers storing the same new id (or activity) at once on PostgreSQL: the loser
         # retries and then sees the winner's row.
-        integrity_error = self.engine.dialect.loaded_dbapi.IntegrityError
+        # A dead pooled connection: retry on a fresh one (if it died while committing, the
+        # retry finds the statements stored and changes nothing).
+        retry = (self.engine.dialect.loaded_dbapi.IntegrityError, ConnectionLost)
         for attempt in range(3):
             try:
                 return self._store_statements(statements, credential, attachments or {})
-            except integrity_error:
+            except retry:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
@@ -669,9 +738,22 @@ class Store:
                 body=_body_json(stmt, received, core),
             )
         with self._raw_write() as db:
-            existing = dict(
-                db.rows("SELECT id, fingerprint FROM lrs_statement WHERE", db.in_("id", prepared))
-            )
+            # One query: which ids are stored already (and with what content), and which
+            # are voided already by a stored voiding statement (that arrived first).
+            by_id, ids_params = db.in_("id", prepared)
+            by_voids, voids_params = db.in_("voids", prepared)
+            existing: dict[str, str] = {}
+            voided_before: set[str] = set()
+            for sid, fingerprint, is_voiding in db.rows(
+                # The fragments hold placeholders only; the values go as parameters.
+                f"SELECT id, fingerprint, 0 FROM lrs_statement WHERE{by_id} UNION ALL"  # noqa: S608
+                f" SELECT voids, NULL, 1 FROM lrs_statement WHERE{by_voids}",
+                first=[*ids_params, *voids_params],
+            ):
+                if is_voiding:
+                    voided_before.add(sid)
+                else:
+                    existing[sid] = fingerprint
             new: dict[str, _Prepared] = {}
             for sid, p in prepared.items():
                 old = existing.get(sid)
@@ -713,12 +795,7 @@ class Store:
                         merged[key] = merged.get(key, 0) | roles
                     keys[sid] = merged
             # Statements that arrive after the statement voiding them are stored voided.
-            late_voided = {
-                voids
-                for (voids,) in db.rows(
-                    "SELECT voids FROM lrs_statement WHERE", db.in_("voids", new)
-                )
-            } | (targets & set(new))
+            late_voided = voided_before | (targets & set(new))
             rows = [
                 (
                     sid,
@@ -731,10 +808,7 @@ class Store:
                 )
                 for sid, p in new.items()
             ]
-            seqs = _insert_statements(db, rows, stored_us, credential.id)
-            _insert_keys(
-                db, sorted((k, seqs[sid], r) for sid, ks in keys.items() for k, r in ks.items())
-            )
+            _insert_statements(db, rows, keys, stored_us, credential.id)
             if targets:
                 db.run(
                     "UPDATE lrs_statement SET voided = ? WHERE voids IS NULL AND",
@@ -973,24 +1047,45 @@ class Store:
 
 
 def _insert_statements(
-    db: Raw, rows: list[tuple[Any, ...]], stored_us: int, credential_id: int
-) -> dict[str, int]:
+    db: Raw,
+    rows: list[tuple[Any, ...]],
+    keys: dict[str, dict[int, int]],
+    stored_us: int,
+    credential_id: int,
+) -> None:
     """Insert statement rows (id, voided, voids, fingerprint, has_attachments, index_keys,
-    body) in one round trip; returns the seq of each id."""
+    body) and their index rows (``keys`` by id)."""
     if db.postgres:
-        columns = [list(c) for c in zip(*rows, strict=True)]
+        # One round trip: the statements, then their index rows joined to the new seqs.
+        key_ids, key_values, key_roles = [], [], []
+        for sid, statement_keys in keys.items():
+            for key, roles in statement_keys.items():
+                key_ids.append(sid)
+                key_values.append(key)
+                key_roles.append(roles)
         db.cursor.execute(
-            "INSERT INTO lrs_statement (id, stored_us, voided, voids, credential_id,"
+            "WITH s AS (INSERT INTO lrs_statement (id, stored_us, voided, voids, credential_id,"
             " fingerprint, has_attachments, index_keys, body)"
             " SELECT u.id, %s, u.voided, u.voids, %s, u.fp, u.att, u.keys, u.body"
             # %b: arrays go in binary (no quoting of the JSON text, ten times cheaper).
             " FROM unnest(%b::varchar[], %b::boolean[], %b::varchar[], %b::varchar[],"
             " %b::boolean[], %b::bytea[], %b::text[])"
             " WITH ORDINALITY AS u(id, voided, voids, fp, att, keys, body, n)"
-            " ORDER BY u.n RETURNING seq, id",
-            (stored_us, credential_id, *columns),
+            " ORDER BY u.n RETURNING seq, id)"
+            " INSERT INTO lrs_statement_key (key, seq, roles)"
+            " SELECT k.key, s.seq, k.roles"
+            " FROM unnest(%b::varchar[], %b::bigint[], %b::smallint[]) AS k(id, key, roles)"
+            " JOIN s ON s.id = k.id ORDER BY k.key, s.seq",
+            (
+                stored_us,
+                credential_id,
+                *[list(c) for c in zip(*rows, strict=True)],
+                key_ids,
+                key_values,
+                key_roles,
+            ),
         )
-        return {sid: seq for seq, sid in db.cursor.fetchall()}
+        return
     # SQLite: this transaction holds the write lock, so the next seqs are known.
     ((top,),) = db.rows("SELECT coalesce(max(seq), 0) FROM lrs_statement")
     first = int(top) + 1
@@ -998,11 +1093,12 @@ def _insert_statements(
         "INSERT INTO lrs_statement (seq, id, stored_us, voided, voids, credential_id,"
         " fingerprint, has_attachments, index_keys, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (first + i, sid, stored_us, voided, voids, credential_id, fp, att, keys, body)
-            for i, (sid, voided, voids, fp, att, keys, body) in enumerate(rows)
+            (first + i, sid, stored_us, voided, voids, credential_id, fp, att, blob, body)
+            for i, (sid, voided, voids, fp, att, blob, body) in enumerate(rows)
         ],
     )
-    return {row[0]: first + i for i, row in enumerate(rows)}
+    seqs = {row[0]: first + i for i, row in enumerate(rows)}
+    _insert_keys(db, sorted((k, seqs[sid], r) for sid, ks in keys.items() for k, r in ks.items()))
 
 
 def _insert_keys(db: Raw, rows: list[tuple[int, int, int]]) -> None:
