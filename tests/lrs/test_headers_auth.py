@@ -12,14 +12,15 @@ def test_about_lists_supported_versions_without_authentication(lrs: Lrs) -> None
     response = requests.get(lrs.endpoint + "about", timeout=10)
     assert response.status_code == 200
     assert "1.0.3" in response.json()["version"]
-    assert response.headers["X-Experience-API-Version"] == "1.0.3"
+    # Without a version header the response names the newest version (see test_xapi2_versioning).
+    assert response.headers["X-Experience-API-Version"] == "2.0.0"
 
 
 def test_version_header_is_required(lrs: Lrs) -> None:
     """Communication 3.3: the LRS MUST reject requests without X-Experience-API-Version (400)."""
     response = lrs.get("statements", version=False)
     assert response.status_code == 400
-    assert response.headers["X-Experience-API-Version"] == "1.0.3"
+    assert response.headers["X-Experience-API-Version"] == "2.0.0"
 
 
 def test_unsupported_version_is_refused(lrs: Lrs) -> None:

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
-from xapi.lrs import formats, multipart
+from xapi.lrs import formats, multipart, xapi2
 from xapi.lrs.exceptions import (
     BadRequest,
     Forbidden,
@@ -43,7 +43,6 @@ from xapi.lrs.store import (
     state_scope,
 )
 from xapi.lrs.validation import (
-    VERSION_RE,
     parse_agent_param,
     parse_bool_param,
     parse_iri_param,
@@ -51,11 +50,11 @@ from xapi.lrs.validation import (
     parse_uuid_param,
     validate_statement,
 )
+from xapi.lrs.xapi2 import V1_0_3, XapiVersion
 
 log = logging.getLogger("xapi.lrs")
 
-XAPI_VERSION = "1.0.3"
-SUPPORTED_VERSIONS = ["1.0.3", "1.0.2", "1.0.1", "1.0.0"]
+SUPPORTED_VERSIONS = xapi2.ABOUT_VERSIONS
 PREFIX = "/xapi/"
 ALT_HEADERS = {
     "authorization": "authorization",
@@ -107,6 +106,7 @@ class XRequest:
     body: bytes
     accept_language: str = ""
     credential: Credential | None = None
+    version: XapiVersion = V1_0_3
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -168,8 +168,9 @@ class LrsApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(environ)
+        negotiated = [xapi2.DEFAULT_VERSION]
         try:
-            response = self.handle(request)
+            response = self.handle(request, negotiated)
         except LrsError as exc:
             response = json_response({"error": exc.status, "message": exc.message}, exc.status)
             if exc.status == 401:
@@ -178,7 +179,8 @@ class LrsApp:
             log.exception("unexpected error on %s %s", request.method, request.path)
             response = json_response({"error": 500, "message": "Internal error in the LRS."}, 500)
         headers = Headers()
-        headers["X-Experience-API-Version"] = XAPI_VERSION
+        # Communication 3.3: the version the request was handled by (1.0.3 or 2.0.0).
+        headers["X-Experience-API-Version"] = negotiated[-1].header
         if request.path.rstrip("/").endswith("/statements"):
             # Communication 2.1.3: on every response of the Statement resource, errors included.
             headers["X-Experience-API-Consistent-Through"] = format_us(now_us())
@@ -196,7 +198,11 @@ class LrsApp:
             wsgi.headers["Content-Length"] = str(len(response.body))
         return wsgi(environ, start_response)
 
-    def handle(self, request: Request) -> XResponse:
+    def handle(self, request: Request, negotiated: list[XapiVersion]) -> XResponse:
+        """Dispatch one request; appends to ``negotiated`` the xAPI version it is handled by."""
+        asked = xapi2.negotiate(request.headers.get("X-Experience-API-Version"))
+        if asked is not None:
+            negotiated.append(asked)
         path = request.path
         if not path.startswith(PREFIX):
             raise NotFound("The xAPI endpoint is /xapi/.")
@@ -207,12 +213,18 @@ class LrsApp:
         if request.method == "OPTIONS":
             return XResponse(200)
         xreq = self.adapt(request, resource)
+        version = xreq.header("X-Experience-API-Version")
+        negotiated_version = xapi2.negotiate(version)
+        if negotiated_version is not None:
+            xreq.version = negotiated_version
+            negotiated.append(negotiated_version)
         if resource != "about":
-            version = xreq.header("X-Experience-API-Version")
             if not version:
                 raise BadRequest("The X-Experience-API-Version header is required.")
-            if not VERSION_RE.match(version.strip()):
-                raise BadRequest(f"X-Experience-API-Version {version} is not supported; use 1.0.3.")
+            if negotiated_version is None:
+                raise BadRequest(
+                    f"X-Experience-API-Version {version} is not supported; use 1.0.3 or 2.0.0."
+                )
             xreq.credential = self.authenticate(xreq)
         return handler(xreq)
 
@@ -224,6 +236,9 @@ class LrsApp:
         headers = {k.lower(): v for k, v in request.headers.items()}
         method = request.method
         body = request.get_data(cache=False)
+        if "method" in params and xapi2.wants_2(headers.get("x-experience-api-version")):
+            # xAPI 2.0 dropped the alternate request syntax (ADL's 2.0 suite expects a 4xx).
+            raise BadRequest("xAPI 2.0 has no alternate request syntax; send a plain request.")
         if method == "POST" and "method" in params:
             if set(params) != {"method"}:
                 raise BadRequest(
@@ -252,6 +267,8 @@ class LrsApp:
                     params[name] = value
             if "content-type" not in headers and body:
                 headers["content-type"] = "application/json"
+            if xapi2.wants_2(headers.get("x-experience-api-version")):
+                raise BadRequest("xAPI 2.0 has no alternate request syntax; send a plain request.")
             method = alt_method
         return XRequest(
             method=method,
@@ -333,7 +350,7 @@ class LrsApp:
         body, parts = self._parse_statement_body(xreq)
         if not isinstance(body, dict):
             raise BadRequest("PUT takes one statement (a JSON object).")
-        statement = validate_statement(body, copy=False)
+        statement = self._validate(xreq, body, "statement")
         if "id" in statement and statement["id"].lower() != statement_id:
             raise BadRequest("The statement's id differs from the statementId parameter.")
         statement["id"] = statement.get("id", xreq.params["statementId"])
@@ -348,9 +365,7 @@ class LrsApp:
         if not raw:
             raise BadRequest("The batch is empty.")
         statements = [
-            validate_statement(
-                s, f"statement[{i}]" if isinstance(body, list) else "statement", copy=False
-            )
+            self._validate(xreq, s, f"statement[{i}]" if isinstance(body, list) else "statement")
             for i, s in enumerate(raw)
         ]
         attachments = multipart.match_attachments(statements, parts)
@@ -359,6 +374,16 @@ class LrsApp:
             # Every statement was already stored with the same content: nothing new.
             return XResponse(204)
         return json_response(ids)
+
+    @staticmethod
+    def _validate(xreq: XRequest, value: Any, path: str) -> dict[str, Any]:
+        """Validate one received statement by the rules of the request's xAPI version."""
+        if not xreq.version.is_2:
+            return validate_statement(value, path, copy=False)
+        statement: dict[str, Any] = xapi2.validate_statement_2(value, path, copy=False)
+        # Data 2.4.10 (2.0): a statement without a version is stored as 2.0.0.
+        statement.setdefault("version", xreq.version.header)
+        return statement
 
     @staticmethod
     def _credential(xreq: XRequest) -> Credential:
@@ -396,6 +421,8 @@ class LrsApp:
         query = self._statement_query(xreq)
         query.format, query.attachments, query.mine = fmt, attachments, mine
         rows, more = self.store.query_statements(query)
+        if xreq.version.is_2 and rows:
+            consistent = {**consistent, "Last-Modified": _http_date(xapi2.latest_stored(rows))}
         more_url = ""
         if more and rows:
             query.after = rows[-1][0]
@@ -512,6 +539,8 @@ class LrsApp:
             if doc_id is None:
                 raise BadRequest(f"Parameter '{id_param}' is required.")
             content_type = xreq.content_type or "application/octet-stream"
+            if xreq.method == "POST" and xreq.version.is_2:
+                xapi2.check_json_post(content_type, xreq.body)
             etag = self.store.save_document(
                 kind,
                 scope,
@@ -523,7 +552,8 @@ class LrsApp:
                 merge=xreq.method == "POST",
                 if_match=xreq.header("If-Match"),
                 if_none_match=xreq.header("If-None-Match"),
-                require_precondition=concurrency,
+                # Communication 3.1 (2.0): the State resource joins the profiles here.
+                require_precondition=concurrency or xreq.version.is_2,
             )
             return XResponse(204, headers={"ETag": f'"{etag}"'})
         if xreq.method == "DELETE":

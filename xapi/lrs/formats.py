@@ -112,6 +112,11 @@ def apply(statement: dict[str, Any], fmt: str, accept_language: str) -> dict[str
             for key in ("instructor", "team"):
                 if key in context:
                     context[key] = _ids_agent(context[key])
+            # xAPI 2.0 context agents and groups
+            for item in context.get("contextAgents") or []:
+                item["agent"] = _ids_agent(item["agent"])
+            for item in context.get("contextGroups") or []:
+                item["group"] = _ids_agent(item["group"])
             activities = context.get("contextActivities") or {}
             for key, items in activities.items():
                 activities[key] = [{"objectType": "Activity", "id": a["id"]} for a in items]

@@ -115,6 +115,16 @@ def _context_activity_ids(context: dict[str, Any] | None) -> Iterator[str]:
             yield item["id"]
 
 
+def _context_people(context: dict[str, Any]) -> list[dict[str, Any] | None]:
+    """The agents and groups of xAPI 2.0 ``contextAgents`` and ``contextGroups``: related_agents
+    matches them (Communication 2.1.3, 2.0) and a withdrawal reaches them."""
+    people: list[dict[str, Any] | None] = [
+        item.get("agent") for item in context.get("contextAgents") or []
+    ]
+    people += [item.get("group") for item in context.get("contextGroups") or []]
+    return people
+
+
 # Roles of a value in a statement, kept with its index row so that one row serves several
 # filters: agent= (the actor or the object), a withdrawal (everyone it must reach) and
 # related_agents (those and the authority).
@@ -160,6 +170,7 @@ def statement_keys(stmt: dict[str, Any]) -> dict[str, int]:
     # Everyone a withdrawal must reach: actor, object, instructor, team and group members,
     # also inside a SubStatement. related_agents adds the authority.
     people: list[dict[str, Any] | None] = [actor, context.get("instructor"), context.get("team")]
+    people += _context_people(context)  # xAPI 2.0
     activities = list(_context_activity_ids(context))
     if kind in ("Agent", "Group"):
         people.append(obj)
@@ -168,6 +179,7 @@ def statement_keys(stmt: dict[str, Any]) -> dict[str, int]:
     elif kind == "SubStatement":
         sub_obj, sub_ctx = obj["object"], obj.get("context") or {}
         people += [obj["actor"], sub_ctx.get("instructor"), sub_ctx.get("team")]
+        people += _context_people(sub_ctx)
         activities += list(_context_activity_ids(sub_ctx))
         sub_kind = sub_obj.get("objectType", "Activity")
         if sub_kind in ("Agent", "Group"):
