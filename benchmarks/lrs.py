@@ -278,7 +278,10 @@ def run_engine(engine: str, sizes: list[int], workers: int, clients: int) -> Non
         rng = random.Random(7)
         try:
             stored = 0
-            print(f"\n== {engine}: {workers} gunicorn workers, {clients} client threads")
+            print(
+                f"\n== {engine}: {workers} gunicorn workers (4 threads each), {clients} client "
+                "threads with keep-alive connections"
+            )
             print(
                 f"{'stored':>9} | {'POST x1 /s':>10} {'p50 ms':>7} {'p95 ms':>7} | "
                 f"{'POST x100 stmts/s':>17} {'p95 ms':>7} | {'GET p50':>7} {'p95 ms':>7} | "
@@ -299,12 +302,13 @@ def run_engine(engine: str, sizes: list[int], workers: int, clients: int) -> Non
                     f"{r['post100_per_cpu_s']:>6.0f} | {fill_s:.0f}s",
                     flush=True,
                 )
-            cpu0 = tree_cpu(roots)
+            cpu0, client0 = tree_cpu(roots), time.process_time()
             count, seconds = page_through(endpoint, auth)
-            cpu = tree_cpu(roots) - cpu0
+            cpu, client = tree_cpu(roots) - cpu0, time.process_time() - client0
             print(
                 f"page through {count:,} statements (500 per page): {seconds:.1f} s wall, "
-                f"{cpu:.1f} CPU-s in the LRS{' and PostgreSQL' if pg else ''}"
+                f"{cpu:.1f} CPU-s in the LRS{' and PostgreSQL' if pg else ''}, "
+                f"{client:.1f} CPU-s in the client (reading and parsing the JSON)"
             )
         finally:
             proc.terminate()
