@@ -607,8 +607,8 @@ class Store:
 
     def _migrate_from_1(self, conn: Connection) -> None:
         """Schema 1 -> 2: rebuild the statement index from the stored statements, in the same
-        transaction (all or nothing). It reads every statement once: about a minute per
-        million statements."""
+        transaction (all or nothing). It reads every statement once: about 90 s per million
+        statements on SQLite (29,430 in 2.6 s)."""
         count = conn.execute(select(func.count()).select_from(t.statement)).scalar_one()
         log.warning("LRS schema 1 -> 2: rebuilding the index of %d statements", count)
         binary = "BYTEA" if self.dialect == "postgresql" else "BLOB"
