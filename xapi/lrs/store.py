@@ -804,20 +804,23 @@ class Store:
         with self._raw_write() as db:
             # One query: which ids are stored already (and with what content), and which
             # are voided already by a stored voiding statement (that arrived first).
-            by_id, ids_params = db.in_("id", prepared)
-            by_voids, voids_params = db.in_("voids", prepared)
             existing: dict[str, str] = {}
             voided_before: set[str] = set()
-            for sid, fingerprint, is_voiding in db.rows(
-                # The fragments hold placeholders only; the values go as parameters.
-                f"SELECT id, fingerprint, 0 FROM lrs_statement WHERE{by_id} UNION ALL"  # noqa: S608
-                f" SELECT voids, NULL, 1 FROM lrs_statement WHERE{by_voids}",
-                first=[*ids_params, *voids_params],
-            ):
-                if is_voiding:
-                    voided_before.add(sid)
-                else:
-                    existing[sid] = fingerprint
+            every_id = list(prepared)
+            for start in range(0, len(every_id), 5000):  # SQLite may take only 32,766 parameters
+                chunk = every_id[start : start + 5000]
+                by_id, ids_params = db.in_("id", chunk)
+                by_voids, voids_params = db.in_("voids", chunk)
+                for sid, fingerprint, is_voiding in db.rows(
+                    # The fragments hold placeholders only; the values go as parameters.
+                    f"SELECT id, fingerprint, 0 FROM lrs_statement WHERE{by_id} UNION ALL"  # noqa: S608
+                    f" SELECT voids, NULL, 1 FROM lrs_statement WHERE{by_voids}",
+                    first=[*ids_params, *voids_params],
+                ):
+                    if is_voiding:
+                        voided_before.add(sid)
+                    else:
+                        existing[sid] = fingerprint
             new: dict[str, _Prepared] = {}
             for sid, p in prepared.items():
                 old = existing.get(sid)
