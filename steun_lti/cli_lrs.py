@@ -85,6 +85,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
             load_or_create_secret(data, "lrs_researcher_key", 12),
             load_or_create_secret(data, "lrs_researcher_secret"),
         ),
+        admin=(
+            load_or_create_secret(data, "lrs_admin_key", 12),
+            load_or_create_secret(data, "lrs_admin_secret"),
+        ),
     )
     host = host or settings.lrs_server.host
     port = port if port is not None else settings.lrs_server.port
@@ -173,3 +177,23 @@ def delete_agent(ctx: click.Context, agent: str, yes: bool) -> None:
         click.confirm("Delete this agent's statements and documents for good?", abort=True)
     counts = delete(_database_url(ctx), parsed)
     click.echo(f"Deleted {counts['statements']} statements and {counts['documents']} documents.")
+
+
+@lrs.command("delete-statements")
+@click.argument("statement_ids", nargs=-1, required=True)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+@lrs_errors
+def delete_statements(ctx: click.Context, statement_ids: tuple[str, ...], yes: bool) -> None:
+    """Hard-delete statements by id, with the statements that refer to them (voiding ones)."""
+    from xapi.lrs.admin import delete_statements as delete
+    from xapi.lrs.validation import parse_uuid_param
+
+    ids = [parse_uuid_param(sid, "STATEMENT_ID") for sid in statement_ids]
+    if not yes:
+        click.confirm(f"Delete {len(ids)} statement(s) for good?", abort=True)
+    counts = delete(_database_url(ctx), ids)
+    click.echo(
+        f"Deleted {counts['statements']} statements ({counts['referring']} referring to them) "
+        f"and {counts['attachments']} attachments; {counts['not_found']} id(s) not found."
+    )

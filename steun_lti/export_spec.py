@@ -30,7 +30,9 @@ def _item(item: Item) -> ItemSpec:
         if kind in ("likert", "choice")
         else ()
     )
-    return ItemSpec(id=item.id, label=tr(item.text, "nl"), type=kind, choices=choices)
+    return ItemSpec(
+        id=item.id, label=tr(item.text, "nl"), type=kind, choices=choices, show_if=item.show_if
+    )
 
 
 def instrument_spec(instrument: Instrument) -> InstrumentSpec:

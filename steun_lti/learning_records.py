@@ -52,6 +52,28 @@ def researcher_credentials(settings: Settings) -> tuple[str, str]:
     )
 
 
+def admin_credentials(settings: Settings) -> tuple[str, str] | None:
+    """The credential for hard deletes (withdrawal): the settings' admin key, else the one the
+    embedded LRS provisions in the data directory when it exists; None otherwise."""
+    if settings.lrs.admin_key:
+        secret = settings.lrs.admin_secret.get_secret_value() if settings.lrs.admin_secret else ""
+        return settings.lrs.admin_key, secret
+    secrets_dir = settings.data_dir / "secrets"
+    if settings.lrs.key or not (secrets_dir / "lrs_admin_key").is_file():
+        return None  # never create a credential the LRS does not know
+    return (
+        load_or_create_secret(settings.data_dir, "lrs_admin_key", 12),
+        load_or_create_secret(settings.data_dir, "lrs_admin_secret"),
+    )
+
+
+def make_admin_client(settings: Settings) -> LrsClient | None:
+    creds = admin_credentials(settings)
+    if creds is None:
+        return None
+    return LrsClient(settings.lrs.endpoint, *creds, timeout=settings.lrs.timeout)
+
+
 def make_client(settings: Settings, *, researcher: bool = False) -> LrsClient:
     key, secret = researcher_credentials(settings) if researcher else tool_credentials(settings)
     return LrsClient(settings.lrs.endpoint, key, secret, timeout=settings.lrs.timeout)

@@ -203,48 +203,44 @@ def _load_spec(path: Path | None, settings: Any) -> Any:
         raise RecordsError(f"Scoring spec {path}: {exc}") from exc
 
 
-def _statements(
-    settings: Any, source: Path | None, filters: dict[str, Any]
-) -> Iterator[dict[str, Any]]:
-    """From the LRS (paging through ``more``), or from a JSON-lines file of statements."""
-    if source is not None:
-        try:
-            with source.open(encoding="utf-8") as fh:
-                for n, line in enumerate(fh, 1):
-                    if line.strip():
-                        try:
-                            yield json.loads(line)
-                        except ValueError as exc:
-                            raise RecordsError(f"{source}, line {n}: not JSON ({exc})") from exc
-        except OSError as exc:
-            raise RecordsError(f"Cannot read {source}: {exc.strerror}") from exc
-        return
-    from steun_lti.learning_records import make_client
-    from xapi.exceptions import LrsError
+def _file_statements(source: Path) -> Iterator[dict[str, Any]]:
+    """Statements from a JSON-lines file."""
+    try:
+        with source.open(encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if line.strip():
+                    try:
+                        yield json.loads(line)
+                    except ValueError as exc:
+                        raise RecordsError(f"{source}, line {n}: not JSON ({exc})") from exc
+    except OSError as exc:
+        raise RecordsError(f"Cannot read {source}: {exc.strerror}") from exc
 
+
+def _collect(ctx: click.Context, source: Path | None, filters: dict[str, Any]) -> Any:
+    """Read the statements (from the LRS, paging through ``more``, or from a file) into a
+    dataset, with a progress bar on a terminal and a line every 10 s elsewhere."""
+    from steun_lti.learning_records import make_client
+    from steun_lti.progress import Progress
+    from xapi.exceptions import LrsError
+    from xapi.export import collect
+
+    settings = _settings(ctx)
+    if source is not None:
+        with Progress() as progress:
+            return collect(_file_statements(source), settings.base_url, progress=progress.update)
     client = make_client(settings, researcher=True)
     try:
-        yield from client.iter_statements(**filters)
+        # Steun's LRS counts cheaply (an extension); elsewhere the bar shows a running count.
+        total = client.count_statements(**filters)
+        with Progress(total=total) as progress:
+            return collect(
+                client.iter_statements(**filters), settings.base_url, progress=progress.update
+            )
     except LrsError as exc:
         raise RecordsError(exc.message) from exc
     finally:
         client.close()
-
-
-def _collect(ctx: click.Context, source: Path | None, filters: dict[str, Any]) -> Any:
-    from xapi.export import collect
-
-    settings = _settings(ctx)
-    tty = sys.stderr.isatty()
-
-    def progress(n: int) -> None:
-        if tty:
-            click.echo(f"\rRead {n:,} statements", nl=False, err=True)
-
-    data = collect(_statements(settings, source, filters), settings.base_url, progress=progress)
-    if tty:
-        click.echo("", err=True)
-    return data
 
 
 def _filters(
@@ -351,8 +347,7 @@ def withdraw_cmd(
     ctx: click.Context, pseudonym: str | None, child_code: str | None, yes: bool
 ) -> None:
     """Remove a teacher's (PSEUDONYM) or one child's (--child CODE) answers everywhere."""
-    from steun_lti.learning_records import make_client, statement_factory
-    from steun_lti.withdrawal import Scope, withdraw
+    from steun_lti.withdrawal import Scope, withdraw_everywhere
 
     if not pseudonym and not child_code:
         raise RecordsError("Name a PSEUDONYM, a --child CODE, or both.")
@@ -361,46 +356,22 @@ def withdraw_cmd(
         click.confirm(f"Remove every answer of {what} from the tool and the LRS?", abort=True)
     settings = _settings(ctx)
     database = _database(settings)
-    client = make_client(settings)
     try:
-        result = withdraw(
-            database,
-            Scope(pseudonym, child_code),
-            statement_factory(settings),
-            client,
-            eraser=_embedded_lrs_eraser(settings),
-        )
+        result = withdraw_everywhere(database, Scope(pseudonym, child_code), settings)
     finally:
-        client.close()
         database.dispose()
     click.echo(f"Removed {result.rows_removed} row(s) from the tool's database.")
     click.echo(f"Voided {result.statements_voided} statement(s) in the LRS.")
     if result.lrs_erased:
         click.echo("The LRS deleted them for good.")
+    elif not result.lrs_error:
+        click.echo(
+            "The LRS keeps voided statements (retrievable by voidedStatementId): it offers no "
+            "hard delete to this tool. Ask its operator to delete them."
+        )
     if result.lrs_error:
         click.echo(f"LRS not finished: {result.lrs_error}. Run the same command again later.")
         sys.exit(1)
-
-
-def _embedded_lrs_eraser(settings: Any) -> Any:
-    """When the embedded LRS's store is on this machine, erase in it directly (the tool's own
-    LRS credential has no admin scope, so the HTTP extension refuses it)."""
-    try:
-        from xapi.lrs import admin  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    url = settings.resolved_lrs_database_url
-    if (
-        settings.lrs_server.database_url is None
-        and not (settings.data_dir / "lrs.sqlite3").exists()
-    ):
-        return None
-
-    def erase(agent: dict[str, Any]) -> bool:
-        admin.delete_agent(url, agent, by="steun withdraw")
-        return True
-
-    return erase
 
 
 def mount(main: click.Group) -> None:

@@ -22,6 +22,12 @@ class LrsSettings(BaseModel):
     key: str | None = Field(default=None, description="Basic-auth key (username) for the LRS.")
     secret: SecretStr | None = Field(default=None, description="Basic-auth secret for the LRS.")
     timeout: float = Field(default=5.0, description="Seconds before an LRS request is abandoned.")
+    admin_key: str | None = Field(
+        default=None,
+        description="Admin credential of a Steun LRS for withdrawal's hard deletes; default: "
+        "the embedded LRS's secrets/lrs_admin_key when present.",
+    )
+    admin_secret: SecretStr | None = Field(default=None, description="Its secret.")
 
 
 class LrsServerSettings(BaseModel):

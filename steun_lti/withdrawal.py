@@ -25,7 +25,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from steun_lti import audit
 from steun_lti.db import Base, Database
 from steun_lti.exceptions import SteunError
-from steun_lti.outbox import OutboxStatement
+from steun_lti.outbox import DELIVERED, SENDING, OutboxStatement
+from steun_lti.settings import Settings
 from xapi.client import LrsClient
 from xapi.exceptions import LrsError
 from xapi.statements import StatementFactory
@@ -145,14 +146,35 @@ def _teachers_for_child(session: Session, code: str) -> list[str]:
     )
 
 
+def _sent_statement_ids(session: Session, scope: Scope) -> list[str]:
+    """Ids of the scope's statements the outbox sent or is sending (before its rows go): the
+    LRS may hold them even if a query does not show them yet (a batch in flight)."""
+    query = select(OutboxStatement.statement_id).where(
+        OutboxStatement.status.in_((DELIVERED, SENDING))
+    )
+    if scope.pseudonym:
+        query = query.where(OutboxStatement.actor == scope.pseudonym)
+    if scope.child_code:
+        query = query.where(OutboxStatement.child_code == scope.child_code)
+    return [i for i in session.scalars(query) if i]
+
+
 def withdraw(
     database: Database,
     scope: Scope,
     factory: StatementFactory,
     client: LrsClient | None,
     eraser: Callable[[dict[str, object]], bool] | None = None,
+    *,
+    reader: LrsClient | None = None,
+    admin: LrsClient | None = None,
+    statement_eraser: Callable[[list[str]], bool] | None = None,
 ) -> WithdrawalResult:
-    """Carry out a withdrawal (see the module docstring)."""
+    """Carry out a withdrawal (see the module docstring).
+
+    ``client`` writes the voiding statements; ``reader`` (default: ``client``) finds the
+    statements; ``admin`` hard-deletes them through the LRS's extensions (Steun's LRS); the
+    erasers delete directly in a local LRS store when no admin credential is at hand."""
     if not scope.pseudonym and not scope.child_code:
         raise WithdrawalError("Name a pseudonym, a child code, or both.")
     with database.session() as session:
@@ -160,12 +182,24 @@ def withdraw(
             teachers = [scope.pseudonym]
         else:
             teachers = _teachers_for_child(session, scope.child_code or "")
+            if not teachers:
+                # Codes are per teacher (every teacher has an "A"): without knowing whose child
+                # this is, nothing may be deleted.
+                raise WithdrawalError(
+                    f"The tool knows no teacher with child code {scope.child_code!r} (its "
+                    "outbox may have been purged); name the teacher's pseudonym: "
+                    "steun withdraw PSEUDONYM --child CODE."
+                )
             if len(teachers) > 1:
                 raise WithdrawalError(
                     f"Child code {scope.child_code!r} is used by {len(teachers)} teachers; "
                     "name the teacher's pseudonym as well: steun withdraw PSEUDONYM --child CODE."
                 )
         result = WithdrawalResult(teachers=teachers)
+        sent = {
+            teacher: _sent_statement_ids(session, Scope(teacher, scope.child_code))
+            for teacher in teachers
+        }
         for name, hook in _HOOKS:
             for teacher in teachers or [None]:  # type: ignore[list-item]
                 n = hook(session, Scope(teacher, scope.child_code))
@@ -176,8 +210,9 @@ def withdraw(
             result.by_hook["other tables"] = result.by_hook.get("other tables", 0) + n
             result.rows_removed += n
     if client is not None:
+        lrs = _LrsAccess(client, reader or client, admin, eraser, statement_eraser)
         try:
-            _withdraw_from_lrs(client, factory, scope, teachers, result, eraser)
+            _withdraw_from_lrs(lrs, factory, scope, teachers, sent, result)
         except LrsError as exc:
             result.lrs_error = exc.message
     else:
@@ -207,34 +242,115 @@ def withdraw(
     return result
 
 
+@dataclass
+class _LrsAccess:
+    writer: LrsClient
+    reader: LrsClient
+    admin: LrsClient | None
+    agent_eraser: Callable[[dict[str, object]], bool] | None
+    statement_eraser: Callable[[list[str]], bool] | None
+
+    def erase_statements(self, ids: list[str]) -> bool:
+        """Hard-delete by id: over HTTP with the admin credential where the LRS offers it
+        (About lists ``statements-delete``), else directly in a local store; False when
+        neither is possible (an external LRS: the statements stay voided)."""
+        if not ids:
+            return True
+        if self.admin is not None and self.admin.delete_statements(ids):
+            return True
+        return self.statement_eraser(ids) if self.statement_eraser is not None else False
+
+    def erase_agent(self, agent: dict[str, object]) -> bool:
+        for client in (self.admin, self.writer):
+            if client is not None and client.delete_agent(agent):
+                return True
+        return self.agent_eraser(agent) if self.agent_eraser is not None else False
+
+
 def _withdraw_from_lrs(
-    client: LrsClient,
+    lrs: _LrsAccess,
     factory: StatementFactory,
     scope: Scope,
     teachers: list[str],
+    sent: dict[str, list[str]],
     result: WithdrawalResult,
-    eraser: Callable[[dict[str, object]], bool] | None,
 ) -> None:
     child_ext = factory.iris.extension("child-code")
     now = datetime.now(UTC)
+    erased = bool(teachers)
     for teacher in teachers:
         agent = factory.actor(teacher)
-        ids = []
-        for st in client.iter_statements(agent=agent):
+        ids = dict.fromkeys(sent.get(teacher, []))
+        for st in lrs.reader.iter_statements(agent=agent):
             if st.get("verb", {}).get("id") == "http://adlnet.gov/expapi/verbs/voided":
                 continue
             if scope.child_code:
                 ext = (st.get("context") or {}).get("extensions") or {}
                 if ext.get(child_ext) != scope.child_code:
                     continue
-            ids.append(st["id"])
-        for start in range(0, len(ids), 100):
-            voids = [factory.voiding(teacher, now, sid) for sid in ids[start : start + 100]]
-            client.post_statements(voids)
+            ids[st["id"]] = None
+        targets = list(ids)
+        for start in range(0, len(targets), 100):
+            voids = [factory.voiding(teacher, now, sid) for sid in targets[start : start + 100]]
+            lrs.writer.post_statements(voids)
             result.statements_voided += len(voids)
         if scope.child_code:
-            result.lrs_erased = client.delete_statements(ids) if ids else True
+            erased = lrs.erase_statements(targets) and erased
         else:
-            result.lrs_erased = client.delete_agent(agent)
-            if not result.lrs_erased and eraser is not None:
-                result.lrs_erased = eraser(agent)
+            erased = lrs.erase_agent(agent) and erased
+    result.lrs_erased = erased
+
+
+def withdraw_everywhere(database: Database, scope: Scope, settings: Settings) -> WithdrawalResult:
+    """:func:`withdraw` with the LRS clients the settings give: the tool's credential writes the
+    voiding statements, the researchers' reads (the tool's own may not), the admin credential
+    hard-deletes; directly in the embedded LRS's store when it is local and no admin credential
+    is at hand. What ``steun withdraw`` and the teacher's own "remove my data" run."""
+    from steun_lti.learning_records import make_admin_client, make_client, statement_factory
+
+    client = make_client(settings)
+    reader = make_client(settings, researcher=True)
+    admin = make_admin_client(settings)
+    erase_agent, erase_statements = embedded_lrs_erasers(settings)
+    try:
+        return withdraw(
+            database,
+            scope,
+            statement_factory(settings),
+            client,
+            eraser=erase_agent,
+            reader=reader,
+            admin=admin,
+            statement_eraser=erase_statements,
+        )
+    finally:
+        for each in (client, reader, admin):
+            if each is not None:
+                each.close()
+
+
+def embedded_lrs_erasers(
+    settings: Settings,
+) -> tuple[Callable[[dict[str, object]], bool] | None, Callable[[list[str]], bool] | None]:
+    """When the embedded LRS's store is on this machine, erasers that delete in it directly
+    (for when no admin credential is at hand; the tool's own LRS credential has no admin scope)."""
+    try:
+        from xapi.lrs import admin  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None, None
+    url = settings.resolved_lrs_database_url
+    if (
+        settings.lrs_server.database_url is None
+        and not (settings.data_dir / "lrs.sqlite3").exists()
+    ):
+        return None, None
+
+    def erase_agent(agent: dict[str, object]) -> bool:
+        admin.delete_agent(url, dict(agent), by="steun withdraw")
+        return True
+
+    def erase_statements(ids: list[str]) -> bool:
+        admin.delete_statements(url, ids, by="steun withdraw")
+        return True
+
+    return erase_agent, erase_statements

@@ -36,6 +36,8 @@ def scoring_spec(settings: Settings) -> dict[str, Any] | None:
             }
             if item.numeric_options:
                 entry["choices"] = [[int(c.value), tr(c.label, "nl")] for c in item.options]
+            if item.show_if:
+                entry["show_if"] = item.show_if
             items.append(entry)
         scales = [
             {

@@ -190,19 +190,26 @@ def remove_everything(launch: LaunchContext) -> None:
     from flask import current_app
 
     from steun_lti.db import get_database
-    from steun_lti.learning_records import make_client, statement_factory
-    from steun_lti.withdrawal import Scope, withdraw
+    from steun_lti.withdrawal import Scope, withdraw_everywhere
 
     settings = current_app.config["STEUN_SETTINGS"]
-    client = make_client(settings)
-    try:
-        result = withdraw(
-            get_database(), Scope(pseudonym=launch.pseudonym), statement_factory(settings), client
-        )
-    finally:
-        client.close()
+    result = withdraw_everywhere(get_database(), Scope(pseudonym=launch.pseudonym), settings)
     if result.lrs_error:  # the researchers' `steun withdraw` finishes it; logged without content
         log.warning("withdrawal of a teacher: LRS part pending (%s)", result.lrs_error)
+
+
+def remove_child_everywhere(pseudonym: str, code: str) -> None:
+    """The same withdrawal as ``steun withdraw PSEUDONYM --child CODE``: the child's statements
+    leave the outbox and the LRS (deleted for good where the LRS allows it)."""
+    from flask import current_app
+
+    from steun_lti.db import get_database
+    from steun_lti.withdrawal import Scope, withdraw_everywhere
+
+    settings = current_app.config["STEUN_SETTINGS"]
+    result = withdraw_everywhere(get_database(), Scope(pseudonym, code), settings)
+    if result.lrs_error:  # the researchers' `steun withdraw` finishes it; logged without content
+        log.warning("withdrawal of a child: LRS part pending (%s)", result.lrs_error)
 
 
 # --- my pupils ---------------------------------------------------------------------------------
@@ -286,8 +293,11 @@ def withdraw(code: str) -> ResponseReturnValue:
     if request.form.get("confirm") != "yes":
         flash(gettext("Tick the box to confirm that you want to withdraw this pupil."), "error")
         return redirect(url_for("teacher.child_detail", code=child.code))
-    service.withdraw_child(session, rt.study, child, request.form.get("remove") == "yes", now())
+    remove = request.form.get("remove") == "yes"
+    service.withdraw_child(session, rt.study, child, remove, now())
     session.commit()
+    if remove:
+        remove_child_everywhere(teacher(), child.code)
     flash(gettext("Pupil %(code)s has been withdrawn from the study.", code=code_label(child)))
     return redirect(url_for("teacher.children"))
 

@@ -6,6 +6,7 @@ item), never to the statements read: each statement is looked at once and droppe
 
 from __future__ import annotations
 
+import gc
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -77,6 +78,8 @@ def _duration_seconds(text: str | None) -> float:
 
 def _utc_key(ts: str) -> str:
     """Timestamps compared as UTC ISO strings (statements may carry any offset)."""
+    if len(ts) == 29 and ts.endswith("+00:00") and ts[19] == ".":
+        return ts[:23] + "000Z"  # the tool's own form (UTC, milliseconds): no parsing needed
     try:
         parsed = datetime.fromisoformat(ts)
     except ValueError:
@@ -96,7 +99,26 @@ def collect(
     progress: Callable[[int], None] | None = None,
     progress_every: int = 1000,
 ) -> Dataset:
-    """Read statements once (any order) and keep what the exports need."""
+    """Read statements once (any order) and keep what the exports need.
+
+    The cyclic garbage collector is paused meanwhile: parsed statements hold no cycles (they
+    are freed by reference counting), while every collection would walk the whole growing
+    dataset; at 1M statements that tripled the time spent parsing pages."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _collect(statements, base_url, progress, progress_every)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _collect(
+    statements: Iterable[Mapping[str, Any]],
+    base_url: str,
+    progress: Callable[[int], None] | None,
+    progress_every: int,
+) -> Dataset:
     iris = Iris(base_url)
     # Activity IRIs repeat (items, waves): parse each once.
     parse = lru_cache(maxsize=100_000)(iris.parse)

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from xapi.conditions import holds
+
 
 @dataclass(frozen=True)
 class ItemSpec:
@@ -18,6 +20,9 @@ class ItemSpec:
     label: str = ""
     type: str = "likert"  # likert, choice, numeric, fill-in
     choices: Sequence[tuple[float, str]] = ()  # (value, label); empty for numeric/fill-in
+    # Shown only when this condition on earlier answers holds (xapi.conditions); an answer
+    # the item holds while hidden is not administered: missing in the wide table and scores.
+    show_if: Mapping[str, Any] | None = field(default=None, hash=False)
 
     @property
     def numeric(self) -> bool:
@@ -97,6 +102,7 @@ class ScoringSpec:
                         label=str(it.get("label", "")),
                         type=str(it.get("type", "likert")),
                         choices=tuple((float(v), str(lbl)) for v, lbl in it.get("choices", [])),
+                        show_if=_condition(it.get("show_if"), str(it["id"])),
                     )
                     for it in raw.get("items", [])
                 )
@@ -134,6 +140,52 @@ class ScoringSpec:
             except (KeyError, TypeError, ValueError) as exc:
                 raise ValueError(f"scoring spec: instruments[{i}] is malformed ({exc})") from exc
         return cls(tuple(instruments))
+
+
+def _condition(raw: Any, item_id: str) -> Mapping[str, Any] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping) or not ({"item", "all", "any", "not"} & set(raw)):
+        raise ValueError(
+            f"item {item_id}: show_if must be a condition such as {{item: q1, equals: 1}}"
+        )
+    return raw
+
+
+def visible(instrument: InstrumentSpec, answers: Mapping[str, str]) -> dict[str, str]:
+    """The answers (raw responses by item id) of the items shown, walking the items in order,
+    as the tool does: an item hidden by its ``show_if`` does not count, nor for later items'
+    conditions. Answers to items the spec does not know are kept."""
+    shown: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    known = set()
+    for item in instrument.items:
+        known.add(item.id)
+        response = answers.get(item.id)
+        if response is None:
+            continue
+        if item.show_if is not None and not holds(item.show_if, values):
+            continue
+        shown[item.id] = response
+        values[item.id] = _typed(item, response)
+    for item_id, response in answers.items():
+        if item_id not in known:
+            shown[item_id] = response
+    return shown
+
+
+def _typed(item: ItemSpec, response: str) -> Any:
+    """A response as the tool held it: numbers as numbers (so ``equals: true`` on a yes/no
+    item of 1/0 means what it does in the tool), a multiple choice as a list."""
+    if "[,]" in response:
+        return response.split("[,]")
+    if item.numeric:
+        try:
+            number = float(response)
+        except ValueError:
+            return response
+        return int(number) if number.is_integer() else number
+    return response
 
 
 def score_scale(

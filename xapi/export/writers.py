@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xapi.export.dataset import Dataset, WideKey, seconds_between
+from xapi.export.dataset import Answer, Dataset, WideKey, seconds_between
 from xapi.export.spec import (
     InstrumentSpec,
     ItemSpec,
@@ -17,6 +17,7 @@ from xapi.export.spec import (
     score_scale,
     score_total,
     variable_name,
+    visible,
 )
 
 LONG_COLUMNS = (
@@ -33,6 +34,7 @@ LONG_COLUMNS = (
     "registration",
     "timestamp",
     "statement_id",
+    "shown",
 )
 PROGRESS_COLUMNS = (
     "pseudonym",
@@ -56,6 +58,7 @@ class Variable:
     value_labels: dict[float, str] = field(default_factory=dict)
     note: str = ""
     identifier: bool = False
+    branching: str = ""  # REDCap branching logic: shown only if …
 
 
 def fmt(value: Any) -> str:
@@ -108,6 +111,7 @@ class Exporter:
                 order = [i.id for i in inst.items] + sorted(
                     set(answers) - {i.id for i in inst.items}
                 )
+                shown = _shown(inst, answers)
                 for item_id in order:
                     a = answers.get(item_id)
                     if a is None:
@@ -116,6 +120,7 @@ class Exporter:
                     yield [
                         key[0], key[1], key[2], key[3], inst.id, a.version, item_id, a.response,
                         fmt(value), a.attempt, a.registration, a.timestamp, a.statement_id,
+                        "1" if item_id in shown else "0",
                     ]  # fmt: skip
 
     # -- wide --
@@ -137,6 +142,7 @@ class Exporter:
                         kind,
                         {val: lbl for val, lbl in item.choices},
                         item.type,
+                        branching=redcap_logic(item.show_if, inst) if item.show_if else "",
                     )
                 )
             for scale in inst.scales:
@@ -191,7 +197,7 @@ class Exporter:
             row: list[Any] = list(key)
             per = self.data.answers.get(key, {})
             for inst in self.instruments:
-                answers = per.get(inst.id, {})
+                answers = _shown(inst, per.get(inst.id, {}))
                 numeric: dict[str, float | None] = {}
                 for item in inst.items:
                     a = answers.get(item.id)
@@ -305,7 +311,8 @@ class Exporter:
                     vmin, vmax = fmt(min(v.value_labels)), fmt(max(v.value_labels))
                 yield [
                     v.name, v.form, "", ftype, v.label, choices, v.note if v.kind != "score" else "",
-                    validation, vmin, vmax, "y" if v.identifier else "", "", "", "", "", "", "",
+                    validation, vmin, vmax, "y" if v.identifier else "", v.branching, "", "", "",
+                    "", "",
                     "@READONLY" if v.kind == "score" else "",
                 ]  # fmt: skip
 
@@ -317,6 +324,8 @@ class Exporter:
             "",
             "One row per teacher (pseudonym) × child (code) × wave in `wide.csv` / `wide.sav`;",
             "one row per final answer in `long.csv`. Empty cells are missing. Times are UTC.",
+            "An answer to an item that branching hid is not administered: missing in `wide`,",
+            "not counted in scores or `n_answered`, and `shown` = 0 in `long.csv`.",
             "",
         ]
         form = None
@@ -331,8 +340,54 @@ class Exporter:
                     "|---|---|---|---|",
                 ]
             values = "; ".join(f"{fmt(k)} = {lbl}" for k, lbl in v.value_labels.items()) or v.note
+            if v.branching:
+                values += f" — shown only if {v.branching}; missing when hidden"
             lines.append(f"| `{v.name}` | {_md(v.label)} | {v.kind} | {_md(values)} |")
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _shown(inst: InstrumentSpec, answers: dict[str, Answer]) -> dict[str, Answer]:
+    """The answers of the items shown (see :func:`xapi.export.spec.visible`)."""
+    if not answers or not any(item.show_if for item in inst.items):
+        return answers
+    shown = visible(inst, {item_id: a.response for item_id, a in answers.items()})
+    return {item_id: a for item_id, a in answers.items() if item_id in shown}
+
+
+def redcap_logic(condition: Any, inst: InstrumentSpec) -> str:
+    """A ``show_if`` condition in REDCap's branching-logic syntax (``[var] = '1'``)."""
+
+    def var(item_id: str) -> str:
+        return f"[{variable_name(inst.id, item_id)}]"
+
+    def lit(value: Any) -> str:
+        if isinstance(value, bool):
+            return "'1'" if value else "'0'"
+        return f"'{fmt(value) if isinstance(value, float) else value}'"
+
+    if "all" in condition:
+        return "(" + " and ".join(redcap_logic(c, inst) for c in condition["all"]) + ")"
+    if "any" in condition:
+        return "(" + " or ".join(redcap_logic(c, inst) for c in condition["any"]) + ")"
+    if "not" in condition:
+        return "not(" + redcap_logic(condition["not"], inst) + ")"
+    v = var(str(condition["item"]))
+    parts = []
+    if "answered" in condition:
+        parts.append(f"{v} <> ''" if condition["answered"] else f"{v} = ''")
+    if "equals" in condition:
+        parts.append(f"{v} = {lit(condition['equals'])}")
+    if "not_equals" in condition:
+        parts.append(f"{v} <> {lit(condition['not_equals'])}")
+    if "in" in condition:
+        parts.append("(" + " or ".join(f"{v} = {lit(x)}" for x in condition["in"]) + ")")
+    if "includes" in condition:
+        parts.append(f"{v[:-1]}({condition['includes']})] = '1'")
+    if "min" in condition:
+        parts.append(f"{v} >= {fmt(float(condition['min']))}")
+    if "max" in condition:
+        parts.append(f"{v} <= {fmt(float(condition['max']))}")
+    return " and ".join(parts) or f"{v} <> ''"
 
 
 def _md(text: str) -> str:

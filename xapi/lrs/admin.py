@@ -17,6 +17,7 @@ from xapi.lrs.store import Store
 
 TOOL_SCOPES = ("statements/write", "state")
 RESEARCHER_SCOPES = ("all/read",)
+ADMIN_SCOPES = ("admin",)
 
 
 def open_store(database_url: str) -> Store:
@@ -30,14 +31,20 @@ def provision(
     *,
     tool: tuple[str, str],
     researcher: tuple[str, str],
+    admin: tuple[str, str] | None = None,
 ) -> None:
-    """Ensure the tool's (write + state) and the researchers' (all/read) credentials exist."""
+    """Ensure the tool's (write + state), the researchers' (all/read) and, when given, the
+    withdrawal's (admin: hard deletes only) credentials exist."""
     store = open_store(database_url)
     try:
         store.ensure_credential(tool[0], tool[1], TOOL_SCOPES, "Steun tool and course relay")
         store.ensure_credential(
             researcher[0], researcher[1], RESEARCHER_SCOPES, "Steun researchers (read-only)"
         )
+        if admin is not None:
+            store.ensure_credential(
+                admin[0], admin[1], ADMIN_SCOPES, "Steun withdrawal (hard deletes)"
+            )
     finally:
         store.dispose()
 
@@ -71,6 +78,17 @@ def delete_agent(database_url: str, agent: dict[str, Any], *, by: str = "cli") -
     store = open_store(database_url)
     try:
         return store.delete_agent(agent, by=by)
+    finally:
+        store.dispose()
+
+
+def delete_statements(
+    database_url: str, statement_ids: list[str], *, by: str = "cli"
+) -> dict[str, int]:
+    """Hard-delete statements by id (and what refers to them) directly in the store."""
+    store = open_store(database_url)
+    try:
+        return store.delete_statements(statement_ids, by=by)
     finally:
         store.dispose()
 

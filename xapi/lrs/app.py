@@ -95,6 +95,14 @@ STATEMENT_PARAMS = {
     "more",
 }
 READ_ANY = ("all", "all/read")
+# Steun's own resources, listed in About: extension IRI -> path under the endpoint.
+EXTENSION_IRI = "https://steun.example.nl/xapi/lrs/extensions/"
+EXTENSIONS = {
+    EXTENSION_IRI + "agent-delete": "extensions/agent",
+    EXTENSION_IRI + "statements-delete": "extensions/statements/delete",
+    EXTENSION_IRI + "statements-count": "extensions/statements/count",
+}
+MAX_DELETE_IDS = 1000
 
 
 @dataclass
@@ -162,6 +170,8 @@ class LrsApp:
             "agents": self.agents,
             "about": self.about,
             "extensions/agent": self.delete_agent,
+            "extensions/statements/delete": self.delete_statements,
+            "extensions/statements/count": self.count_statements,
         }
 
     # WSGI -------------------------------------------------------------------------------
@@ -313,9 +323,7 @@ class LrsApp:
         return json_response(
             {
                 "version": SUPPORTED_VERSIONS,
-                "extensions": {
-                    "https://steun.example.nl/xapi/lrs/extensions/agent-delete": "extensions/agent"
-                },
+                "extensions": EXTENSIONS,
             }
         )
 
@@ -666,6 +674,45 @@ class LrsApp:
         agent = parse_agent_param(xreq.require("agent"))
         counts = self.store.delete_agent(agent, by=credential.key)
         return json_response(counts)
+
+    def delete_statements(self, xreq: XRequest) -> XResponse:
+        """``POST extensions/statements/delete`` with ``{"statementIds": [...]}``: hard-delete
+        those statements and what refers to them (admin only; see Store.delete_statements)."""
+        if xreq.method != "POST":
+            raise MethodNotAllowed('Use POST with a JSON body {"statementIds": [...]}.')
+        credential = self._credential(xreq)
+        if not credential.allows("admin"):
+            raise Forbidden("Deleting statements needs the admin scope.")
+        xreq.allow(set())
+        body = xreq.json_body()
+        ids = body.get("statementIds") if isinstance(body, dict) else None
+        if not isinstance(ids, list) or not ids:
+            raise BadRequest('The body must be {"statementIds": [one or more statement ids]}.')
+        if len(ids) > MAX_DELETE_IDS:
+            raise BadRequest(f"At most {MAX_DELETE_IDS} statement ids per request.")
+        clean = [
+            parse_uuid_param(i, f"statementIds[{n}]") if isinstance(i, str) else _not_id(n)
+            for n, i in enumerate(ids)
+        ]
+        counts = self.store.delete_statements(clean, by=credential.key)
+        return json_response(counts)
+
+    def count_statements(self, xreq: XRequest) -> XResponse:
+        """``GET extensions/statements/count`` with the filters of GET statements: how many
+        statements a query would return, for progress bars."""
+        if xreq.method not in ("GET", "HEAD"):
+            raise MethodNotAllowed()
+        credential = self._credential(xreq)
+        if not credential.allows("statements/read", "statements/read/mine", *READ_ANY):
+            raise Forbidden()
+        xreq.allow(STATEMENT_PARAMS - {"statementId", "voidedStatementId", "more"})
+        query = self._statement_query(xreq)
+        query.mine = None if credential.allows("statements/read", *READ_ANY) else credential.id
+        return json_response({"count": self.store.count_statements(query)})
+
+
+def _not_id(n: int) -> str:
+    raise BadRequest(f"statementIds[{n}] must be a string (a UUID).")
 
 
 def _single_valued(pairs: list[tuple[str, str]]) -> dict[str, str]:

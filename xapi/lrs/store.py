@@ -912,18 +912,8 @@ class Store:
         if keys:
             # Walk the (key, seq) index of the first filter in stored order: O(page), however
             # rare the value and however deep the page.
-            k = t.statement_key.c
-            first, roles = keys[0]
-            query = query.join(t.statement_key, k.seq == s.seq).where(k.key == first)
-            if roles:
-                query = query.where(k.roles.op("&")(roles) != 0)
-            order_seq = k.seq
-            for key, roles in keys[1:]:
-                other = t.statement_key.alias()
-                match = exists().where(other.c.key == key, other.c.seq == s.seq)
-                if roles:
-                    match = match.where(other.c.roles.op("&")(roles) != 0)
-                query = query.where(match)
+            query = _where_keys(query, keys)
+            order_seq = t.statement_key.c.seq
         if q.since_us is not None:
             query = query.where(s.stored_us > q.since_us)
         if q.until_us is not None:
@@ -944,6 +934,25 @@ class Store:
         with self.read() as conn:
             rows = [(r.seq, r.body, bool(r.has_attachments)) for r in conn.execute(query)]
         return rows[:limit], len(rows) > limit
+
+    def count_statements(self, q: StatementQuery) -> int:
+        """How many statements the query ``q`` matches over all its pages (for progress
+        bars): the filters of :meth:`query_statements` without order, limit or position."""
+        s = t.statement.c
+        keys = q.filter_keys()
+        query = select(func.count()).select_from(t.statement).where(s.voided.is_(False))
+        if keys:
+            query = _where_keys(query, keys)
+        if q.since_us is not None:
+            query = query.where(s.stored_us > q.since_us)
+        if q.until_us is not None:
+            query = query.where(s.stored_us <= q.until_us)
+        if q.mine is not None:
+            query = query.where(s.credential_id == q.mine)
+        if q.ceiling is not None:
+            query = query.where(s.seq <= q.ceiling)
+        with self.read() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def get_attachments(self, sha2s: Iterable[str]) -> dict[str, tuple[str, bytes]]:
         wanted = list(set(sha2s))
@@ -1097,20 +1106,161 @@ class Store:
             seqs = select(k.seq).where(
                 k.key == key_hash("g:" + identity), k.roles.op("&")(ROLE_PERSON) != 0
             )
-            statements = delete_statement_rows(conn, list(conn.execute(seqs).scalars()))
+            rows = _statement_rows(conn, t.statement.c.seq, list(conn.execute(seqs).scalars()))
+            statements = len(rows)
+            attachments = _purge_statements(conn, rows)  # and attachments nothing else uses
             documents = conn.execute(
                 delete(t.document).where(t.document.c.agent_hash == hkey(identity))
             ).rowcount
             counts = {"statements": statements, "documents": documents}
             conn.execute(
                 insert(t.admin_log).values(
-                    at_us=now_us(), action="delete-agent", by=by, detail=json.dumps(counts)
+                    at_us=now_us(),
+                    action="delete-agent",
+                    by=by,
+                    detail=json.dumps({**counts, "attachments": attachments}),
                 )
             )
         log.info(
             "delete-agent by %s: %d statements, %d documents removed", by, statements, documents
         )
         return counts
+
+    def delete_statements(self, statement_ids: Iterable[str], *, by: str) -> dict[str, int]:
+        """Hard-delete statements by id (voided or not), with everything that refers to them.
+
+        Statements whose object is a StatementRef to a deleted one (voiding statements first
+        of all) go too, transitively: they inherited the deleted statement's filter keys, so
+        leaving them would leave the withdrawn registration or agent findable. Attachments no
+        other statement uses are deleted. Ids the LRS does not hold are counted, not an error,
+        so a withdrawal can be run again. The log records counts only, never ids.
+        """
+        wanted = sorted({str(i).lower() for i in statement_ids})
+        with self.write() as conn:
+            found = _statement_rows(conn, t.statement.c.id, wanted)
+            targets = {r.seq: r for r in found}
+            doomed: dict[int, Any] = dict(targets)
+            frontier = list(targets.values())
+            also: list[str] = wanted  # voiding statements of ids the LRS never got go too
+            for _depth in range(20):  # chains of references are short; this bounds a cycle
+                referring = _referring_statements(conn, frontier, set(doomed), also)
+                also = []
+                if not referring:
+                    break
+                doomed.update((r.seq, r) for r in referring)
+                frontier = referring
+            counts = {
+                "statements": len(doomed),
+                "referring": len(doomed) - len(targets),
+                "not_found": len(wanted) - len(targets),
+                "attachments": _purge_statements(conn, list(doomed.values())),
+            }
+            conn.execute(
+                insert(t.admin_log).values(
+                    at_us=now_us(), action="delete-statements", by=by, detail=json.dumps(counts)
+                )
+            )
+        log.info(
+            "delete-statements by %s: %d statements (%d referring), %d attachments removed",
+            by,
+            counts["statements"],
+            counts["referring"],
+            counts["attachments"],
+        )
+        return counts
+
+
+_ROW_COLUMNS = (
+    t.statement.c.seq,
+    t.statement.c.id,
+    t.statement.c.body,
+    t.statement.c.has_attachments,
+)
+
+
+def _statement_rows(conn: Connection, column: Any, values: list[Any]) -> list[Any]:
+    rows: list[Any] = []
+    for start in range(0, len(values), 500):
+        chunk = values[start : start + 500]
+        rows += conn.execute(select(*_ROW_COLUMNS).where(column.in_(chunk))).all()
+    return rows
+
+
+_KEY_PREFERENCE = ("r:", "g:", "o:", "v:")
+
+
+def _referring_statements(
+    conn: Connection, rows: list[Any], known: set[int], also: list[str]
+) -> list[Any]:
+    """Statements (not in ``known``) whose object is a StatementRef to one of ``rows``.
+
+    Voiding statements are found through the ``voids`` index. Other StatementRefs carry every
+    filter key of their target (inherited when stored), so they are among the statements
+    sharing the target's most selective key; only those mentioning a StatementRef are read.
+    """
+    ids = {r.id for r in rows} | set(also)
+    found = {
+        r.seq: r
+        for r in _statement_rows(conn, t.statement.c.voids, sorted(ids))
+        if r.seq not in known
+    }
+    probe_keys: set[int] = set()
+    for row in rows:
+        keys = statement_keys(json.loads(row.body))
+        for prefix in _KEY_PREFERENCE:
+            # An agent as actor or object: not the authority, which every statement of its
+            # credential carries.
+            chosen = sorted(
+                k
+                for k, roles in keys.items()
+                if k.startswith(prefix) and (prefix != "g:" or roles & ROLE_MAIN)
+            )
+            if chosen:
+                probe_keys.add(key_hash(chosen[0]))
+                break
+    s, k = t.statement.c, t.statement_key.c
+    for key in sorted(probe_keys):
+        candidates = conn.execute(
+            select(*_ROW_COLUMNS)
+            .join(t.statement_key, k.seq == s.seq)
+            .where(
+                k.key == key,
+                s.voids.is_(None),
+                s.body.like('%"objectType":"StatementRef"%'),
+            )
+        ).all()
+        for row in candidates:
+            if row.seq in known or row.seq in found:
+                continue
+            obj = json.loads(row.body).get("object") or {}
+            if obj.get("objectType") == "StatementRef" and str(obj.get("id", "")).lower() in ids:
+                found[row.seq] = row
+    return list(found.values())
+
+
+def _purge_statements(conn: Connection, rows: list[Any]) -> int:
+    """Delete these statements and their key rows, then attachments nothing uses any more;
+    returns how many attachments went."""
+    delete_statement_rows(conn, [r.seq for r in rows])
+    sha2s = {
+        a["sha2"]
+        for r in rows
+        if r.has_attachments
+        for a in json.loads(r.body).get("attachments") or []
+        if isinstance(a, dict) and a.get("sha2")
+    }
+    removed = 0
+    for sha2 in sorted(sha2s):
+        still_used = conn.execute(
+            select(t.statement.c.seq)
+            .where(t.statement.c.has_attachments.is_(True), t.statement.c.body.contains(sha2))
+            .limit(1)
+        ).first()
+        if still_used is None:
+            removed += conn.execute(
+                delete(t.attachment).where(t.attachment.c.sha2 == sha2)
+            ).rowcount
+    return removed
 
 
 def _insert_statements(
@@ -1226,6 +1376,23 @@ def _merge_activities(db: Raw, statements: list[dict[str, Any]]) -> None:
         db.many(
             "INSERT INTO lrs_activity (id_hash, activity_id, definition) VALUES (?, ?, ?)", inserts
         )
+
+
+def _where_keys(query: Any, keys: list[tuple[int, int]]) -> Any:
+    """Join the statements to the index rows of the first filter key and check the others per
+    row (``keys`` as from :meth:`StatementQuery.filter_keys`)."""
+    s, k = t.statement.c, t.statement_key.c
+    first, roles = keys[0]
+    query = query.join(t.statement_key, k.seq == s.seq).where(k.key == first)
+    if roles:
+        query = query.where(k.roles.op("&")(roles) != 0)
+    for key, roles in keys[1:]:
+        other = t.statement_key.alias()
+        match = exists().where(other.c.key == key, other.c.seq == s.seq)
+        if roles:
+            match = match.where(other.c.roles.op("&")(roles) != 0)
+        query = query.where(match)
+    return query
 
 
 def delete_statement_rows(conn: Connection, seqs: list[int]) -> int:
