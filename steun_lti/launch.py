@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import abort, current_app, g, session
 
@@ -40,6 +41,13 @@ class LaunchContext:
     ags_scopes: tuple[str, ...] = field(default_factory=tuple)
     launch_id: str | None = None
 
+    def return_link(self, **params: str) -> str | None:
+        """The platform's return URL with ``lti_msg``/``lti_log`` or ``lti_errormsg``/``lti_errorlog``.
+
+        Only ever from a launch whose token verified; None when the platform gave no return URL.
+        """
+        return with_lti_params(self.return_url, params) if self.return_url else None
+
     @property
     def is_teacher(self) -> bool:
         return ROLE_TEACHER in self.roles or ROLE_ADMIN in self.roles
@@ -56,6 +64,25 @@ class LaunchContext:
         data["roles"] = tuple(data.get("roles", ()))
         data["ags_scopes"] = tuple(data.get("ags_scopes", ()))
         return cls(**data)
+
+
+LTI_RETURN_PARAMS = ("lti_msg", "lti_log", "lti_errormsg", "lti_errorlog")
+MAX_RETURN_PARAM = 400  # characters: enough for a sentence, short enough for any LMS's URL limit
+
+
+def with_lti_params(url: str, params: dict[str, str]) -> str:
+    """``url`` with the LTI 1.3 return parameters added to its query (before any fragment).
+
+    Parameters the platform put in the URL itself are kept, ours replace any of the same name.
+    """
+    ours = {
+        k: " ".join(v.split())[:MAX_RETURN_PARAM]
+        for k, v in params.items()
+        if k in LTI_RETURN_PARAMS and v
+    }
+    parts = urlsplit(url)
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ours]
+    return urlunsplit(parts._replace(query=urlencode([*kept, *ours.items()])))
 
 
 SESSION_KEY = "steun_launch"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from steun_lti import (  # noqa: F401
     audit,
     outbox,
+    ratelimit,
     withdrawal,
 )
 from steun_lti.lti import models as lti_models  # noqa: F401

@@ -105,6 +105,18 @@ class Settings(BaseSettings):
         default=60,
         description="Seconds of clock difference tolerated on iat/exp/nbf of LTI tokens.",
     )
+    relay_rate: float = Field(
+        default=2.0,
+        gt=0,
+        description="Course relay: requests a second each client address may send on average "
+        "(shared by all workers).",
+    )
+    relay_burst: int = Field(
+        default=60,
+        ge=1,
+        description="Course relay: requests a client address may send at once before the "
+        "average rate applies.",
+    )
     instruments_dir: Path | None = Field(
         default=None, description="Folder with private (licensed) instrument definitions."
     )

@@ -8,10 +8,13 @@ nonce, keys, audience and storage are done by :mod:`steun_lti.lti.flow`, which t
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pylti1p3.assignments_grades import AssignmentsGradesService
 from pylti1p3.deep_link import DeepLink
@@ -139,30 +142,158 @@ def deep_linking_response_jwt(
 
 
 class ServiceError(Exception):
-    """A call to the platform's services failed."""
+    """A call to the platform's services failed; ``status`` is the HTTP status when there was one."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
 
 
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
+LINEITEM_READ_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
+LINEITEM_MEDIA = "application/vnd.ims.lis.v2.lineitem+json"
+CONTAINER_MEDIA = "application/vnd.ims.lis.v2.lineitemcontainer+json"
+MAX_LINEITEM_PAGES = 20
 
 
-def post_completion(
-    access: PlatformAccess, endpoint: Mapping[str, Any], lineitem_url: str, user_id: str
-) -> None:
-    """Send score 1/1, Completed, FullyGraded for ``user_id`` to ``lineitem_url``."""
-    connector = ServiceConnector(access.registration(), TimeoutSession())
-    service = AssignmentsGradesService(connector, dict(endpoint))  # type: ignore[arg-type]
-    grade = (
-        Grade()
-        .set_score_given(1)
-        .set_score_maximum(1)
-        .set_activity_progress("Completed")
-        .set_grading_progress("FullyGraded")
-        .set_user_id(user_id)
-        .set_timestamp(datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"))
-    )
-    try:
-        service.put_grade(grade, LineItem({"id": lineitem_url}))
-    except (LtiException, LtiServiceException) as exc:
-        raise ServiceError(str(exc)[:200]) from exc
-    except Exception as exc:  # requests errors surface untyped from pylti1p3
-        raise ServiceError(type(exc).__name__) from exc
+@dataclass(frozen=True)
+class LineItemWanted:
+    """The line item to find (by resource link and tag) or create when a launch names none."""
+
+    label: str
+    resource_link_id: str
+    tag: str
+    resource_id: str | None = None
+    score_maximum: float = 1
+
+
+def _with_query(url: str, **params: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
+    return urlunsplit(parts._replace(query=urlencode([*query, *params.items()])))
+
+
+def _next_page(link_header: str | None, origin_of: str) -> str | None:
+    """The rel="next" URL of a Link header, only on the platform's own origin (it gets our token).
+
+    pylti1p3 lower-cases the whole header (breaking mixed-case URLs); this keeps it as sent.
+    """
+    for part in (link_header or "").split(","):
+        match = re.match(r"\s*<([^>]*)>\s*;(.*)$", part)
+        if match and re.search(r'rel\s*=\s*"?next"?', match.group(2), re.IGNORECASE):
+            url = match.group(1)
+            same = urlsplit(url)[:2] == urlsplit(origin_of)[:2]
+            return url if same else None
+    return None
+
+
+class AgsClient:
+    """One platform's AGS endpoint for one report: a single access token for all its calls.
+
+    pylti1p3 signs the token request and sends the calls (with our timeouts); the line item search
+    is ours: pylti1p3's matches one property only, ignores the query filters, lower-cases the
+    Link header and follows it anywhere.
+    """
+
+    def __init__(self, access: PlatformAccess, endpoint: Mapping[str, Any]) -> None:
+        self.endpoint = dict(endpoint)
+        self.scopes = [str(s) for s in self.endpoint.get("scope") or []]
+        self.lineitems = str(self.endpoint.get("lineitems") or "")
+        self._connector = ServiceConnector(access.registration(), TimeoutSession())
+
+    @property
+    def can_find(self) -> bool:
+        return bool(self.lineitems) and bool(
+            {LINEITEM_SCOPE, LINEITEM_READ_SCOPE} & set(self.scopes)
+        )
+
+    @property
+    def can_create(self) -> bool:
+        return bool(self.lineitems) and LINEITEM_SCOPE in self.scopes
+
+    def _call(self, url: str, **kwargs: Any) -> Any:
+        try:
+            return self._connector.make_service_request(self.scopes, url, **kwargs)
+        except LtiServiceException as exc:
+            raise ServiceError(str(exc)[:200], exc.response.status_code) from exc
+        except LtiException as exc:
+            raise ServiceError(str(exc)[:200]) from exc
+        except Exception as exc:  # requests errors surface untyped from pylti1p3
+            raise ServiceError(type(exc).__name__) from exc
+
+    def find_lineitem(self, wanted: LineItemWanted) -> str | None:
+        """The URL of the line item of ``wanted``'s resource link and tag, if the platform has one.
+
+        The query filters by resource_link_id and tag (AGS 2.0); the items are matched again here
+        because platforms may ignore the filters. Pages are followed on the same origin only.
+        """
+        if not self.can_find:
+            raise ServiceError("the platform granted no line item scope")
+        url: str | None = _with_query(
+            self.lineitems, resource_link_id=wanted.resource_link_id, tag=wanted.tag
+        )
+        for _ in range(MAX_LINEITEM_PAGES):
+            if url is None:
+                break
+            page = self._call(url, accept=CONTAINER_MEDIA, case_insensitive_headers=True)
+            if not isinstance(page["body"], list):
+                raise ServiceError("line item container is not a list")
+            for item in page["body"]:
+                if (
+                    isinstance(item, dict)
+                    and item.get("resourceLinkId") == wanted.resource_link_id
+                    and item.get("tag") == wanted.tag
+                    and isinstance(item.get("id"), str)
+                ):
+                    return str(item["id"])
+            url = _next_page(page["headers"].get("Link"), self.lineitems)
+        return None
+
+    def create_lineitem(self, wanted: LineItemWanted) -> str:
+        if not self.can_create:
+            raise ServiceError("the platform did not grant the lineitem scope")
+        item: dict[str, Any] = {
+            "scoreMaximum": wanted.score_maximum,
+            "label": wanted.label,
+            "resourceLinkId": wanted.resource_link_id,
+            "tag": wanted.tag,
+        }
+        if wanted.resource_id:
+            item["resourceId"] = wanted.resource_id
+        created = self._call(
+            self.lineitems,
+            is_post=True,
+            data=json.dumps(item),
+            content_type=LINEITEM_MEDIA,
+            accept=LINEITEM_MEDIA,
+        )
+        body = created["body"]
+        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+            raise ServiceError("created line item has no id")
+        return str(body["id"])
+
+    def post_score(
+        self, lineitem_url: str, user_id: str, *, given: float = 1, maximum: float = 1
+    ) -> None:
+        """Send a score for ``user_id``: Completed at ``given == maximum``, always FullyGraded."""
+        if SCORE_SCOPE not in self.scopes:
+            raise ServiceError("the platform did not grant the score scope")
+        grade = (
+            Grade()
+            .set_score_given(given)
+            .set_score_maximum(maximum)
+            .set_activity_progress("Completed" if given >= maximum else "InProgress")
+            .set_grading_progress("FullyGraded")
+            .set_user_id(user_id)
+            .set_timestamp(
+                datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            )
+        )
+        url = AssignmentsGradesService._add_url_path_ending(lineitem_url, "scores")
+        self._call(
+            url,
+            is_post=True,
+            data=grade.get_value(),
+            content_type="application/vnd.ims.lis.v1.score+json",
+        )

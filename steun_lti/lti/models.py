@@ -139,3 +139,21 @@ class LtiInvite(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     used_from: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class LtiLineItem(Base):
+    """The gradebook column Steun found or created for a link that came without one.
+
+    Keyed on a digest of (registration, line item container, resource link, tag). A row without
+    ``url`` is a claim: one worker is creating the column, the others wait for it, so two teachers
+    finishing at the same moment do not make two columns. The URL is the platform's, no user data.
+    """
+
+    __tablename__ = "lti_line_item"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    registration_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_registration.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

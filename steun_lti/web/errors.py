@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlencode
 
 from flask import Flask, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from steun_lti.exceptions import SteunError
+from steun_lti.launch import current_launch, with_lti_params
 from steun_lti.lti.exceptions import LtiError
 
 log = logging.getLogger("steun.web")
@@ -27,6 +27,23 @@ TITLES = {
 }
 
 
+# A failed login or launch never takes the return URL of an earlier launch in the same browser:
+# it may belong to another course or LMS. Only the failing token's own (verified) one counts.
+LAUNCH_ENDPOINTS = ("lti.login", "lti.launch")
+
+
+def launch_return_link(**params: str) -> str | None:
+    """The current launch's return URL with ``params``, for errors in the tool's own pages."""
+    if request.endpoint in LAUNCH_ENDPOINTS:
+        return None
+    try:
+        launch = current_launch()
+    except Exception:  # an error page must render even when the launch cannot be read
+        log.warning("launch not readable for the error page", exc_info=True)
+        return None
+    return launch.return_link(**params) if launch is not None else None
+
+
 def render_error(status: int, detail: str | None = None) -> ResponseReturnValue:
     title_nl, title_en = TITLES.get(status, TITLES[500] if status >= 500 else TITLES[400])
     wants_json = (
@@ -34,9 +51,22 @@ def render_error(status: int, detail: str | None = None) -> ResponseReturnValue:
     )
     if wants_json:
         return {"error": title_en, "status": status, "detail": detail}, status
+    return_url = None
+    if status in (403, 404, 409, 410, 422, 429) or status >= 500:
+        # A page of the tool went wrong inside an LMS launch: offer the way back, with the reason.
+        # (401 means there is no launch to return to; 400/405/413 are mostly not a person.)
+        return_url = launch_return_link(
+            lti_errormsg=f"{title_nl} / {title_en}",
+            lti_errorlog=f"HTTP {status} {request.endpoint}",
+        )
     return (
         render_template(
-            "error.html", status=status, title_nl=title_nl, title_en=title_en, detail=detail
+            "error.html",
+            status=status,
+            title_nl=title_nl,
+            title_en=title_en,
+            detail=detail,
+            return_url=return_url,
         ),
         status,
     )
@@ -63,13 +93,13 @@ def render_lti_error(error: LtiError) -> ResponseReturnValue:
     english_first = request.accept_languages.best_match(["nl", "en"], default="nl") == "en"
     first, second = (en, nl) if english_first else (nl, en)
     return_url = None
-    if error.return_url:
-        sep = "&" if "?" in error.return_url else "?"
-        return_url = (
-            error.return_url
-            + sep
-            + urlencode({"lti_errormsg": first["message"], "lti_errorlog": error.code})
+    errorlog = error.code + (f": {error.detail}" if error.detail else "")
+    if error.return_url:  # set only once the token's signature verified
+        return_url = with_lti_params(
+            error.return_url, {"lti_errormsg": first["message"], "lti_errorlog": errorlog}
         )
+    else:
+        return_url = launch_return_link(lti_errormsg=first["message"], lti_errorlog=errorlog)
     wants_json = (
         request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
     )

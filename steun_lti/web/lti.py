@@ -27,7 +27,7 @@ from steun_lti.app import get_settings
 from steun_lti.db import db_session
 from steun_lti.events import emit
 from steun_lti.launch import LaunchContext, current_launch, register_resolver, remember
-from steun_lti.lti import flow, keys
+from steun_lti.lti import ags, flow, keys
 from steun_lti.lti.exceptions import LtiError, StateError
 from steun_lti.lti.service import init_services, services
 
@@ -137,7 +137,7 @@ def launch() -> ResponseReturnValue:
     launch_id = flow.new_secret()
     context, extra = flow.build_context(verified, hmac_key=services().hmac_key, launch_id=launch_id)
     sealed = None
-    if context.ags_lineitem:
+    if ags.can_report(context):  # the platform's user id, only to post a score (decision 0005)
         sealed = services().seal(str(verified.claims["sub"]))
     flow.store_launch(
         session, context, extra, registration_id=verified.registration.id, sealed_subject=sealed

@@ -14,7 +14,8 @@ browser never holds LRS credentials. The relay:
 - accepts an exercise response only as choice ids (no free text: it might name a child);
 - answers CORS for any origin (it takes no cookies or credentials) and accepts ``text/plain``
   bodies so ``navigator.sendBeacon`` works without a preflight;
-- is rate-limited per client address (a token bucket per process).
+- is rate-limited per client address: a token bucket in the tool's database, shared by every
+  worker (:mod:`steun_lti.ratelimit`; ``STEUN_RELAY_RATE`` and ``STEUN_RELAY_BURST``).
 
 Body: ``{"learner_id", "course", "platform"?, "session"?, "events": [{"event", "module"?,
 "exercise"?, "response"?, "duration"?, "timestamp"?}]}`` or one event's fields at the top level.
@@ -22,9 +23,9 @@ Body: ``{"learner_id", "course", "platform"?, "session"?, "events": [{"event", "
 
 from __future__ import annotations
 
+import math
 import re
-import threading
-import time
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,6 +40,7 @@ from steun_lti.app import get_settings
 from steun_lti.db import db_session
 from steun_lti.learning_records import hmac_key, statement_factory
 from steun_lti.outbox import enqueue
+from steun_lti.ratelimit import bucket_key, purge, take
 from xapi.pseudonym import pseudonymise
 from xapi.statements import ALL_COURSE_EVENTS, StatementFactory
 from xapi.validate import _DURATION
@@ -49,28 +51,6 @@ bp = Blueprint("relay", __name__)
 MAX_EVENTS = 50
 _RESPONSE = re.compile(r"^[A-Za-z0-9_.:,\[\]-]{0,200}$")
 DEFAULT_PLATFORM = "scorm"
-
-
-class RateLimiter:
-    """A token bucket per key: ``rate`` tokens a second, at most ``burst`` saved up."""
-
-    def __init__(self, rate: float = 2.0, burst: float = 60.0, max_keys: int = 10_000) -> None:
-        self.rate, self.burst, self.max_keys = rate, burst, max_keys
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str, cost: float = 1.0) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._buckets) > self.max_keys:
-                self._buckets.clear()
-            tokens, last = self._buckets.get(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate)
-            if tokens < cost:
-                self._buckets[key] = (tokens, now)
-                return False
-            self._buckets[key] = (tokens - cost, now)
-            return True
 
 
 class RelayInputError(ValueError):
@@ -191,6 +171,15 @@ def platform_for_origin(session: Session, origin: str | None) -> str | None:
     return issuers.pop() if len(issuers) == 1 else None
 
 
+def rate_allows(session: Session, rate: float, burst: int) -> bool:
+    """One token from this client address's shared bucket (in the request's transaction)."""
+    key = bucket_key(hmac_key(get_settings()), "relay", request.remote_addr or "?")
+    allowed = take(session, key, rate=rate, burst=burst)
+    if secrets.randbelow(500) == 0:  # now and then, forget buckets that are full again
+        purge(session, rate=rate, burst=burst)
+    return allowed
+
+
 @bp.route("/relay/course", methods=["OPTIONS"])
 def preflight() -> ResponseReturnValue:
     return _cors(current_app.response_class(status=204))
@@ -198,18 +187,19 @@ def preflight() -> ResponseReturnValue:
 
 @bp.post("/relay/course")
 def relay_course() -> ResponseReturnValue:
-    limiter: RateLimiter = current_app.extensions.setdefault("steun.relay_limiter", RateLimiter())
-    if not limiter.allow(request.remote_addr or "?"):
+    settings = get_settings()
+    session = db_session()
+    if not rate_allows(session, settings.relay_rate, settings.relay_burst):
+        session.commit()
         response = _error(429, "too many requests; try again later")
-        response.headers["Retry-After"] = "30"
+        response.headers["Retry-After"] = str(math.ceil(1 / settings.relay_rate))
         return response
     body = request.get_json(force=True, silent=True)
     try:
         learner, course, platform, session_id, events = parse_events(body)
     except RelayInputError as exc:
+        session.commit()  # the token stays taken
         return _error(400, str(exc))
-    settings = get_settings()
-    session = db_session()
     if platform == DEFAULT_PLATFORM:
         platform = platform_for_origin(session, request.headers.get("Origin")) or platform
     pseudonym = pseudonymise(hmac_key(settings), platform, learner)

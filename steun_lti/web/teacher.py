@@ -31,7 +31,7 @@ from werkzeug.wrappers import Response
 from steun_lti.db import db_session
 from steun_lti.launch import LaunchContext, require_launch
 from steun_lti.questionnaires.branching import missing_required, visible_items
-from steun_lti.questionnaires.definition import Instrument
+from steun_lti.questionnaires.definition import Instrument, tr
 from steun_lti.study import service
 from steun_lti.study.definition import Wave
 from steun_lti.study.errors import InvalidAnswer, NotFound, StudyError
@@ -354,8 +354,18 @@ def wave(wave_id: str) -> ResponseReturnValue:
         if cell.status != service.DONE and cell.respondent == "teacher"
     )
     upcoming = [w for w in rt.study.waves if w.state(moment) == "upcoming"]
+    return_link = None
+    if kids and not todo and this_wave.state(moment) in ("open", "late"):
+        # Done: the way back to the course, with a line the LMS may show (LTI 1.3 lti_msg).
+        launch: LaunchContext = g.launch
+        title = tr(this_wave.title, lang())
+        return_link = launch.return_link(
+            lti_msg=gettext("%(wave)s: all questionnaires are done. Thank you!", wave=title),
+            lti_log=f"wave {this_wave.id} complete",
+        )
     return render_template(
         "study/wave.html",
+        return_link=return_link,
         wave=this_wave,
         kids=kids,
         overview=overview,
@@ -552,14 +562,28 @@ def submit(attempt_id: int) -> ResponseReturnValue:
 
 
 def report_to_gradebook(launch: LaunchContext, wave_id: str) -> None:
-    """Tell the LMS (AGS) that the deep-linked item of this wave is complete, where there is one."""
-    if launch.target != f"wave:{wave_id}" or not launch.ags_lineitem:
+    """Tell the LMS (AGS) that the launched item is complete, where it offers a gradebook.
+
+    A wave's item (``target`` ``wave:<id>``) is complete with that wave. A link without a target
+    (placed by hand, opening the dashboard) stands for the whole study: it gets the share of
+    waves done, so the column fills up over the year instead of saying "done" after wave 1.
+    """
+    if launch.target not in (f"wave:{wave_id}", None):
+        return
+    if not (launch.ags_lineitem or launch.ags_lineitems):
         return
     try:
         ags = importlib.import_module("steun_lti.lti.ags")
     except ImportError:
         return
     try:
-        ags.report_completion(launch)
+        if launch.target is None:
+            rt = runtime()
+            session = db_session()
+            waves = rt.study.waves
+            done = sum(1 for w in waves if service.wave_done(session, rt.study, teacher(), w))
+            ags.report_completion(launch, given=done, maximum=len(waves))
+        else:
+            ags.report_completion(launch)
     except Exception:  # the gradebook is a courtesy: the answers are safe either way
         log.exception("could not report completion of wave %s to the LMS", wave_id)

@@ -11,16 +11,24 @@ def test_about_lists_supported_versions_without_authentication(lrs: Lrs) -> None
     """Communication 2.8 About: GET returns {version: [...]}, no authentication needed."""
     response = requests.get(lrs.endpoint + "about", timeout=10)
     assert response.status_code == 200
-    assert "1.0.3" in response.json()["version"]
-    # Without a version header the response names the newest version (see test_xapi2_versioning).
-    assert response.headers["X-Experience-API-Version"] == "2.0.0"
+    assert {"1.0.3", "2.0.0"} <= set(response.json()["version"])
+    assert response.headers["X-Experience-API-Version"] == "1.0.3"
+
+
+def test_about_for_a_1_0_client_lists_1_0_versions_only(lrs: Lrs) -> None:
+    """Communication 2.8 (1.0.3; ADL XAPI-00316): the version list holds 0.9, 0.95 or 1.0.x only."""
+    response = requests.get(
+        lrs.endpoint + "about", headers={"X-Experience-API-Version": "1.0.3"}, timeout=10
+    )
+    assert response.json()["version"] == ["1.0.3", "1.0.2", "1.0.1", "1.0.0"]
 
 
 def test_version_header_is_required(lrs: Lrs) -> None:
     """Communication 3.3: the LRS MUST reject requests without X-Experience-API-Version (400)."""
     response = lrs.get("statements", version=False)
     assert response.status_code == 400
-    assert response.headers["X-Experience-API-Version"] == "2.0.0"
+    # ADL XAPI-00321 (1.0.3 suite): the 400 names a 1.0.x version (decision 0010).
+    assert response.headers["X-Experience-API-Version"] == "1.0.3"
 
 
 def test_unsupported_version_is_refused(lrs: Lrs) -> None:

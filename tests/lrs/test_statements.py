@@ -134,11 +134,23 @@ def test_voiding_hides_the_statement_but_keeps_it_retrievable(lrs: Lrs) -> None:
 
 
 def test_a_voiding_statement_cannot_be_voided(lrs: Lrs) -> None:
-    """Data 2.3.2: a voiding statement cannot target another voiding statement."""
+    """Data 2.3.2: "an LRS MUST consider a Statement it contains voided if and only if the Statement
+    is not itself a voiding Statement". Nothing allows rejecting such a statement (ADL suite
+    XAPI-00016 expects it accepted), so it is stored and the voiding statement it targets stays
+    retrievable by statementId; it also voids nothing when it arrives before its target."""
     (target,) = lrs.post(statement()).json()
     (voider,) = lrs.post(voiding(target)).json()
-    assert lrs.post(voiding(voider)).status_code == 400
+    assert lrs.post(voiding(voider)).status_code == 200
     assert lrs.get(params={"statementId": voider}).status_code == 200
+    assert lrs.get(params={"voidedStatementId": voider}).status_code == 404
+    early = str(uuid.uuid4())
+    assert lrs.post(voiding(early)).status_code == 200
+    assert lrs.post(voiding(str(uuid.uuid4()), id=early)).status_code == 200
+    assert lrs.get(params={"statementId": early}).status_code == 200
+    pair = [voiding(str(uuid.uuid4()), id=str(uuid.uuid4()))]
+    pair.append(voiding(pair[0]["id"]))
+    assert lrs.post(pair).status_code == 200
+    assert lrs.get(params={"statementId": pair[0]["id"]}).status_code == 200
 
 
 def test_voiding_before_the_target_arrives(lrs: Lrs) -> None:
@@ -258,8 +270,9 @@ def test_more_pages_through_everything_once_and_is_stable(lrs: Lrs) -> None:
 
 
 def test_format_ids_and_canonical(lrs: Lrs) -> None:
-    """Communication 2.1.3 format: ids keeps identifiers only; canonical keeps one language per map
-    chosen by Accept-Language."""
+    """Communication 2.1.3 format: ids keeps "only the minimum information necessary ... to identify"
+    (an Activity is its id alone: objectType Activity is the default; the ADL suite, XAPI-00171,
+    counts exactly one key); canonical keeps one language per map chosen by Accept-Language."""
     body = statement(
         actor={"mbox": "mailto:t@example.org", "name": "Teacher"},
         object={
@@ -271,7 +284,7 @@ def test_format_ids_and_canonical(lrs: Lrs) -> None:
     ids = lrs.get(params={"statementId": sid, "format": "ids"}).json()
     assert ids["actor"] == {"objectType": "Agent", "mbox": "mailto:t@example.org"}
     assert ids["verb"] == {"id": body["verb"]["id"]}
-    assert ids["object"] == {"objectType": "Activity", "id": body["object"]["id"]}
+    assert ids["object"] == {"id": body["object"]["id"]}
     canonical = lrs.get(
         params={"statementId": sid, "format": "canonical"}, headers={"Accept-Language": "en-US"}
     ).json()

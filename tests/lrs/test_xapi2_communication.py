@@ -51,9 +51,10 @@ def test_each_request_is_answered_in_the_version_it_asked_for(lrs: Lrs) -> None:
             assert response.headers["X-Experience-API-Version"] == answered, (asked, response)
 
 
-def test_missing_or_unknown_version_is_400_naming_2_0_0(lrs: Lrs) -> None:
+def test_missing_or_unknown_version_is_400_naming_1_0_3(lrs: Lrs) -> None:
     """Communication 3.3 (XAPI-00331): without a supported version header every resource but About
-    answers 400; the response names 2.0.0, as ADL's 2.0 suite requires."""
+    answers 400. The response names 1.0.3, as ADL's 1.0.3 suite requires (XAPI-00321); its 2.0
+    suite wants 2.0.0 and no LRS can answer both (decision 0010)."""
     for headers in (
         {},
         {"X-Experience-API-Version": "3.0.0"},
@@ -62,7 +63,7 @@ def test_missing_or_unknown_version_is_400_naming_2_0_0(lrs: Lrs) -> None:
         for resource in ("statements", "activities", "agents", "activities/state"):
             response = lrs.get(resource, version=False, headers=headers)
             assert response.status_code == 400
-            assert response.headers["X-Experience-API-Version"] == "2.0.0"
+            assert response.headers["X-Experience-API-Version"] == "1.0.3"
 
 
 def test_about_lists_2_0_0_and_1_0_3(lrs: Lrs) -> None:

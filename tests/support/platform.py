@@ -42,6 +42,7 @@ AGS_SCOPES = [
     "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
     "https://purl.imsglobal.org/spec/lti-ags/scope/score",
 ]
+LINEITEM_READ_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 
 
@@ -69,6 +70,8 @@ class LaunchSpec:
     custom: dict[str, str] = field(default_factory=dict)
     return_url: str | None = None
     ags: bool = True
+    ags_lineitem: bool = True  # False: only ``lineitems`` (a link placed without Deep Linking)
+    ags_scopes: list[str] | None = None  # the scopes granted; default AGS_SCOPES
     nrps: bool = True
     target_link_uri: str | None = None
     deployment_id: str | None = None
@@ -155,6 +158,10 @@ class FakePlatform:
         self.requests: list[str] = []  # "METHOD /path" of every request that reached us
         self.scores: list[dict[str, Any]] = []
         self.lineitems: dict[str, dict[str, Any]] = {}
+        self._lineitem_seq = 0
+        self.lineitems_page_size: int | None = None  # page line item lists (Link rel="next")
+        self.lineitems_filtered = True  # False: ignore the query filters, as some LMSs do
+        self.on_lineitem_create: Callable[[], None] | None = None  # runs before a POST lineitems
         self.deep_link_responses: list[dict[str, Any]] = []
         self.registrations: list[dict[str, Any]] = []
         self.access_tokens: dict[str, str] = {}  # token -> scope
@@ -310,12 +317,13 @@ class FakePlatform:
             }
         if spec.ags:
             base = f"{issuer}/ags/{spec.context_id}/lineitems"
-            item = self._lineitem_for(spec)
-            claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"] = {
-                "scope": AGS_SCOPES,
+            endpoint: dict[str, Any] = {
+                "scope": list(AGS_SCOPES if spec.ags_scopes is None else spec.ags_scopes),
                 "lineitems": base,
-                "lineitem": item,
             }
+            if spec.ags_lineitem:
+                endpoint["lineitem"] = self._lineitem_for(spec)
+            claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"] = endpoint
         if spec.nrps:
             claims["https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"] = {
                 "context_memberships_url": f"{issuer}/nrps/{spec.context_id}/memberships",
@@ -326,12 +334,17 @@ class FakePlatform:
             claims.pop(name, None)
         return claims
 
+    def _new_lineitem_number(self) -> int:
+        """Never the number of a deleted line item again (a deleted column's URL stays dead)."""
+        self._lineitem_seq = max(self._lineitem_seq, len(self.lineitems)) + 1
+        return self._lineitem_seq
+
     def _lineitem_for(self, spec: LaunchSpec) -> str:
         with self._lock:
             for url, item in self.lineitems.items():
                 if item.get("resourceLinkId") == spec.resource_link_id:
                     return url
-            url = f"{self.issuer}/ags/{spec.context_id}/lineitems/{len(self.lineitems) + 1}"
+            url = f"{self.issuer}/ags/{spec.context_id}/lineitems/{self._new_lineitem_number()}"
             self.lineitems[url] = {
                 "id": url,
                 "label": "Steun",
@@ -467,11 +480,11 @@ class FakePlatform:
             {"access_token": token, "token_type": "Bearer", "expires_in": 3600, "scope": scope}
         )
 
-    def _require_token(self, request: Request, scope: str) -> None:
+    def _require_token(self, request: Request, scope: str, *alternatives: str) -> None:
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ").strip()
         granted = self.access_tokens.get(token)
-        if granted is None or scope not in granted.split():
+        if granted is None or not {scope, *alternatives} & set(granted.split()):
             raise PlatformRefusal("invalid or insufficient access token", 401)
 
     def ags(self, request: Request) -> Response:
@@ -492,26 +505,53 @@ class FakePlatform:
                 self.scores.append(score)
             return Response("", 204)
         if url in self.lineitems:
-            self._require_token(request, AGS_SCOPES[0])
+            self._require_token(request, AGS_SCOPES[0], LINEITEM_READ_SCOPE)
             return self._json(
                 self.lineitems[url], content_type="application/vnd.ims.lis.v2.lineitem+json"
             )
         if path.endswith("/lineitems"):
-            self._require_token(request, AGS_SCOPES[0])
             if request.method == "POST":
+                self._require_token(request, AGS_SCOPES[0])
+                if self.on_lineitem_create is not None:
+                    self.on_lineitem_create()
                 item = json.loads(request.get_data())
-                item_url = f"{url}/{len(self.lineitems) + 1}"
+                item_url = f"{url}/{self._new_lineitem_number()}"
                 item["id"] = item_url
                 with self._lock:
                     self.lineitems[item_url] = item
                 return self._json(
                     item, 201, content_type="application/vnd.ims.lis.v2.lineitem+json"
                 )
-            items = [i for u, i in self.lineitems.items() if u.startswith(url)]
-            return self._json(
-                items, content_type="application/vnd.ims.lis.v2.lineitemcontainer+json"
-            )
+            self._require_token(request, AGS_SCOPES[0], LINEITEM_READ_SCOPE)
+            return self._lineitem_page(request, url)
         return Response("not found", 404)
+
+    def _lineitem_page(self, request: Request, url: str) -> Response:
+        """GET lineitems: filtered by resource_link_id, resource_id and tag (AGS 2.0), paged."""
+        filters = {"resource_link_id": "resourceLinkId", "resource_id": "resourceId", "tag": "tag"}
+        wanted = {
+            field: request.args[arg]
+            for arg, field in filters.items()
+            if arg in request.args and self.lineitems_filtered
+        }
+        items = [
+            i
+            for u, i in self.lineitems.items()
+            if u.startswith(url + "/") and all(i.get(f) == v for f, v in wanted.items())
+        ]
+        headers = {}
+        if self.lineitems_page_size:
+            page = int(request.args.get("page", "1"))
+            size = self.lineitems_page_size
+            if page * size < len(items):
+                query = urlencode({**request.args.to_dict(), "page": str(page + 1)})
+                headers["Link"] = f'<{url}?{query}>; rel="next"'
+            items = items[(page - 1) * size : page * size]
+        response = self._json(
+            items, content_type="application/vnd.ims.lis.v2.lineitemcontainer+json"
+        )
+        response.headers.update(headers)
+        return response
 
     def deep_link_return(self, request: Request) -> Response:
         claims = self.verify_tool_jwt(request.form.get("JWT", ""), self.issuer)

@@ -54,7 +54,6 @@ from xapi.lrs.xapi2 import V1_0_3, XapiVersion
 
 log = logging.getLogger("xapi.lrs")
 
-SUPPORTED_VERSIONS = xapi2.ABOUT_VERSIONS
 PREFIX = "/xapi/"
 ALT_HEADERS = {
     "authorization": "authorization",
@@ -156,6 +155,21 @@ def json_response(
     return XResponse(status, body, "application/json", dict(headers or {}))
 
 
+_DOCUMENT_METHODS = ("GET", "HEAD", "PUT", "POST", "DELETE")
+ALLOWED_METHODS: dict[str, tuple[str, ...]] = {
+    "statements": ("GET", "HEAD", "PUT", "POST"),
+    "activities/state": _DOCUMENT_METHODS,
+    "activities/profile": _DOCUMENT_METHODS,
+    "agents/profile": _DOCUMENT_METHODS,
+    "activities": ("GET", "HEAD"),
+    "agents": ("GET", "HEAD"),
+    "about": ("GET", "HEAD"),
+    "extensions/agent": ("DELETE",),
+    "extensions/statements/delete": ("POST",),
+    "extensions/statements/count": ("GET", "HEAD"),
+}
+
+
 class LrsApp:
     """The WSGI application. Build it with :func:`create_app`."""
 
@@ -223,6 +237,12 @@ class LrsApp:
         if request.method == "OPTIONS":
             return XResponse(200)
         xreq = self.adapt(request, resource)
+        allowed = ALLOWED_METHODS.get(resource, ())
+        if allowed and xreq.method not in allowed:
+            # Communication 3.2: 405 for a method the resource does not have, whoever asks.
+            raise MethodNotAllowed(
+                f"Method {xreq.method} is not allowed on {resource}; use {', '.join(allowed)}."
+            )
         version = xreq.header("X-Experience-API-Version")
         negotiated_version = xapi2.negotiate(version)
         if negotiated_version is not None:
@@ -322,7 +342,7 @@ class LrsApp:
             raise MethodNotAllowed()
         return json_response(
             {
-                "version": SUPPORTED_VERSIONS,
+                "version": xapi2.about_versions(xreq.header("X-Experience-API-Version")),
                 "extensions": EXTENSIONS,
             }
         )

@@ -106,7 +106,7 @@ def apply(statement: dict[str, Any], fmt: str, accept_language: str) -> dict[str
         if kind in ("Agent", "Group"):
             part["object"] = _ids_agent(part["object"])
         elif kind == "Activity":
-            part["object"] = {"objectType": "Activity", "id": part["object"]["id"]}
+            part["object"] = {"id": part["object"]["id"]}
         context = part.get("context")
         if context:
             for key in ("instructor", "team"):
@@ -119,7 +119,7 @@ def apply(statement: dict[str, Any], fmt: str, accept_language: str) -> dict[str
                 item["group"] = _ids_agent(item["group"])
             activities = context.get("contextActivities") or {}
             for key, items in activities.items():
-                activities[key] = [{"objectType": "Activity", "id": a["id"]} for a in items]
+                activities[key] = [{"id": a["id"]} for a in items]
     if "authority" in statement:
         statement["authority"] = _ids_agent(statement["authority"])
     return statement

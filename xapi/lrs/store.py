@@ -832,15 +832,10 @@ class Store:
                     )
             if not new:
                 return ids, 0
-            # Voiding: the target may not be a voiding statement itself.
+            # Voiding statements. One that targets another voiding statement is accepted but
+            # voids nothing: a statement is voided only if it is not itself a voiding statement
+            # (Data 2.3.2; the specification does not allow rejecting it).
             targets = {p.voids for p in new.values() if p.voids}
-            if targets:
-                voiding_targets = db.rows(
-                    "SELECT id FROM lrs_statement WHERE voids IS NOT NULL AND",
-                    db.in_("id", targets),
-                )
-                if voiding_targets or any(new[i].voids for i in targets if i in new):
-                    raise BadRequest("A voiding statement cannot void another voiding statement.")
             # StatementRef targets pass their filter keys on (Communication 2.1.3, filter rules).
             refs = {p.ref for p in new.values() if p.ref}
             keys = {sid: p.keys for sid, p in new.items()}
@@ -866,7 +861,7 @@ class Store:
             rows = [
                 (
                     sid,
-                    sid in late_voided,
+                    sid in late_voided and p.voids is None,
                     p.voids,
                     p.fingerprint,
                     bool(p.received.get("attachments")),

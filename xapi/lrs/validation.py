@@ -24,8 +24,9 @@ IRI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+$")
 MBOX_RE = re.compile(r"^mailto:[^@\s]+@[^@\s]+$")
 SHA1_RE = re.compile(r"^[0-9a-fA-F]{40}$")
 SHA2_RE = re.compile(r"^[0-9a-fA-F]{56,128}$")
+# RFC 5646; a four-letter primary language subtag is reserved (2.2.1) and so never valid.
 LANG_RE = re.compile(
-    r"^(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4,8})"
+    r"^(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{5,8})"
     r"(?:-[A-Za-z]{4})?(?:-(?:[A-Za-z]{2}|\d{3}))?"
     r"(?:-(?:[A-Za-z0-9]{5,8}|\d[A-Za-z0-9]{3}))*"
     r"(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*"
@@ -36,9 +37,10 @@ TIMESTAMP_RE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?"
     r"(Z|z|[+-]\d{2}(?::?\d{2})?)?$"
 )
+# ISO 8601: PnYnMnDTnHnMnS, or weeks alone (PnW); the week form does not combine with others.
 DURATION_RE = re.compile(
-    r"^P(?=\d|T\d)(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?W)?(?:\d+(?:\.\d+)?D)?"
-    r"(?:T(?=\d)(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?$"
+    r"^P(?:\d+(?:\.\d+)?W|(?=\d|T\d)(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?D)?"
+    r"(?:T(?=\d)(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?)$"
 )
 VERSION_RE = re.compile(r"^1\.0(?:\.\d+)?$")
 MEDIA_TYPE_RE = re.compile(r"^[A-Za-z0-9!#$&^_.+\-]+/[A-Za-z0-9!#$&^_.+\-]+(?:\s*;.*)?$")
@@ -66,6 +68,10 @@ def fail(path: str, message: str) -> BadRequest:
 def _obj(value: Any, path: str, allowed: set[str], required: tuple[str, ...] = ()) -> dict:
     if not isinstance(value, dict):
         raise fail(path, "must be a JSON object")
+    if not value:
+        # ADL's LRS conformance requirement XAPI-00001 (Data 2.2): no property may be "null, an
+        # empty object, or has no value, except in an extensions property".
+        raise fail(path, "must not be an empty object")
     extra = sorted(set(value) - allowed)
     if extra:
         raise fail(path, f"unknown propert{'y' if len(extra) == 1 else 'ies'} {', '.join(extra)}")
@@ -357,8 +363,9 @@ def check_context(value: Any, path: str, object_kind: str) -> None:
     for key in ("revision", "platform"):
         if key in context:
             check_string(context[key], f"{path}.{key}")
-            if object_kind in ("Agent", "Group"):
-                raise fail(f"{path}.{key}", "is not allowed when the object is an Agent or Group")
+            if object_kind != "Activity":
+                # Data 2.4.6: "MUST only be used if the Statement's Object is an Activity".
+                raise fail(f"{path}.{key}", "is only allowed when the object is an Activity")
     if "language" in context and (
         not isinstance(context["language"], str) or not valid_language_tag(context["language"])
     ):

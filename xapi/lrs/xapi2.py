@@ -42,10 +42,22 @@ class XapiVersion:
 
 V1_0_3 = XapiVersion("1.0.3")
 V2_0_0 = XapiVersion("2.0.0")
-# Requests without a usable version header are refused (400); the response then names the newest
-# version the LRS speaks. ADL's 2.0 suite requires 2.0.0 there; its 1.0.3 suite checks only the 400.
-DEFAULT_VERSION = V2_0_0
+# Requests without a usable version header are refused (400) and the response names 1.0.3.
+# ADL's suites disagree here: the 1.0.3 suite (XAPI-00321) wants 1.0.x on that 400, the 2.0 suite
+# wants 2.0.0, and no LRS can answer both. 1.0.3 is the version the study's tools speak and the
+# suite Steun is checked against first (docs/decisions/0010-lrs-xapi-2.md).
+DEFAULT_VERSION = V1_0_3
 ABOUT_VERSIONS = ["2.0.0", "1.0.3", "1.0.2", "1.0.1", "1.0.0"]
+# A 1.0.x client asking About sees the 1.0.x versions only: the 1.0.3 specification allows no
+# other value there (Communication 2.8, XAPI-00316); 2.0 clients and clients without a version
+# header see them all.
+ABOUT_VERSIONS_1 = [v for v in ABOUT_VERSIONS if v.startswith("1.")]
+
+
+def about_versions(header: str | None) -> list[str]:
+    """The About resource's ``version`` list for a request with this version header."""
+    return ABOUT_VERSIONS_1 if negotiate(header) == V1_0_3 else ABOUT_VERSIONS
+
 
 HEADER_1_RE = re.compile(r"^1\.0(?:\.\d+)?$")
 HEADER_2_RE = re.compile(r"^2\.0(?:\.\d+)?$")
@@ -109,6 +121,14 @@ def _take_2_0_parts(statement: dict[str, Any]) -> list[tuple[dict[str, Any], str
         for key in ("contextAgents", "contextGroups"):
             if key in context:
                 taken.append((context, key, context.pop(key)))
+    for holder in (statement, statement.get("object")):
+        # A context of only 2.0 properties would look empty to the 1.0.3 rules (XAPI-00001).
+        if (
+            isinstance(holder, dict)
+            and holder.get("context") == {}
+            and any(h is holder.get("context") for h, _, _ in taken)
+        ):
+            taken.append((holder, "context", holder.pop("context")))
     return taken
 
 

@@ -121,9 +121,9 @@ def test_relay_refuses_what_is_not_course_progress(sqlite_app: Flask) -> None:
 
 
 def test_relay_is_rate_limited(sqlite_app: Flask) -> None:
-    from steun_lti.web.relay import RateLimiter
-
-    sqlite_app.extensions["steun.relay_limiter"] = RateLimiter(rate=0.0001, burst=3)
+    sqlite_app.config["STEUN_SETTINGS"] = sqlite_app.config["STEUN_SETTINGS"].model_copy(
+        update={"relay_rate": 0.0001, "relay_burst": 3}
+    )
     client = sqlite_app.test_client()
     codes = [
         relay(client, learner_id="x", course="c", event="course_started").status_code
