@@ -30,6 +30,15 @@ def write_private_file(path: Path, content: bytes) -> None:
     os.replace(tmp, path)
 
 
+def cli_safe_token(nbytes: int) -> str:
+    """A URL-safe random token that does not start with "-", so that it can be given on a command
+    line (``steun lrs credentials revoke KEY``) without being read as an option."""
+    while True:
+        value = secrets.token_urlsafe(nbytes)
+        if not value.startswith("-"):
+            return value
+
+
 def load_or_create_secret(data_dir: Path, name: str, nbytes: int = 32) -> str:
     """Return the secret stored as ``data_dir/secrets/name``, generating it on first use.
 
@@ -40,7 +49,7 @@ def load_or_create_secret(data_dir: Path, name: str, nbytes: int = 32) -> str:
     folder.mkdir(mode=0o700, exist_ok=True)
     path = folder / name
     if not path.exists():
-        value = secrets.token_urlsafe(nbytes)
+        value = cli_safe_token(nbytes)
         tmp = folder / f".{name}.{os.getpid()}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:

@@ -102,3 +102,10 @@ def test_cli_reports_bad_configuration_without_a_trace(
     assert result.exit_code == 2
     assert "Cannot use data directory" in result.output
     assert "Traceback" not in result.output
+
+
+def test_generated_secrets_never_look_like_command_line_options() -> None:
+    """A key starting with "-" was read as an option by `steun lrs credentials revoke KEY`."""
+    from steun_lti.secrets import cli_safe_token
+
+    assert not any(cli_safe_token(12).startswith("-") for _ in range(2000))

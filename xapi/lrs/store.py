@@ -667,8 +667,8 @@ class Store:
             raise BadRequest(
                 f"Unknown scope {', '.join(unknown) or '(none)'}; use {', '.join(SCOPES)}."
             )
-        key = key or secrets.token_urlsafe(16)
-        secret = secret or secrets.token_urlsafe(32)
+        key = key or _cli_safe_token(16)
+        secret = secret or _cli_safe_token(32)
         salt = secrets.token_hex(16)
         with self.write() as conn:
             if conn.execute(select(t.credential.c.id).where(t.credential.c.key == key)).first():
@@ -1416,6 +1416,14 @@ def _body_json(stmt: dict[str, Any], received: dict[str, Any], core: str) -> str
     if "timestamp" not in received:
         head["timestamp"] = stmt["timestamp"]
     return json.dumps(head, separators=(",", ":"), ensure_ascii=False)[:-1] + "," + core[1:]
+
+
+def _cli_safe_token(nbytes: int) -> str:
+    """A URL-safe random token not starting with "-" (it is given on command lines)."""
+    while True:
+        value = secrets.token_urlsafe(nbytes)
+        if not value.startswith("-"):
+            return value
 
 
 def _hash_secret(salt: str, secret: str) -> str:
