@@ -3,7 +3,8 @@
 For each database engine it fills the store to growing sizes and, at each size, measures:
   - POST throughput and latency with batches of 1 and of 100 statements;
   - the latency of a single GET by statement id;
-and at the end the time to page through all statements with `more`.
+and at the end the time to page through all statements with `more` (with Steun's own client,
+xapi.client.LrsClient, as `steun export` reads them).
 
     python benchmarks/lrs.py                      # 0, 10k and 100k stored; SQLite and PostgreSQL
     python benchmarks/lrs.py --full               # 0, 100k and 1M stored
@@ -38,6 +39,7 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from xapi.client import LrsClient  # noqa: E402
 from xapi.lrs.admin import add_credential  # noqa: E402
 from xapi.lrs.store import Credential, Store  # noqa: E402
 from xapi.lrs.validation import validate_statement  # noqa: E402
@@ -241,19 +243,12 @@ def measure(
 
 
 def page_through(endpoint: str, auth: tuple[str, str]) -> tuple[int, float]:
-    session = requests.Session()
-    session.auth = auth
-    session.headers["X-Experience-API-Version"] = "1.0.3"
-    base = endpoint.split("/xapi/")[0]
+    """Read every statement with `more`, 500 per page, as Steun's own client does for
+    `steun export` (xapi.client.LrsClient: orjson, the next page fetched while the current one
+    is handled)."""
     t0 = time.perf_counter()
-    url = endpoint + "statements?limit=500"
-    count = 0
-    while url:
-        r = session.get(url)
-        r.raise_for_status()
-        body = r.json()
-        count += len(body["statements"])
-        url = base + body["more"] if body["more"] else ""
+    with LrsClient(endpoint, auth[0], auth[1], timeout=120) as client:
+        count = sum(1 for _ in client.iter_statements(limit=500))
     return count, time.perf_counter() - t0
 
 
@@ -278,7 +273,10 @@ def run_engine(engine: str, sizes: list[int], workers: int, clients: int) -> Non
         rng = random.Random(7)
         try:
             stored = 0
-            print(f"\n== {engine}: {workers} gunicorn workers, {clients} client threads")
+            print(
+                f"\n== {engine}: {workers} gunicorn workers (4 threads each), {clients} client "
+                "threads with keep-alive connections"
+            )
             print(
                 f"{'stored':>9} | {'POST x1 /s':>10} {'p50 ms':>7} {'p95 ms':>7} | "
                 f"{'POST x100 stmts/s':>17} {'p95 ms':>7} | {'GET p50':>7} {'p95 ms':>7} | "
@@ -299,12 +297,13 @@ def run_engine(engine: str, sizes: list[int], workers: int, clients: int) -> Non
                     f"{r['post100_per_cpu_s']:>6.0f} | {fill_s:.0f}s",
                     flush=True,
                 )
-            cpu0 = tree_cpu(roots)
+            cpu0, client0 = tree_cpu(roots), time.process_time()
             count, seconds = page_through(endpoint, auth)
-            cpu = tree_cpu(roots) - cpu0
+            cpu, client = tree_cpu(roots) - cpu0, time.process_time() - client0
             print(
                 f"page through {count:,} statements (500 per page): {seconds:.1f} s wall, "
-                f"{cpu:.1f} CPU-s in the LRS{' and PostgreSQL' if pg else ''}"
+                f"{cpu:.1f} CPU-s in the LRS{' and PostgreSQL' if pg else ''}, "
+                f"{client:.1f} CPU-s in the client (xapi.client: reading and parsing the JSON)"
             )
         finally:
             proc.terminate()

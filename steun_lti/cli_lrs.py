@@ -99,6 +99,11 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
         log_level=settings.log_level,
         # Path only: query strings name agents, which stay out of the log.
         access_log_format='%(h)s %(u)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(L)s',
+        # Threads, so that keep-alive connections are served (xAPI clients post request after
+        # request: no TCP handshake and close per request) and a thread waiting on the disk
+        # or the SQLite write lock does not idle the process.
+        worker_class="steun_lti.server.GracefulThreadWorker",
+        threads=4,
     )
 
 

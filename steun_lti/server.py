@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
 
@@ -16,6 +17,14 @@ class GracefulSyncWorker(SyncWorker):
 
     def handle_quit(self, sig: int, frame: Any) -> None:
         self.alive = False
+
+
+class GracefulThreadWorker(ThreadWorker):
+    """The same for the threaded worker, which keeps connections alive between requests (the
+    LRS: its clients post many requests in a row)."""
+
+    def handle_quit(self, sig: int, frame: Any) -> None:
+        self.handle_exit(sig, frame)
 
 
 class _Application(BaseApplication):

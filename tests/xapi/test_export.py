@@ -219,3 +219,34 @@ def test_report_opens_in_a_browser_without_a_server(tmp_path: Path, page: Any) -
     assert len(widths) == 3 and all(w > 100 for w in widths)
     assert "Voltooiing" in page.inner_text("body")
     assert all(u.startswith(("file:", "data:")) for u in requests)
+
+
+def test_totals_are_columns_in_every_format(tmp_path: Path) -> None:
+    """A total over subscales gets its own variable (wide CSV, .sav, dictionary), by hand:
+    p-a/A/t1: nabijheid 4.5 + conflict mirrored on its range (1 + 5) × 2 − 7 = 5 → 9.5;
+    p-a/B/t1: nabijheid missing → total missing; p-b/A/t2: conflict missing → total missing."""
+    import copy
+
+    import pyreadstat
+
+    spec = copy.deepcopy(SPEC)
+    spec["instruments"][0]["totals"] = [
+        {
+            "id": "totaal",
+            "label": "Totaal",
+            "of": ["nabijheid", "conflict"],
+            "reverse": ["conflict"],
+        }
+    ]
+    export_all(collect(dataset(), BASE), ScoringSpec.from_dict(spec), tmp_path)
+    rows = {
+        (r["pseudonym"], r["child_code"], r["wave"]): r for r in read_csv(tmp_path / "wide.csv")
+    }
+    assert rows[("p-a", "A", "t1")]["demo_relatie_totaal"] == "9.5"
+    assert rows[("p-a", "B", "t1")]["demo_relatie_totaal"] == ""
+    assert rows[("p-b", "A", "t2")]["demo_relatie_totaal"] == ""
+    frame, meta = pyreadstat.read_sav(str(tmp_path / "wide.sav"))
+    assert meta.column_names_to_labels["demo_relatie_totaal"] == "Totaal"
+    assert sorted(frame["demo_relatie_totaal"].dropna()) == [9.5]
+    dictionary = read_csv(tmp_path / "data_dictionary.csv")
+    assert any(r["Variable / Field Name"] == "demo_relatie_totaal" for r in dictionary)

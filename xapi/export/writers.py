@@ -161,6 +161,20 @@ class Exporter:
                         note=rule,
                     )
                 )
+            for total in inst.totals:
+                rule = f"sum of {', '.join(total.of)}"
+                if total.reverse:
+                    rule += f"; mirrored: {', '.join(sorted(total.reverse))}"
+                rule += "; missing if any part is missing"
+                v.append(
+                    Variable(
+                        variable_name(inst.id, total.id),
+                        total.label or total.id,
+                        inst.id,
+                        "score",
+                        note=rule,
+                    )
+                )
             v.append(
                 Variable(
                     variable_name(inst.id, "n_answered"),
@@ -399,7 +413,12 @@ def _write_csv(path: Path, header: Sequence[str], rows: Iterator[Sequence[str]])
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(header)
+        width = len(header)
         for row in rows:
+            if len(row) != width:  # a table whose rows do not fit its header is worse than none
+                raise ValueError(
+                    f"{path.name}: row {n + 1} has {len(row)} cells for {width} columns"
+                )
             writer.writerow(row)
             n += 1
     return n

@@ -2,8 +2,15 @@
 
 Statements are kept as JSON text plus the columns that queries need. Every query filter
 (agent, related agent, verb, activity, related activity, registration) is one row in
-``lrs_statement_key`` holding a 128-bit hash of ``kind:value`` and the statement's ``seq``:
-a filter is an indexed (key, seq) range, and ``more`` is a keyset on ``seq``.
+``lrs_statement_key`` holding a 64-bit hash of ``kind:value``, the statement's ``seq`` and the
+roles the value has in the statement: a filter is an indexed (key, seq) range, and ``more`` is
+a keyset on ``seq``. The key table is clustered on (key, seq) (SQLite ``WITHOUT ROWID``) and has
+no other index: the keys of a statement are also packed into ``lrs_statement.index_keys``, which is
+how a delete finds its index rows.
+
+Schema versions: 1 held 128-bit hex keys, one row per kind (agent, withdrawal, related agent)
+and an index on seq; 2 is this layout. A version-1 store is rebuilt on start (see
+:func:`xapi.lrs.store.Store.create_schema`).
 """
 
 from __future__ import annotations
@@ -17,13 +24,15 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = MetaData(
     naming_convention={
@@ -49,20 +58,29 @@ statement = Table(
     Column("id", String(36), nullable=False, unique=True),
     Column("stored_us", BigInteger, nullable=False, index=True),
     Column("voided", Boolean, nullable=False, default=False),
-    Column("voids", String(36), nullable=True, index=True),
+    Column("voids", String(36), nullable=True),
     Column("credential_id", Integer, nullable=True),
     Column("fingerprint", String(64), nullable=False),
     Column("has_attachments", Boolean, nullable=False, default=False),
+    Column("index_keys", LargeBinary, nullable=True),
     Column("body", Text, nullable=False),
+    # Few statements void others: index those only (a NULL entry per statement costs a write).
+    Index(
+        "ix_lrs_statement_voids",
+        "voids",
+        sqlite_where=text("voids IS NOT NULL"),
+        postgresql_where=text("voids IS NOT NULL"),
+    ),
 )
 
 statement_key = Table(
     "lrs_statement_key",
     metadata,
-    Column("key", String(32), nullable=False),
-    Column("seq", SeqType, nullable=False),
-    PrimaryKeyConstraint("key", "seq", name="pk_lrs_statement_key"),
-    Index("ix_lrs_statement_key_seq", "seq"),
+    Column("key", BigInteger, nullable=False, autoincrement=False),
+    Column("seq", BigInteger, nullable=False, autoincrement=False),
+    Column("roles", SmallInteger, nullable=False),
+    PrimaryKeyConstraint("key", "seq", name="pk_lrs_statement_key", postgresql_include=["roles"]),
+    sqlite_with_rowid=False,
 )
 
 attachment = Table(

@@ -8,10 +8,14 @@ processes can share one database. Writes on SQLite take the write lock up front
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
+import os
 import secrets
+import struct
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -22,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -32,7 +37,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 
 from xapi.lrs import schema as t
 from xapi.lrs.exceptions import BadRequest, Conflict, LrsError, NotFound, PreconditionFailed
@@ -120,9 +125,34 @@ def _context_people(context: dict[str, Any]) -> list[dict[str, Any] | None]:
     return people
 
 
-def statement_keys(stmt: dict[str, Any]) -> set[str]:
-    """The filter keys of one statement (before inheriting those of a StatementRef target)."""
-    keys: set[str] = set()
+# Roles of a value in a statement, kept with its index row so that one row serves several
+# filters: agent= (the actor or the object), a withdrawal (everyone it must reach) and
+# related_agents (those and the authority).
+ROLE_MAIN = 1
+ROLE_PERSON = 2
+ROLE_RELATED = 4
+_KEY = struct.Struct(">qB")  # a key and its roles, packed into lrs_statement.index_keys
+
+
+def key_hash(text: str) -> int:
+    """The signed 64-bit index key of ``kind:value``.
+
+    With a few million distinct values the chance that any two share a key is below 1e-6,
+    and a query only goes wrong if its own value shares one: 64 bits keep the index compact."""
+    return int.from_bytes(
+        hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True
+    )
+
+
+def statement_keys(stmt: dict[str, Any]) -> dict[str, int]:
+    """The filter keys (``kind:value``) of one statement and their roles, before inheriting those
+    of a StatementRef target. Agents are ``g:``; verb ``v:``; registration ``r:``; the object
+    activity ``o:`` and every activity (related_activities) ``ra2:``."""
+    keys: dict[str, int] = {}
+
+    def add(key: str, roles: int) -> None:
+        keys[key] = keys.get(key, 0) | roles
+
     actor, obj, context = stmt["actor"], stmt["object"], stmt.get("context") or {}
     kind = obj.get("objectType", "Activity")
     # agent= matches the actor or the object (an Agent or identified Group).
@@ -131,12 +161,12 @@ def statement_keys(stmt: dict[str, Any]) -> set[str]:
         agent_identity(obj) if kind in ("Agent", "Group") else None,
     ]:
         if identity:
-            keys.add("a:" + identity)
-    keys.add("v:" + stmt["verb"]["id"])
+            add("g:" + identity, ROLE_MAIN | ROLE_RELATED)
+    add("v:" + stmt["verb"]["id"], ROLE_MAIN)
     if kind == "Activity":
-        keys.add("o:" + obj["id"])
+        add("o:" + obj["id"], ROLE_MAIN)
     if context.get("registration"):
-        keys.add("r:" + context["registration"].lower())
+        add("r:" + context["registration"].lower(), ROLE_MAIN)
     # Everyone a withdrawal must reach: actor, object, instructor, team and group members,
     # also inside a SubStatement. related_agents adds the authority.
     people: list[dict[str, Any] | None] = [actor, context.get("instructor"), context.get("team")]
@@ -156,18 +186,32 @@ def statement_keys(stmt: dict[str, Any]) -> set[str]:
             people.append(sub_obj)
         elif sub_kind == "Activity":
             activities.append(sub_obj["id"])
-    # "w:" reaches everyone a withdrawal must reach; "ra:" (related_agents) adds the
-    # authority, "ra2:" (related_activities) holds every activity. Supersets, so that every
-    # filter is one key and a query walks one (key, seq) index range.
+    # Supersets, so that every filter is one key and a query walks one (key, seq) range.
     for person in people:
         for identity in _agents_in(person):
-            keys.add("w:" + identity)
-            keys.add("ra:" + identity)
+            add("g:" + identity, ROLE_PERSON | ROLE_RELATED)
     for identity in _agents_in(stmt.get("authority")):
-        keys.add("ra:" + identity)
+        add("g:" + identity, ROLE_RELATED)
     for activity_id in activities:
-        keys.add("ra2:" + activity_id)
+        add("ra2:" + activity_id, ROLE_RELATED)
     return keys
+
+
+def hashed_keys(stmt: dict[str, Any]) -> dict[int, int]:
+    """:func:`statement_keys` as index keys."""
+    result: dict[int, int] = {}
+    for text, roles in statement_keys(stmt).items():
+        key = key_hash(text)
+        result[key] = result.get(key, 0) | roles
+    return result
+
+
+def pack_keys(keys: dict[int, int]) -> bytes:
+    return b"".join(_KEY.pack(key, roles) for key, roles in keys.items())
+
+
+def unpack_keys(blob: bytes | None) -> dict[int, int]:
+    return dict(_KEY.iter_unpack(blob)) if blob else {}
 
 
 LRS_SET = ("stored", "authority", "version", "id")
@@ -199,12 +243,98 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # of deep paging; both are per connection and cost no disk.
     cursor.execute("PRAGMA mmap_size=268435456")
     cursor.execute("PRAGMA cache_size=-32768")
+    # The WAL is copied back into the database by a background thread (Checkpointer), not by
+    # the request whose COMMIT crosses SQLite's threshold (4 MB): that stalled the request and
+    # every writer queued behind it. The automatic checkpoint stays as a fallback at 200 MB.
+    # Checkpointing seldom also copies a page that many transactions wrote (the tail of the
+    # statement table, busy index pages) once, with fewer fsyncs: at 1M statements stored,
+    # batch throughput in-process went from 2,000 to 5,600 per second (docs/lrs.md).
+    cursor.execute("PRAGMA wal_autocheckpoint=50000")
+    cursor.execute("PRAGMA journal_size_limit=67108864")
     cursor.close()
 
 
 def _sqlite_begin(conn: Connection) -> None:
     immediate = conn.get_execution_options().get("write", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Checkpointer:
+    """Copies the WAL of a SQLite database back into the database file from a background
+    thread, every ``interval`` seconds, so that no request waits for it (one per process; a
+    forked worker starts its own on its first write)."""
+
+    def __init__(self, engine: Engine, interval: float = 1.0) -> None:
+        self.engine = engine
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def ensure_running(self) -> None:
+        if self._thread is not None and self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._thread is None or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._stop.clear()
+                self._thread = threading.Thread(
+                    target=self._run, name="lrs-wal-checkpoint", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                dbapi = self.engine.raw_connection()
+                try:
+                    dbapi.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                finally:
+                    dbapi.close()
+            except Exception:  # never let the thread die; SQLite's fallback still applies
+                log.warning("WAL checkpoint failed", exc_info=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._pid == os.getpid():
+            self._thread.join(timeout=5)
+        self._thread = None
+
+
+class WriteGate:
+    """Writers of one SQLite database queue here, across threads and processes, before they
+    take SQLite's write lock: an exclusive ``flock`` on ``<database>-writer.lock``.
+
+    SQLite itself makes a writer that finds the lock taken poll, sleeping 1, 2, 5 ... up to
+    100 ms between tries, so under load the lock often sits free while writers sleep. Waiting
+    in the kernel instead hands the lock over the moment it is released."""
+
+    def __init__(self, database: str | None) -> None:
+        self.path = f"{database}-writer.lock" if database and database != ":memory:" else None
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _file(self) -> int:
+        if self._fd is None or self._pid != os.getpid():  # a forked worker opens its own
+            assert self.path is not None
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        if self.path is None:
+            yield
+            return
+        with self._thread_lock:
+            fd = self._file()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def make_engine(url: str) -> Engine:
@@ -218,7 +348,30 @@ def make_engine(url: str) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url)
+    event.listen(engine, "checkout", _check_connection)
+    event.listen(engine, "checkin", _note_checkin)
+    return engine
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["checked_in"] = time.monotonic()
+
+
+def _check_connection(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Test a pooled PostgreSQL connection before use if it sat idle for a while (the server
+    may have restarted) or broke: one round trip less per request than ``pool_pre_ping``,
+    which pings every time."""
+    if dbapi_connection.broken or dbapi_connection.closed:
+        raise DisconnectionError()
+    if time.monotonic() - record.info.get("checked_in", 0.0) < 1.0:
+        return
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        dbapi_connection.rollback()
+    except Exception as exc:
+        raise DisconnectionError() from exc
 
 
 # -- the store ----------------------------------------------------------------------------
@@ -264,19 +417,80 @@ class StatementQuery:
     ceiling: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def filter_keys(self) -> list[str]:
-        """The index keys a matching statement has, most selective first (registration, agent,
-        activity, verb): the first one drives the query, the others are checked per row."""
-        keys: list[str] = []
+    def filter_keys(self) -> list[tuple[int, int]]:
+        """The index keys a matching statement has, with the roles one of them must have (0:
+        any), most selective first (registration, agent, activity, verb): the first one drives
+        the query, the others are checked per row."""
+        keys: list[tuple[str, int]] = []
         if self.registration:
-            keys.append("r:" + self.registration)
+            keys.append(("r:" + self.registration, 0))
         if self.agent:
-            keys.append(("ra:" if self.related_agents else "a:") + self.agent)
+            keys.append(("g:" + self.agent, 0 if self.related_agents else ROLE_MAIN))
         if self.activity:
-            keys.append(("ra2:" if self.related_activities else "o:") + self.activity)
+            keys.append((("ra2:" if self.related_activities else "o:") + self.activity, 0))
         if self.verb:
-            keys.append("v:" + self.verb)
-        return [hkey(k) for k in keys]
+            keys.append(("v:" + self.verb, 0))
+        return [(key_hash(k), roles) for k, roles in keys]
+
+
+class ConnectionLost(LrsError):
+    """The database connection was lost (PostgreSQL restarted or ended it)."""
+
+    status = 503
+
+    def __init__(self) -> None:
+        super().__init__("The database connection was lost; try again.")
+
+
+def _dead(dbapi: Any) -> bool:
+    driver = dbapi.driver_connection
+    return bool(getattr(driver, "broken", False) or getattr(driver, "closed", False))
+
+
+class Raw:
+    """A DBAPI cursor for the hot paths, without SQLAlchemy's statement machinery (which costs
+    more than SQLite itself for a one-statement POST). SQL is written with ``?`` on both
+    engines; :meth:`in_` renders an IN list (SQLite) or ``= ANY`` over one array (PostgreSQL)."""
+
+    def __init__(self, dbapi_connection: Any, postgres: bool) -> None:
+        self.cursor = dbapi_connection.cursor()
+        self.postgres = postgres
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", "%s") if self.postgres else text
+
+    def in_(self, column: str, values: Iterable[Any]) -> tuple[str, list[Any]]:
+        items = list(values)
+        if self.postgres:
+            return f" {column} = ANY(?)", [items]
+        return f" {column} IN ({','.join('?' * len(items))})", items
+
+    def rows(
+        self, text: str, where: tuple[str, list[Any]] = ("", []), *, first: Iterable[Any] = ()
+    ) -> list[Any]:
+        self.cursor.execute(self._sql(text + where[0]), [*first, *where[1]])
+        return list(self.cursor.fetchall())
+
+    def run(
+        self, text: str, where: tuple[str, list[Any]] = ("", []), *, first: Iterable[Any] = ()
+    ) -> int:
+        self.cursor.execute(self._sql(text + where[0]), [*first, *where[1]])
+        return int(self.cursor.rowcount)
+
+    def many(self, text: str, rows: list[tuple[Any, ...]]) -> None:
+        self.cursor.executemany(self._sql(text), rows)
+
+
+@dataclass
+class _Prepared:
+    """One statement of a write, prepared outside the transaction."""
+
+    received: dict[str, Any]
+    fingerprint: str
+    keys: dict[int, int]
+    voids: str | None
+    ref: str | None
+    body: str
 
 
 class Store:
@@ -286,18 +500,88 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self.max_limit = max_limit
+        parsed = make_url(url)
+        self._gate = WriteGate(parsed.database if parsed.get_backend_name() == "sqlite" else None)
+        self._checkpointer = Checkpointer(self.engine) if self._gate.path else None
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self.engine.dispose()
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
+        if self._checkpointer is not None:
+            self._checkpointer.ensure_running()
+        with (
+            self._gate.hold(),
+            self.engine.connect().execution_options(write=True) as conn,
+            conn.begin(),
+        ):
             yield conn
+
+    @contextmanager
+    def _raw_write(self) -> Iterator[Raw]:
+        """A write transaction on a pooled DBAPI connection (SQLite: BEGIN IMMEDIATE).
+
+        Raises :class:`ConnectionLost` if the connection turned out to be dead (PostgreSQL
+        restarted or ended it); the caller may retry on a fresh one."""
+        postgres = self.dialect == "postgresql"
+        if self._checkpointer is not None:
+            self._checkpointer.ensure_running()
+        with self._gate.hold():
+            dbapi = self.engine.raw_connection()
+            try:
+                db = Raw(dbapi, postgres)
+                if not postgres:
+                    db.cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                except BaseException:
+                    if not _dead(dbapi):
+                        dbapi.rollback()
+                    raise
+                dbapi.commit()
+            except self.engine.dialect.loaded_dbapi.OperationalError as exc:
+                self._drop_if_dead(dbapi, exc)
+                raise
+            finally:
+                dbapi.close()
+
+    def _drop_if_dead(self, dbapi: Any, exc: Exception) -> None:
+        if _dead(dbapi):
+            dbapi.invalidate()
+            self.engine.pool.dispose()  # its other connections are likely dead too
+            raise ConnectionLost() from exc
+
+    def _raw_read(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """One query on a pooled DBAPI connection (SQLite: a statement is its own snapshot)."""
+        postgres = self.dialect == "postgresql"
+        for attempt in (1, 2):
+            dbapi = self.engine.raw_connection()
+            driver: Any = dbapi.driver_connection
+            try:
+                if postgres:  # no transaction to end afterwards: one round trip
+                    driver.autocommit = True
+                rows = Raw(dbapi, postgres).rows(sql, first=params)
+                if postgres:
+                    driver.autocommit = False
+                return rows
+            except self.engine.dialect.loaded_dbapi.OperationalError as exc:
+                try:
+                    self._drop_if_dead(dbapi, exc)
+                except ConnectionLost:
+                    if attempt == 2:
+                        raise
+                    continue
+                raise
+            finally:
+                dbapi.close()
+        raise AssertionError("unreachable")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -313,11 +597,63 @@ class Store:
             version = conn.execute(select(func.max(t.schema_version.c.version))).scalar()
             if version is None:
                 conn.execute(insert(t.schema_version).values(version=t.SCHEMA_VERSION))
+            elif version == 1:
+                self._migrate_from_1(conn)
             elif version > t.SCHEMA_VERSION:
                 raise LrsError(
                     f"The LRS database has schema version {version}; this Steun knows "
                     f"{t.SCHEMA_VERSION}. Upgrade Steun."
                 )
+
+    def _migrate_from_1(self, conn: Connection) -> None:
+        """Schema 1 -> 2: rebuild the statement index from the stored statements, in the same
+        transaction (all or nothing). It reads every statement once: about 90 s per million
+        statements on SQLite (29,430 in 2.6 s)."""
+        count = conn.execute(select(func.count()).select_from(t.statement)).scalar_one()
+        log.warning("LRS schema 1 -> 2: rebuilding the index of %d statements", count)
+        binary = "BYTEA" if self.dialect == "postgresql" else "BLOB"
+        conn.exec_driver_sql("DROP TABLE lrs_statement_key")
+        conn.exec_driver_sql("DROP INDEX ix_lrs_statement_voids")
+        conn.exec_driver_sql(f"ALTER TABLE lrs_statement ADD COLUMN index_keys {binary}")
+        t.statement_key.create(conn)
+        next(i for i in t.statement.indexes if i.name == "ix_lrs_statement_voids").create(conn)
+        s = t.statement.c
+        after = 0
+        while True:
+            rows = conn.execute(
+                select(s.seq, s.body).where(s.seq > after).order_by(s.seq).limit(2000)
+            ).all()
+            if not rows:
+                break
+            after = rows[-1].seq
+            statements = [(row.seq, json.loads(row.body)) for row in rows]
+            refs = {
+                stmt["object"]["id"].lower()
+                for _seq, stmt in statements
+                if stmt["object"].get("objectType") == "StatementRef"
+            }
+            inherited = {
+                r.id: unpack_keys(r.index_keys)
+                for r in conn.execute(select(s.id, s.index_keys).where(s.id.in_(list(refs))))
+            }
+            updates, key_rows = [], []
+            for seq, stmt in statements:
+                keys = hashed_keys(stmt)
+                if stmt["object"].get("objectType") == "StatementRef":
+                    for key, roles in inherited.get(stmt["object"]["id"].lower(), {}).items():
+                        keys[key] = keys.get(key, 0) | roles
+                inherited[stmt["id"].lower()] = keys  # a reference later in this chunk
+                updates.append({"s": seq, "k": pack_keys(keys)})
+                key_rows += [(key, seq, roles) for key, roles in keys.items()]
+            conn.execute(
+                update(t.statement)
+                .where(s.seq == bindparam("s"))
+                .values(index_keys=bindparam("k")),
+                updates,
+            )
+            _insert_keys(Raw(conn.connection, self.dialect == "postgresql"), sorted(key_rows))
+        conn.execute(update(t.schema_version).values(version=t.SCHEMA_VERSION))
+        log.warning("LRS schema 1 -> 2: done")
 
     # credentials -------------------------------------------------------------------------
 
@@ -394,17 +730,19 @@ class Store:
                 raise NotFound(f"No credential with key '{key}'.")
 
     def authenticate(self, key: str, secret: str) -> Credential | None:
-        with self.read() as conn:
-            row = conn.execute(
-                select(t.credential).where(
-                    t.credential.c.key == key, t.credential.c.revoked.is_(False)
-                )
-            ).first()
-        if row is None or not secrets.compare_digest(
-            _hash_secret(row.salt, secret), row.secret_hash
-        ):
+        """Checked against the database on every request, so that a revocation holds at once
+        in every worker."""
+        rows = self._raw_read(
+            "SELECT id, key, salt, secret_hash, scopes, label FROM lrs_credential"
+            " WHERE key = ? AND revoked = ?",
+            (key, False),
+        )
+        if not rows:
             return None
-        return Credential(row.id, row.key, frozenset(row.scopes.split()), row.label)
+        cred_id, cred_key, salt, secret_hash, scopes, label = rows[0]
+        if not secrets.compare_digest(_hash_secret(salt, secret), secret_hash):
+            return None
+        return Credential(cred_id, cred_key, frozenset(scopes.split()), label)
 
     # statements: writing -----------------------------------------------------------------
 
@@ -416,10 +754,15 @@ class Store:
     ) -> tuple[list[str], int]:
         """Store validated statements atomically; return their ids (in the order given) and
         how many were new (the others were stored before with the same content)."""
+        # Two workers storing the same new id (or activity) at once on PostgreSQL: the loser
+        # retries and then sees the winner's row.
+        # A dead pooled connection: retry on a fresh one (if it died while committing, the
+        # retry finds the statements stored and changes nothing).
+        retry = (self.engine.dialect.loaded_dbapi.IntegrityError, ConnectionLost)
         for attempt in range(3):
             try:
                 return self._store_statements(statements, credential, attachments or {})
-            except IntegrityError:
+            except retry:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
@@ -430,174 +773,113 @@ class Store:
         credential: Credential,
         attachments: dict[str, tuple[str, bytes]],
     ) -> tuple[list[str], int]:
+        # Everything that needs no database happens before the write lock is taken (SQLite
+        # has one writer at a time): ids, canonical JSON, fingerprints, bodies, index keys.
         stored_us = now_us()
         stored = format_us(stored_us)
+        authority = credential.authority
         ids: list[str] = []
-        seen: set[str] = set()
-        for stmt in statements:
-            if "id" not in stmt:
-                stmt["id"] = str(uuid.uuid4())
-            sid = stmt["id"].lower()
-            if sid in seen:
-                raise BadRequest(f"Statement id {stmt['id']} occurs twice in this request.")
-            seen.add(sid)
-            ids.append(stmt["id"])
-        cores = [core_json(s) for s in statements]
-        prints = [hashlib.sha256(c.encode()).hexdigest() for c in cores]
-        core_of = {id(s): c for s, c in zip(statements, cores, strict=True)}
-        with self.write() as conn:
-            existing = {
-                r.id: r.fingerprint
-                for r in conn.execute(
-                    select(t.statement.c.id, t.statement.c.fingerprint).where(
-                        t.statement.c.id.in_(list(seen))
-                    )
-                )
-            }
-            new: list[tuple[dict[str, Any], str]] = []
-            for stmt, fp in zip(statements, prints, strict=True):
-                old = existing.get(stmt["id"].lower())
+        prepared: dict[str, _Prepared] = {}
+        for received in statements:
+            if "id" not in received:
+                received["id"] = str(uuid.uuid4())
+            sid = received["id"].lower()
+            if sid in prepared:
+                raise BadRequest(f"Statement id {received['id']} occurs twice in this request.")
+            ids.append(received["id"])
+            core = core_json(received)
+            # A copy: a retried transaction must see the statements as received.
+            stmt = {**received, "stored": stored, "authority": authority}
+            stmt.setdefault("timestamp", stored)
+            stmt.setdefault("version", "1.0.0")
+            obj = received["object"]
+            prepared[sid] = _Prepared(
+                received=received,
+                fingerprint=hashlib.sha256(core.encode()).hexdigest(),
+                keys=hashed_keys(stmt),
+                voids=obj["id"].lower() if received["verb"]["id"] == VOIDED else None,
+                ref=obj["id"].lower() if obj.get("objectType") == "StatementRef" else None,
+                body=_body_json(stmt, received, core),
+            )
+        with self._raw_write() as db:
+            # One query: which ids are stored already (and with what content), and which
+            # are voided already by a stored voiding statement (that arrived first).
+            existing: dict[str, str] = {}
+            voided_before: set[str] = set()
+            every_id = list(prepared)
+            for start in range(0, len(every_id), 5000):  # SQLite may take only 32,766 parameters
+                chunk = every_id[start : start + 5000]
+                by_id, ids_params = db.in_("id", chunk)
+                by_voids, voids_params = db.in_("voids", chunk)
+                for sid, fingerprint, is_voiding in db.rows(
+                    # The fragments hold placeholders only; the values go as parameters.
+                    f"SELECT id, fingerprint, 0 FROM lrs_statement WHERE{by_id} UNION ALL"  # noqa: S608
+                    f" SELECT voids, NULL, 1 FROM lrs_statement WHERE{by_voids}",
+                    first=[*ids_params, *voids_params],
+                ):
+                    if is_voiding:
+                        voided_before.add(sid)
+                    else:
+                        existing[sid] = fingerprint
+            new: dict[str, _Prepared] = {}
+            for sid, p in prepared.items():
+                old = existing.get(sid)
                 if old is None:
-                    new.append((stmt, fp))
-                elif old != fp:
-                    raise Conflict(f"Statement {stmt['id']} exists already with different content.")
+                    new[sid] = p
+                elif old != p.fingerprint:
+                    raise Conflict(
+                        f"Statement {p.received['id']} exists already with different content."
+                    )
             if not new:
                 return ids, 0
-            batch_ids = {s["id"].lower(): s for s, _ in new}
             # Voiding statements. One that targets another voiding statement is accepted but
             # voids nothing: a statement is voided only if it is not itself a voiding statement
             # (Data 2.3.2; the specification does not allow rejecting it).
-            targets = {s["object"]["id"].lower() for s, _ in new if s["verb"]["id"] == VOIDED}
+            targets = {p.voids for p in new.values() if p.voids}
             # StatementRef targets pass their filter keys on (Communication 2.1.3, filter rules).
-            ref_ids = {
-                s["object"]["id"].lower()
-                for s, _ in new
-                if s["object"].get("objectType") == "StatementRef"
-            }
-            inherited: dict[str, set[str]] = {}
-            if ref_ids:
-                rows = conn.execute(
-                    select(t.statement.c.id, t.statement_key.c.key)
-                    .join(t.statement_key, t.statement_key.c.seq == t.statement.c.seq)
-                    .where(t.statement.c.id.in_(list(ref_ids)))
-                ).all()
-                for row in rows:
-                    inherited.setdefault(row.id, set()).add(row.key)
+            refs = {p.ref for p in new.values() if p.ref}
+            keys = {sid: p.keys for sid, p in new.items()}
+            if refs:
+                stored_keys = {
+                    sid: unpack_keys(blob)
+                    for sid, blob in db.rows(
+                        "SELECT id, index_keys FROM lrs_statement WHERE", db.in_("id", refs)
+                    )
+                }
+                for sid, p in new.items():
+                    if p.ref is None:
+                        continue
+                    inherited = stored_keys.get(p.ref) or (
+                        new[p.ref].keys if p.ref in new and p.ref != sid else {}
+                    )
+                    merged = dict(p.keys)
+                    for key, roles in inherited.items():
+                        merged[key] = merged.get(key, 0) | roles
+                    keys[sid] = merged
             # Statements that arrive after the statement voiding them are stored voided.
-            late_voided = {
-                r.voids
-                for r in conn.execute(
-                    select(t.statement.c.voids).where(t.statement.c.voids.in_(list(batch_ids)))
+            late_voided = voided_before | (targets & set(new))
+            rows = [
+                (
+                    sid,
+                    sid in late_voided and p.voids is None,
+                    p.voids,
+                    p.fingerprint,
+                    bool(p.received.get("attachments")),
+                    pack_keys(keys[sid]),
+                    p.body,
                 )
-            } | (targets & set(batch_ids))
-            rows_to_insert = []
-            key_sets: list[set[str]] = []
-            for received, fp in new:
-                # A copy: a retried transaction must see the statements as received.
-                stmt = {**received, "stored": stored, "authority": credential.authority}
-                stmt.setdefault("timestamp", stored)
-                stmt.setdefault("version", "1.0.0")
-                sid = stmt["id"].lower()
-                keys = {hkey(k) for k in statement_keys(stmt)}
-                if stmt["object"].get("objectType") == "StatementRef":
-                    target = stmt["object"]["id"].lower()
-                    keys |= inherited.get(target, set())
-                    if target in batch_ids and target != sid:
-                        keys |= {hkey(k) for k in statement_keys(batch_ids[target])}
-                key_sets.append(keys)
-                rows_to_insert.append(
-                    {
-                        "id": sid,
-                        "stored_us": stored_us,
-                        "voided": sid in late_voided and stmt["verb"]["id"] != VOIDED,
-                        "voids": stmt["object"]["id"].lower()
-                        if stmt["verb"]["id"] == VOIDED
-                        else None,
-                        "credential_id": credential.id,
-                        "fingerprint": fp,
-                        "has_attachments": bool(stmt.get("attachments")),
-                        "body": _body_json(stmt, received, core_of[id(received)]),
-                    }
-                )
-            seqs = (
-                conn.execute(
-                    insert(t.statement).returning(t.statement.c.seq, sort_by_parameter_order=True),
-                    rows_to_insert,
-                )
-                .scalars()
-                .all()
-            )
-            key_rows = [
-                {"key": key, "seq": seq}
-                for seq, keys in zip(seqs, key_sets, strict=True)
-                for key in keys
+                for sid, p in new.items()
             ]
-            conn.execute(insert(t.statement_key), key_rows)
+            _insert_statements(db, rows, keys, stored_us, credential.id)
             if targets:
-                conn.execute(
-                    update(t.statement)
-                    .where(t.statement.c.id.in_(list(targets)), t.statement.c.voids.is_(None))
-                    .values(voided=True)
+                db.run(
+                    "UPDATE lrs_statement SET voided = ? WHERE voids IS NULL AND",
+                    db.in_("id", targets),
+                    first=[True],
                 )
-            self._store_attachments(conn, attachments)
-            self._merge_activities(conn, [s for s, _ in new])
+            _store_attachments(db, attachments)
+            _merge_activities(db, [p.received for p in new.values()])
         return ids, len(new)
-
-    def _store_attachments(
-        self, conn: Connection, attachments: dict[str, tuple[str, bytes]]
-    ) -> None:
-        if not attachments:
-            return
-        have = set(
-            conn.execute(
-                select(t.attachment.c.sha2).where(t.attachment.c.sha2.in_(list(attachments)))
-            ).scalars()
-        )
-        rows = [
-            {"sha2": sha2, "content_type": ctype, "content": content}
-            for sha2, (ctype, content) in attachments.items()
-            if sha2 not in have
-        ]
-        if rows:
-            conn.execute(insert(t.attachment), rows)
-
-    def _merge_activities(self, conn: Connection, statements: list[dict[str, Any]]) -> None:
-        """Keep one canonical definition per activity: later definitions refine earlier ones."""
-        definitions: dict[str, dict[str, Any]] = {}
-        for stmt in statements:
-            for act in _activities_with_definitions(stmt):
-                merged = definitions.setdefault(act["id"], {})
-                _merge_definition(merged, act["definition"])
-        if not definitions:
-            return
-        hashes = {hkey(i): i for i in definitions}
-        current = {
-            r.id_hash: json.loads(r.definition)
-            for r in conn.execute(
-                select(t.activity.c.id_hash, t.activity.c.definition).where(
-                    t.activity.c.id_hash.in_(list(hashes))
-                )
-            )
-        }
-        for h, activity_id in hashes.items():
-            if h in current:
-                merged = current[h]
-                before = json.dumps(merged, sort_keys=True)
-                _merge_definition(merged, definitions[activity_id])
-                if json.dumps(merged, sort_keys=True) != before:
-                    conn.execute(
-                        update(t.activity)
-                        .where(t.activity.c.id_hash == h)
-                        .values(definition=json.dumps(merged))
-                    )
-            else:
-                conn.execute(
-                    insert(t.activity).values(
-                        id_hash=h,
-                        activity_id=activity_id,
-                        definition=json.dumps(definitions[activity_id]),
-                    )
-                )
 
     # statements: reading -----------------------------------------------------------------
 
@@ -605,20 +887,15 @@ class Store:
         self, statement_id: str, *, voided: bool, mine: int | None = None
     ) -> tuple[str, bool] | None:
         """The stored JSON of one statement and whether it has attachments, or None."""
-        query = select(t.statement.c.body, t.statement.c.has_attachments).where(
-            t.statement.c.id == statement_id.lower(), t.statement.c.voided.is_(voided)
-        )
+        sql = "SELECT body, has_attachments FROM lrs_statement WHERE id = ? AND voided = ?"
+        params: tuple[Any, ...] = (statement_id.lower(), voided)
         if mine is not None:
-            query = query.where(t.statement.c.credential_id == mine)
-        with self.read() as conn:
-            row = conn.execute(query).first()
-        return (row.body, bool(row.has_attachments)) if row else None
+            sql, params = sql + " AND credential_id = ?", (*params, mine)
+        rows = self._raw_read(sql, params)
+        return (rows[0][0], bool(rows[0][1])) if rows else None
 
     def max_seq(self) -> int:
-        with self.read() as conn:
-            return int(
-                conn.execute(select(func.coalesce(func.max(t.statement.c.seq), 0))).scalar_one()
-            )
+        return int(self._raw_read("SELECT coalesce(max(seq), 0) FROM lrs_statement")[0][0])
 
     def query_statements(self, q: StatementQuery) -> tuple[list[tuple[int, str, bool]], bool]:
         """One page: (seq, body, has_attachments) rows and whether more follow."""
@@ -630,12 +907,8 @@ class Store:
         if keys:
             # Walk the (key, seq) index of the first filter in stored order: O(page), however
             # rare the value and however deep the page.
-            k = t.statement_key.c
-            query = query.join(t.statement_key, k.seq == s.seq).where(k.key == keys[0])
-            order_seq = k.seq
-            for key in keys[1:]:
-                other = t.statement_key.alias()
-                query = query.where(exists().where(other.c.key == key, other.c.seq == s.seq))
+            query = _where_keys(query, keys)
+            order_seq = t.statement_key.c.seq
         if q.since_us is not None:
             query = query.where(s.stored_us > q.since_us)
         if q.until_us is not None:
@@ -664,11 +937,7 @@ class Store:
         keys = q.filter_keys()
         query = select(func.count()).select_from(t.statement).where(s.voided.is_(False))
         if keys:
-            k = t.statement_key.c
-            query = query.join(t.statement_key, k.seq == s.seq).where(k.key == keys[0])
-            for key in keys[1:]:
-                other = t.statement_key.alias()
-                query = query.where(exists().where(other.c.key == key, other.c.seq == s.seq))
+            query = _where_keys(query, keys)
         if q.since_us is not None:
             query = query.where(s.stored_us > q.since_us)
         if q.until_us is not None:
@@ -827,11 +1096,12 @@ class Store:
         identity = agent_identity(agent)
         if identity is None:
             raise BadRequest("The agent must carry an inverse functional identifier.")
-        key = hkey("w:" + identity)
+        k = t.statement_key.c
         with self.write() as conn:
-            seqs = select(t.statement_key.c.seq).where(t.statement_key.c.key == key)
-            seq_list = list(conn.execute(seqs).scalars())
-            rows = _statement_rows(conn, t.statement.c.seq, seq_list)
+            seqs = select(k.seq).where(
+                k.key == key_hash("g:" + identity), k.roles.op("&")(ROLE_PERSON) != 0
+            )
+            rows = _statement_rows(conn, t.statement.c.seq, list(conn.execute(seqs).scalars()))
             statements = len(rows)
             attachments = _purge_statements(conn, rows)  # and attachments nothing else uses
             documents = conn.execute(
@@ -911,7 +1181,7 @@ def _statement_rows(conn: Connection, column: Any, values: list[Any]) -> list[An
     return rows
 
 
-_KEY_PREFERENCE = ("r:", "a:", "w:", "o:", "v:")
+_KEY_PREFERENCE = ("r:", "g:", "o:", "v:")
 
 
 def _referring_statements(
@@ -929,13 +1199,19 @@ def _referring_statements(
         for r in _statement_rows(conn, t.statement.c.voids, sorted(ids))
         if r.seq not in known
     }
-    probe_keys: set[str] = set()
+    probe_keys: set[int] = set()
     for row in rows:
         keys = statement_keys(json.loads(row.body))
         for prefix in _KEY_PREFERENCE:
-            chosen = sorted(k for k in keys if k.startswith(prefix))
+            # An agent as actor or object: not the authority, which every statement of its
+            # credential carries.
+            chosen = sorted(
+                k
+                for k, roles in keys.items()
+                if k.startswith(prefix) and (prefix != "g:" or roles & ROLE_MAIN)
+            )
             if chosen:
-                probe_keys.add(hkey(chosen[0]))
+                probe_keys.add(key_hash(chosen[0]))
                 break
     s, k = t.statement.c, t.statement_key.c
     for key in sorted(probe_keys):
@@ -960,11 +1236,7 @@ def _referring_statements(
 def _purge_statements(conn: Connection, rows: list[Any]) -> int:
     """Delete these statements and their key rows, then attachments nothing uses any more;
     returns how many attachments went."""
-    seqs = [r.seq for r in rows]
-    for start in range(0, len(seqs), 500):
-        chunk = seqs[start : start + 500]
-        conn.execute(delete(t.statement_key).where(t.statement_key.c.seq.in_(chunk)))
-        conn.execute(delete(t.statement).where(t.statement.c.seq.in_(chunk)))
+    delete_statement_rows(conn, [r.seq for r in rows])
     sha2s = {
         a["sha2"]
         for r in rows
@@ -984,6 +1256,158 @@ def _purge_statements(conn: Connection, rows: list[Any]) -> int:
                 delete(t.attachment).where(t.attachment.c.sha2 == sha2)
             ).rowcount
     return removed
+
+
+def _insert_statements(
+    db: Raw,
+    rows: list[tuple[Any, ...]],
+    keys: dict[str, dict[int, int]],
+    stored_us: int,
+    credential_id: int,
+) -> None:
+    """Insert statement rows (id, voided, voids, fingerprint, has_attachments, index_keys,
+    body) and their index rows (``keys`` by id)."""
+    if db.postgres:
+        # One round trip: the statements, then their index rows joined to the new seqs.
+        key_ids, key_values, key_roles = [], [], []
+        for sid, statement_keys in keys.items():
+            for key, roles in statement_keys.items():
+                key_ids.append(sid)
+                key_values.append(key)
+                key_roles.append(roles)
+        db.cursor.execute(
+            "WITH s AS (INSERT INTO lrs_statement (id, stored_us, voided, voids, credential_id,"
+            " fingerprint, has_attachments, index_keys, body)"
+            " SELECT u.id, %s, u.voided, u.voids, %s, u.fp, u.att, u.keys, u.body"
+            # %b: arrays go in binary (no quoting of the JSON text, ten times cheaper).
+            " FROM unnest(%b::varchar[], %b::boolean[], %b::varchar[], %b::varchar[],"
+            " %b::boolean[], %b::bytea[], %b::text[])"
+            " WITH ORDINALITY AS u(id, voided, voids, fp, att, keys, body, n)"
+            " ORDER BY u.n RETURNING seq, id)"
+            " INSERT INTO lrs_statement_key (key, seq, roles)"
+            " SELECT k.key, s.seq, k.roles"
+            " FROM unnest(%b::varchar[], %b::bigint[], %b::smallint[]) AS k(id, key, roles)"
+            " JOIN s ON s.id = k.id ORDER BY k.key, s.seq",
+            (
+                stored_us,
+                credential_id,
+                *[list(c) for c in zip(*rows, strict=True)],
+                key_ids,
+                key_values,
+                key_roles,
+            ),
+        )
+        return
+    # SQLite: this transaction holds the write lock, so the next seqs are known.
+    ((top,),) = db.rows("SELECT coalesce(max(seq), 0) FROM lrs_statement")
+    first = int(top) + 1
+    db.many(
+        "INSERT INTO lrs_statement (seq, id, stored_us, voided, voids, credential_id,"
+        " fingerprint, has_attachments, index_keys, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (first + i, sid, stored_us, voided, voids, credential_id, fp, att, blob, body)
+            for i, (sid, voided, voids, fp, att, blob, body) in enumerate(rows)
+        ],
+    )
+    seqs = {row[0]: first + i for i, row in enumerate(rows)}
+    _insert_keys(db, sorted((k, seqs[sid], r) for sid, ks in keys.items() for k, r in ks.items()))
+
+
+def _insert_keys(db: Raw, rows: list[tuple[int, int, int]]) -> None:
+    """Insert (key, seq, roles) index rows, best in key order (fewer B-tree page switches)."""
+    if not rows:
+        return
+    if db.postgres:
+        keys, seqs, roles = (list(c) for c in zip(*rows, strict=True))
+        db.cursor.execute(
+            "INSERT INTO lrs_statement_key (key, seq, roles)"
+            " SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::smallint[])",
+            (keys, seqs, roles),
+        )
+        return
+    db.many("INSERT INTO lrs_statement_key (key, seq, roles) VALUES (?, ?, ?)", rows)
+
+
+def _store_attachments(db: Raw, attachments: dict[str, tuple[str, bytes]]) -> None:
+    if not attachments:
+        return
+    have = {
+        sha2
+        for (sha2,) in db.rows("SELECT sha2 FROM lrs_attachment WHERE", db.in_("sha2", attachments))
+    }
+    rows = [
+        (sha2, ctype, content) for sha2, (ctype, content) in attachments.items() if sha2 not in have
+    ]
+    if rows:
+        db.many("INSERT INTO lrs_attachment (sha2, content_type, content) VALUES (?, ?, ?)", rows)
+
+
+def _merge_activities(db: Raw, statements: list[dict[str, Any]]) -> None:
+    """Keep one canonical definition per activity: later definitions refine earlier ones."""
+    definitions: dict[str, dict[str, Any]] = {}
+    for stmt in statements:
+        for act in _activities_with_definitions(stmt):
+            merged = definitions.setdefault(act["id"], {})
+            _merge_definition(merged, act["definition"])
+    if not definitions:
+        return
+    hashes = {hkey(i): i for i in definitions}
+    current = dict(
+        db.rows("SELECT id_hash, definition FROM lrs_activity WHERE", db.in_("id_hash", hashes))
+    )
+    updates, inserts = [], []
+    for h, activity_id in hashes.items():
+        if h in current:
+            before = json.loads(current[h])
+            merged = dict(before)  # merging replaces top-level values, never edits them
+            _merge_definition(merged, definitions[activity_id])
+            if merged != before:
+                updates.append((json.dumps(merged), h))
+        else:
+            inserts.append((h, activity_id, json.dumps(definitions[activity_id])))
+    if updates:
+        db.many("UPDATE lrs_activity SET definition = ? WHERE id_hash = ?", updates)
+    if inserts:
+        db.many(
+            "INSERT INTO lrs_activity (id_hash, activity_id, definition) VALUES (?, ?, ?)", inserts
+        )
+
+
+def _where_keys(query: Any, keys: list[tuple[int, int]]) -> Any:
+    """Join the statements to the index rows of the first filter key and check the others per
+    row (``keys`` as from :meth:`StatementQuery.filter_keys`)."""
+    s, k = t.statement.c, t.statement_key.c
+    first, roles = keys[0]
+    query = query.join(t.statement_key, k.seq == s.seq).where(k.key == first)
+    if roles:
+        query = query.where(k.roles.op("&")(roles) != 0)
+    for key, roles in keys[1:]:
+        other = t.statement_key.alias()
+        match = exists().where(other.c.key == key, other.c.seq == s.seq)
+        if roles:
+            match = match.where(other.c.roles.op("&")(roles) != 0)
+        query = query.where(match)
+    return query
+
+
+def delete_statement_rows(conn: Connection, seqs: list[int]) -> int:
+    """Hard-delete these statements and their index rows; returns how many were deleted."""
+    deleted = 0
+    for start in range(0, len(seqs), 500):
+        chunk = seqs[start : start + 500]
+        rows = conn.execute(
+            select(t.statement.c.seq, t.statement.c.index_keys).where(t.statement.c.seq.in_(chunk))
+        ).all()
+        pairs = [{"k": key, "s": row.seq} for row in rows for key in unpack_keys(row.index_keys)]
+        if pairs:
+            conn.execute(
+                delete(t.statement_key).where(
+                    t.statement_key.c.key == bindparam("k"), t.statement_key.c.seq == bindparam("s")
+                ),
+                pairs,
+            )
+        deleted += conn.execute(delete(t.statement).where(t.statement.c.seq.in_(chunk))).rowcount
+    return deleted
 
 
 def _body_json(stmt: dict[str, Any], received: dict[str, Any], core: str) -> str:
