@@ -46,6 +46,15 @@ def test_lms_page_is_labelled_as_a_local_demo(demo: DemoProcess) -> None:
     assert state.st_mode & 0o077 == 0  # owner-only, like every secret-bearing file
 
 
+def test_lms_shows_what_the_tool_says_on_return(demo: DemoProcess) -> None:
+    """Like a real LMS, the demo shows lti_msg / lti_errormsg from a tool's return link (escaped)."""
+    page = requests.get(
+        demo.lms + "/", params={"lti_msg": "Klaar <b>!", "lti_errormsg": "Mislukt"}, timeout=5
+    ).text
+    assert 'id="tool-message"' in page and "Klaar &lt;b&gt;!" in page
+    assert 'id="tool-error"' in page and "Mislukt" in page
+
+
 def answer_page(frame: Any) -> None:
     names = frame.eval_on_selector_all(
         "form#questionnaire input[type=radio]", "els => [...new Set(els.map(e => e.name))]"
@@ -119,6 +128,11 @@ def test_the_journey_in_the_browser(demo: DemoProcess, page: Any) -> None:
             assert "/review" in frame.url
             with frame.expect_navigation():
                 frame.locator("form[action*=submit] button[type=submit]").click()
+        # the finished wave offers the way back; it leaves the iframe for the whole LMS window
+        frame.goto(demo.tool + "/study/wave/t1")
+        back = frame.locator("#steun-return")
+        assert back.get_attribute("target") == "_top"
+        assert "lti_msg=" in (back.get_attribute("href") or "")
         table = statements(page, demo, r"completed")
         assert "answered" in table, table
         assert "completed" in table, table
