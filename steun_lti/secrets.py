@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 from steun_lti.exceptions import ConfigurationError
+from xapi.tokens import cli_safe_token
 
 
 def ensure_data_dir(data_dir: Path) -> Path:
@@ -28,15 +28,6 @@ def write_private_file(path: Path, content: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-
-
-def cli_safe_token(nbytes: int) -> str:
-    """A URL-safe random token that does not start with "-", so that it can be given on a command
-    line (``steun lrs credentials revoke KEY``) without being read as an option."""
-    while True:
-        value = secrets.token_urlsafe(nbytes)
-        if not value.startswith("-"):
-            return value
 
 
 def load_or_create_secret(data_dir: Path, name: str, nbytes: int = 32) -> str:

@@ -42,6 +42,7 @@ from sqlalchemy.exc import DisconnectionError, IntegrityError
 from xapi.lrs import schema as t
 from xapi.lrs.exceptions import BadRequest, Conflict, LrsError, NotFound, PreconditionFailed
 from xapi.lrs.validation import IFIS, VOIDED
+from xapi.tokens import cli_safe_token
 
 log = logging.getLogger("xapi.lrs")
 
@@ -667,8 +668,8 @@ class Store:
             raise BadRequest(
                 f"Unknown scope {', '.join(unknown) or '(none)'}; use {', '.join(SCOPES)}."
             )
-        key = key or _cli_safe_token(16)
-        secret = secret or _cli_safe_token(32)
+        key = key or cli_safe_token(16)
+        secret = secret or cli_safe_token(32)
         salt = secrets.token_hex(16)
         with self.write() as conn:
             if conn.execute(select(t.credential.c.id).where(t.credential.c.key == key)).first():
@@ -909,12 +910,7 @@ class Store:
             # rare the value and however deep the page.
             query = _where_keys(query, keys)
             order_seq = t.statement_key.c.seq
-        if q.since_us is not None:
-            query = query.where(s.stored_us > q.since_us)
-        if q.until_us is not None:
-            query = query.where(s.stored_us <= q.until_us)
-        if q.mine is not None:
-            query = query.where(s.credential_id == q.mine)
+        query = _where_statement_filters(query, q)
         # One bound per side, so both engines seek straight to the page: with two upper bounds
         # SQLite ranges on one and filters on the other (a scan that grows with depth).
         upper = q.ceiling + 1 if q.ceiling is not None else None
@@ -938,12 +934,7 @@ class Store:
         query = select(func.count()).select_from(t.statement).where(s.voided.is_(False))
         if keys:
             query = _where_keys(query, keys)
-        if q.since_us is not None:
-            query = query.where(s.stored_us > q.since_us)
-        if q.until_us is not None:
-            query = query.where(s.stored_us <= q.until_us)
-        if q.mine is not None:
-            query = query.where(s.credential_id == q.mine)
+        query = _where_statement_filters(query, q)
         if q.ceiling is not None:
             query = query.where(s.seq <= q.ceiling)
         with self.read() as conn:
@@ -1373,6 +1364,18 @@ def _merge_activities(db: Raw, statements: list[dict[str, Any]]) -> None:
         )
 
 
+def _where_statement_filters(query: Any, q: StatementQuery) -> Any:
+    """The since/until/mine filters of a statement query (shared by a page and a count)."""
+    s = t.statement.c
+    if q.since_us is not None:
+        query = query.where(s.stored_us > q.since_us)
+    if q.until_us is not None:
+        query = query.where(s.stored_us <= q.until_us)
+    if q.mine is not None:
+        query = query.where(s.credential_id == q.mine)
+    return query
+
+
 def _where_keys(query: Any, keys: list[tuple[int, int]]) -> Any:
     """Join the statements to the index rows of the first filter key and check the others per
     row (``keys`` as from :meth:`StatementQuery.filter_keys`)."""
@@ -1416,14 +1419,6 @@ def _body_json(stmt: dict[str, Any], received: dict[str, Any], core: str) -> str
     if "timestamp" not in received:
         head["timestamp"] = stmt["timestamp"]
     return json.dumps(head, separators=(",", ":"), ensure_ascii=False)[:-1] + "," + core[1:]
-
-
-def _cli_safe_token(nbytes: int) -> str:
-    """A URL-safe random token not starting with "-" (it is given on command lines)."""
-    while True:
-        value = secrets.token_urlsafe(nbytes)
-        if not value.startswith("-"):
-            return value
 
 
 def _hash_secret(salt: str, secret: str) -> str:
