@@ -42,8 +42,6 @@ QUERY_FILTERS = (
     "voidedStatementId",
     "statementId",
 )
-# The IRI prefix under which Steun's LRS lists its extensions in About.
-STEUN_EXTENSIONS = "https://steun.example.nl/xapi/lrs/extensions/"
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -236,7 +234,7 @@ class LrsClient:
             self._extensions = {
                 str(k).rsplit("/", 1)[-1]: str(v)
                 for k, v in (ext or {}).items()
-                if str(k).startswith(STEUN_EXTENSIONS) and isinstance(v, str)
+                if str(k).startswith(vocab.LRS_EXTENSIONS) and isinstance(v, str)
             }
         return self._extensions.get(name)
 

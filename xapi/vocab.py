@@ -17,6 +17,8 @@ LANGUAGE = "nl-NL"
 ADL_VERBS = "http://adlnet.gov/expapi/verbs/"
 ADL_ACTIVITIES = "http://adlnet.gov/expapi/activities/"
 SCORM_PROFILE = "https://w3id.org/xapi/scorm"
+# The IRI prefix under which Steun's LRS lists its extensions in About (the client finds them there).
+LRS_EXTENSIONS = "https://steun.example.nl/xapi/lrs/extensions/"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
+from xapi import vocab
 from xapi.lrs import formats, multipart, xapi2
 from xapi.lrs.exceptions import (
     BadRequest,
@@ -95,7 +96,7 @@ STATEMENT_PARAMS = {
 }
 READ_ANY = ("all", "all/read")
 # Steun's own resources, listed in About: extension IRI -> path under the endpoint.
-EXTENSION_IRI = "https://steun.example.nl/xapi/lrs/extensions/"
+EXTENSION_IRI = vocab.LRS_EXTENSIONS
 EXTENSIONS = {
     EXTENSION_IRI + "agent-delete": "extensions/agent",
     EXTENSION_IRI + "statements-delete": "extensions/statements/delete",
