@@ -13,6 +13,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from xapi import vocab
 from xapi.lrs.exceptions import BadRequest
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
@@ -45,18 +46,6 @@ DURATION_RE = re.compile(
 VERSION_RE = re.compile(r"^1\.0(?:\.\d+)?$")
 MEDIA_TYPE_RE = re.compile(r"^[A-Za-z0-9!#$&^_.+\-]+/[A-Za-z0-9!#$&^_.+\-]+(?:\s*;.*)?$")
 
-INTERACTION_TYPES = {
-    "true-false",
-    "choice",
-    "fill-in",
-    "long-fill-in",
-    "matching",
-    "performance",
-    "sequencing",
-    "likert",
-    "numeric",
-    "other",
-}
 COMPONENT_LISTS = ("choices", "scale", "source", "target", "steps")
 IFIS = ("mbox", "mbox_sha1sum", "openid", "account")
 
@@ -258,7 +247,7 @@ def check_definition(value: Any, path: str) -> None:
     if "extensions" in definition:
         check_extensions(definition["extensions"], f"{path}.extensions")
     interaction = definition.get("interactionType")
-    if interaction is not None and interaction not in INTERACTION_TYPES:
+    if interaction is not None and interaction not in vocab.INTERACTION_TYPES:
         raise fail(f"{path}.interactionType", f"'{interaction}' is not an interaction type")
     if "correctResponsesPattern" in definition:
         if interaction is None:
