@@ -45,10 +45,10 @@ def prepare(data_dir: Path, database_url: str, teachers: int) -> list[dict[str, 
     from datetime import UTC, datetime
 
     from steun_lti.app import create_app
-    from steun_lti.db import Database
-    from steun_lti.launch import SESSION_KEY, LaunchContext
-    from steun_lti.migrations import upgrade
-    from steun_lti.settings import Settings
+    from steun_lti.lti.launch import SESSION_KEY, LaunchContext
+    from steun_lti.plumbing.db import Database
+    from steun_lti.plumbing.migrations import upgrade
+    from steun_lti.plumbing.settings import Settings
     from steun_lti.study import service
     from steun_lti.web.teacher_support import csrf_token, load_runtime
 
@@ -262,7 +262,7 @@ def cpu_per_save(label: str, database_url: str, saves: int) -> dict[str, Any]:
     cores the tool alone could serve about ``2000 / cpu_ms`` saves per second.
     """
     from steun_lti.app import create_app
-    from steun_lti.settings import Settings
+    from steun_lti.plumbing.settings import Settings
 
     data_dir = Path(tempfile.mkdtemp(prefix="steun-bench-cpu-")) / "var"
     cred = prepare(data_dir, database_url, 1)[0]

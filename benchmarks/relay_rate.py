@@ -1,4 +1,4 @@
-"""Cost of the shared rate limit: one token-bucket upsert (steun_lti.ratelimit.take) per request.
+"""Cost of the shared rate limit: one token-bucket upsert (steun_lti.plumbing.ratelimit.take) per request.
 
 Each of W threads (standing in for gunicorn workers, each with its own connection) takes tokens
 from its own client key and commits after every take, as the relay's refusal path does; the
@@ -24,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from steun_lti.db import Database  # noqa: E402
-from steun_lti.migrations import upgrade  # noqa: E402
-from steun_lti.ratelimit import bucket_key, take  # noqa: E402
+from steun_lti.plumbing.db import Database  # noqa: E402
+from steun_lti.plumbing.migrations import upgrade  # noqa: E402
+from steun_lti.plumbing.ratelimit import bucket_key, take  # noqa: E402
 
 
 def run(

@@ -132,9 +132,9 @@ def free_port() -> int:
 
 
 def delivery(n: int, senders: int = 1) -> None:
-    from steun_lti.db import Database
-    from steun_lti.migrations import upgrade
-    from steun_lti.outbox import Sender, enqueue
+    from steun_lti.plumbing.db import Database
+    from steun_lti.plumbing.migrations import upgrade
+    from steun_lti.records.outbox import Sender, enqueue
     from xapi.client import LrsClient
 
     tmp = Path(tempfile.mkdtemp())
@@ -146,7 +146,7 @@ def delivery(n: int, senders: int = 1) -> None:
         env = dict(os.environ, STEUN_DATA_DIR=str(tmp / "var"), STEUN_LOG_LEVEL="WARNING")
         proc = subprocess.Popen([sys.executable, "-m", "steun_lti", "lrs", "serve", "--port", str(port)],
                                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        from steun_lti.secrets import load_or_create_secret
+        from steun_lti.plumbing.secrets import load_or_create_secret
 
         endpoint = f"http://127.0.0.1:{port}/xapi/"
         key = load_or_create_secret(tmp / "var", "lrs_tool_key", 12)

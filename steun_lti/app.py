@@ -8,9 +8,9 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from steun_lti import __version__
-from steun_lti.db import Database, init_app
-from steun_lti.secrets import ensure_data_dir, load_or_create_secret
-from steun_lti.settings import Settings, load_settings
+from steun_lti.plumbing.db import Database, init_app
+from steun_lti.plumbing.secrets import ensure_data_dir, load_or_create_secret
+from steun_lti.plumbing.settings import Settings, load_settings
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
@@ -50,15 +50,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     register_blueprints(app)
 
-    from steun_lti import learning_records
+    from steun_lti.records import statements
 
-    learning_records.init_app(app)
+    statements.init_app(app)
     return app
-
-
-def get_settings() -> Settings:
-    """The settings of the app handling the current request."""
-    from flask import current_app
-
-    settings: Settings = current_app.config["STEUN_SETTINGS"]
-    return settings

@@ -17,9 +17,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from steun_lti.app import create_app
-from steun_lti.db import Database
-from steun_lti.migrations import upgrade
-from steun_lti.settings import Settings
+from steun_lti.plumbing.db import Database
+from steun_lti.plumbing.migrations import upgrade
+from steun_lti.plumbing.settings import Settings
 from tests.support.postgres import PostgresServer, start_postgres
 
 pytest_plugins = ["tests.support.browser"]

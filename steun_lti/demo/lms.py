@@ -39,8 +39,8 @@ from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Request
 
 from steun_lti.exceptions import SteunError
-from steun_lti.secrets import ensure_data_dir, write_private_file
-from steun_lti.settings import Settings
+from steun_lti.plumbing.secrets import ensure_data_dir, write_private_file
+from steun_lti.plumbing.settings import Settings
 
 log = logging.getLogger("steun.demo")
 
@@ -356,7 +356,7 @@ class DemoLms:
     # -- researcher's view ----------------------------------------------------------------
 
     def latest_statements(self, limit: int = 30) -> tuple[list[dict[str, Any]], str | None]:
-        from steun_lti.learning_records import researcher_credentials
+        from steun_lti.records.statements import researcher_credentials
 
         key, secret = researcher_credentials(self.settings)
         endpoint = self.settings.lrs.endpoint
@@ -399,8 +399,8 @@ class DemoLms:
 
     def wait_for_outbox(self, seconds: float = 60) -> str:
         """Until the tool's sender has delivered every queued statement to the LRS."""
-        from steun_lti.db import Database
-        from steun_lti.outbox import outbox_status
+        from steun_lti.plumbing.db import Database
+        from steun_lti.records.outbox import outbox_status
 
         database = Database(self.settings.resolved_database_url)
         deadline = time.monotonic() + seconds
@@ -424,7 +424,7 @@ class DemoLms:
         answers in seconds; the commands themselves are quoted in the log and in the guides.
         """
         from steun_lti.demo.spec import scoring_spec
-        from steun_lti.learning_records import make_client
+        from steun_lti.records.statements import make_client
         from xapi.exceptions import LrsError
         from xapi.export import FORMATS, ScoringSpec, collect, export_all
         from xapi.report import write_report

@@ -22,7 +22,7 @@ import click
 import requests
 
 from steun_lti.demo.lms import ROOT, DemoError, DemoLms, demo_env, unpack_packages
-from steun_lti.settings import Settings
+from steun_lti.plumbing.settings import Settings
 
 STEUN = [sys.executable, "-m", "steun_lti"]
 
@@ -130,8 +130,8 @@ def registration_is_known(settings: Settings, lms: DemoLms) -> bool:
     """Does the tool hold an active registration and deployment for the demo LMS's state?"""
     from sqlalchemy import select
 
-    from steun_lti.db import Database
     from steun_lti.lti.models import LtiDeployment, LtiRegistration
+    from steun_lti.plumbing.db import Database
 
     tool = lms.platform.tool
     if tool is None:
@@ -162,8 +162,8 @@ def register(settings: Settings, lms: DemoLms) -> str:
     """Register the demo LMS as a school's admin would: Dynamic Registration with an invite."""
     if registration_is_known(settings, lms):
         return "The demo LMS was already registered with the tool; reusing that registration."
-    from steun_lti.db import Database
     from steun_lti.lti.registration import create_invite
+    from steun_lti.plumbing.db import Database
 
     database = Database(settings.resolved_database_url)
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from steun_lti.demo.lms import DemoError
-from steun_lti.settings import Settings
+from steun_lti.plumbing.settings import Settings
 
 if TYPE_CHECKING:
     from steun_lti.demo.lms import DemoLms
@@ -131,8 +131,8 @@ def seed_demo(settings: Settings, lms: DemoLms) -> str:
     """Fill in the demo study for the seed teachers, then run the export and the report."""
     branching, load_registry, service, bundled_study_path, load_study = _study_modules()
     from steun_lti.app import create_app
-    from steun_lti.db import db_session
-    from steun_lti.learning_records import hmac_key
+    from steun_lti.plumbing.db import db_session
+    from steun_lti.records.statements import hmac_key
     from xapi.pseudonym import pseudonymise
 
     registry = load_registry(settings.instruments_dir)

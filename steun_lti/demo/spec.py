@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from steun_lti.settings import Settings
+from steun_lti.plumbing.settings import Settings
 
 TYPES = {"likert": "likert", "single": "choice", "yesno": "choice", "number": "numeric"}
 

@@ -20,11 +20,11 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from steun_lti.db import db_session
-from steun_lti.launch import LaunchContext
 from steun_lti.lti import adapter, flow, keys
+from steun_lti.lti.launch import LaunchContext
 from steun_lti.lti.models import LtiLineItem, LtiRegistration
 from steun_lti.lti.service import services
+from steun_lti.plumbing.db import db_session
 
 log = logging.getLogger("steun.lti.ags")
 

@@ -28,7 +28,6 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from steun_lti.launch import ROLE_ADMIN, ROLE_LEARNER, ROLE_TEACHER, LaunchContext
 from steun_lti.lti import adapter
 from steun_lti.lti.exceptions import (
     InactiveDeployment,
@@ -43,6 +42,7 @@ from steun_lti.lti.exceptions import (
 )
 from steun_lti.lti.http import HttpError
 from steun_lti.lti.jwks import JwksCache
+from steun_lti.lti.launch import ROLE_ADMIN, ROLE_LEARNER, ROLE_TEACHER, LaunchContext
 from steun_lti.lti.models import LtiDeployment, LtiLaunch, LtiLoginState, LtiRegistration
 from xapi.pseudonym import pseudonymise
 

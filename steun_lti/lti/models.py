@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from steun_lti.db import Base
+from steun_lti.plumbing.db import Base
 
 
 def utcnow() -> datetime:

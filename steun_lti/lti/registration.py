@@ -28,7 +28,7 @@ from steun_lti.lti.exceptions import InviteInvalid, RegistrationRefused
 from steun_lti.lti.flow import deployment_for, digest
 from steun_lti.lti.http import HttpError, request_json
 from steun_lti.lti.models import LtiDeployment, LtiInvite, LtiRegistration
-from steun_lti.settings import Settings
+from steun_lti.plumbing.settings import Settings
 
 log = logging.getLogger("steun.lti.registration")
 

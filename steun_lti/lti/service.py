@@ -9,8 +9,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from flask import Flask, current_app
 
 from steun_lti.lti.jwks import JwksCache
-from steun_lti.secrets import load_or_create_secret
-from steun_lti.settings import Settings
+from steun_lti.plumbing.secrets import load_or_create_secret
+from steun_lti.plumbing.settings import Settings
 
 EXTENSION = "steun.lti"
 

@@ -11,10 +11,10 @@ from steun_lti.questionnaires.definition import (
     Item,
     Page,
     Scale,
-    load_instrument,
     parse_instrument,
 )
 from steun_lti.questionnaires.errors import InstrumentError
+from steun_lti.questionnaires.files import load_instrument
 from steun_lti.questionnaires.registry import InstrumentRegistry, load_registry
 
 __all__ = [

@@ -21,6 +21,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from steun_lti.questionnaires.errors import InstrumentError
+from xapi.conditions import referenced_items
 
 Text = Mapping[str, str]
 Value = int | str
@@ -250,13 +251,9 @@ def parse_instrument(data: Any, source: str = "<data>") -> Instrument:
     return _build(data, source)
 
 
-def load_instrument(path: Path) -> Instrument:
-    """Read one definition file (YAML, or XLSForm .xlsx)."""
+def load_yaml_instrument(path: Path) -> Instrument:
+    """Read one YAML definition file (``files.load_instrument`` also reads XLSForm workbooks)."""
     source = str(path)
-    if path.suffix.lower() == ".xlsx":
-        from steun_lti.questionnaires.xlsform import read_xlsform
-
-        return read_xlsform(path)
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)  # noqa: S506
     except OSError as exc:
@@ -410,8 +407,6 @@ def _build_item(
             source, "only items with numbered answer options can be reverse-keyed", item_id
         )
     if item.show_if is not None:
-        from steun_lti.questionnaires.branching import referenced_items
-
         for ref in referenced_items(item.show_if):
             if ref == item_id:
                 raise InstrumentError(source, "show_if refers to the item itself", item_id)

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from steun_lti.questionnaires.definition import Instrument, load_instrument
+from steun_lti.questionnaires.definition import Instrument
 from steun_lti.questionnaires.errors import InstrumentError
+from steun_lti.questionnaires.files import load_instrument
 
 log = logging.getLogger("steun.questionnaires")
 SUFFIXES = (".yaml", ".yml", ".xlsx")

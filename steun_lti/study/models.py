@@ -23,8 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from steun_lti.db import Base
-from steun_lti.withdrawal import Scope, withdrawal_hook
+from steun_lti.plumbing.db import Base
+from steun_lti.records.withdrawal import Scope, withdrawal_hook
 
 
 def utcnow() -> datetime:
@@ -116,7 +116,7 @@ class Answer(Base):
 
 @withdrawal_hook("study")
 def erase(session: Session, scope: Scope) -> int:
-    """Withdrawal (``steun_lti.withdrawal``): delete a teacher's study rows, or one child's answers.
+    """Withdrawal (``steun_lti.records.withdrawal``): delete a teacher's study rows, or one child's answers.
 
     A child's row stays as a withdrawn code without reasons, so codes are never reused.
     """

@@ -1,7 +1,7 @@
 """What a teacher can do in the study, as plain functions on a database session.
 
 Views call these and commit; every function that records a fact emits its domain event in the
-same session (``steun_lti.events.emit``), so the fact and its learning record commit together.
+same session (``steun_lti.records.events.emit``), so the fact and its learning record commit together.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from steun_lti.events import emit
 from steun_lti.questionnaires.branching import (
     first_unanswered,
     missing_required,
@@ -25,6 +24,7 @@ from steun_lti.questionnaires.branching import (
 from steun_lti.questionnaires.definition import Instrument
 from steun_lti.questionnaires.registry import InstrumentRegistry
 from steun_lti.questionnaires.scoring import score
+from steun_lti.records.events import emit
 from steun_lti.study.definition import LATE, Study, Wave
 from steun_lti.study.errors import (
     ConsentRequired,
@@ -366,7 +366,7 @@ def save_answer(
 
 
 def _attempt_keys(study: Study, instrument: Instrument, attempt: Attempt) -> dict[str, Any]:
-    """The keys every event about one questionnaire attempt carries (see steun_lti/events.py)."""
+    """The keys every event about one questionnaire attempt carries (see steun_lti/records/events.py)."""
     return {
         "study": study.id,
         "wave": attempt.wave_id,

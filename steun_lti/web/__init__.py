@@ -1,4 +1,4 @@
-"""Blueprints of the tool, one per concern."""
+"""The web pages: one blueprint per concern, registered here (pages import downwards, never this)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,28 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from steun_lti.web import errors, health, relay, xapi_profile
+    from steun_lti.web import (
+        answering,  # noqa: F401  (adds the questionnaire pages to the teacher blueprint)
+        child,
+        errors,
+        health,
+        lti,
+        lti_admin,
+        lti_deep_link,
+        lti_register,
+        relay,
+        teacher,
+        xapi_profile,
+    )
 
     app.register_blueprint(health.bp)
     app.register_blueprint(xapi_profile.bp)
     app.register_blueprint(relay.bp)
-    from steun_lti.web import teacher
-
     teacher.register(app)
+    app.register_blueprint(child.bp)
     errors.register(app)
 
-    from steun_lti.web import lti
-
     lti.init_app(app)
+    app.register_blueprint(lti_deep_link.bp)
+    app.register_blueprint(lti_register.bp)
+    app.register_blueprint(lti_admin.bp)

@@ -11,12 +11,12 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 
-from steun_lti.db import db_session
-from steun_lti.launch import LaunchContext, require_launch
+from steun_lti.lti.launch import LaunchContext, require_launch
+from steun_lti.plumbing.db import db_session
 from steun_lti.questionnaires.branching import missing_required, visible_items
 from steun_lti.study import service
 from steun_lti.study.errors import InvalidAnswer
-from steun_lti.web import teacher
+from steun_lti.web import answering, teacher
 from steun_lti.web.teacher_support import (
     check_csrf,
     csrf_token,
@@ -80,8 +80,8 @@ def start(code: str, wave_id: str, instrument_id: str) -> ResponseReturnValue:
 
 @bp.route("/attempt/<int:attempt_id>/q/<int:number>", methods=["GET", "POST"])
 def question(attempt_id: int, number: int) -> ResponseReturnValue:
-    attempt, instrument = teacher.load_attempt(attempt_id, respondent="child")
-    if teacher.read_only(attempt):
+    attempt, instrument = answering.load_attempt(attempt_id, respondent="child")
+    if answering.read_only(attempt):
         return redirect(url_for("child.done", attempt_id=attempt.id))
     session = db_session()
     answers = service.answers_of(session, attempt)
@@ -104,11 +104,11 @@ def question(attempt_id: int, number: int) -> ResponseReturnValue:
             session.commit()
         except InvalidAnswer as exc:
             session.rollback()
-            error = teacher.reason_message(exc.reason)
+            error = answering.reason_message(exc.reason)
         else:
             answers = service.answers_of(session, attempt)
             if answers.get(item.id) is None:
-                error = teacher.reason_message("required")
+                error = answering.reason_message("required")
             elif number < len(visible_items(instrument, answers)):
                 return redirect(url_for("child.question", attempt_id=attempt.id, number=number + 1))
             else:
@@ -127,13 +127,13 @@ def question(attempt_id: int, number: int) -> ResponseReturnValue:
 
 @bp.post("/attempt/<int:attempt_id>/answer")
 def answer(attempt_id: int) -> ResponseReturnValue:
-    return teacher.save_one(attempt_id, "child")
+    return answering.save_one(attempt_id, "child")
 
 
 @bp.route("/attempt/<int:attempt_id>/finish", methods=["GET", "POST"])
 def finish(attempt_id: int) -> ResponseReturnValue:
-    attempt, instrument = teacher.load_attempt(attempt_id, respondent="child")
-    if teacher.read_only(attempt):
+    attempt, instrument = answering.load_attempt(attempt_id, respondent="child")
+    if answering.read_only(attempt):
         return redirect(url_for("child.done", attempt_id=attempt.id))
     session = db_session()
     answers = service.answers_of(session, attempt)
@@ -152,7 +152,7 @@ def finish(attempt_id: int) -> ResponseReturnValue:
 
 @bp.get("/attempt/<int:attempt_id>/done")
 def done(attempt_id: int) -> ResponseReturnValue:
-    attempt, instrument = teacher.load_attempt(attempt_id, respondent="child")
+    attempt, instrument = answering.load_attempt(attempt_id, respondent="child")
     return render_template(
         "study/child_done.html",
         attempt=attempt,

@@ -9,8 +9,8 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from steun_lti.exceptions import SteunError
-from steun_lti.launch import current_launch, with_lti_params
 from steun_lti.lti.exceptions import LtiError
+from steun_lti.lti.launch import current_launch, with_lti_params
 
 log = logging.getLogger("steun.web")
 

@@ -6,8 +6,8 @@ import requests
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
-from steun_lti.app import get_settings
-from steun_lti.db import get_database
+from steun_lti.plumbing.db import get_database
+from steun_lti.plumbing.settings import get_settings
 
 bp = Blueprint("health", __name__)
 

@@ -23,13 +23,13 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
-from steun_lti.app import get_settings
-from steun_lti.db import db_session
-from steun_lti.events import emit
-from steun_lti.launch import LaunchContext, current_launch, register_resolver, remember
 from steun_lti.lti import ags, flow, keys
 from steun_lti.lti.exceptions import LtiError, StateError
+from steun_lti.lti.launch import LaunchContext, current_launch, register_resolver, remember
 from steun_lti.lti.service import init_services, services
+from steun_lti.plumbing.db import db_session
+from steun_lti.plumbing.settings import get_settings
+from steun_lti.records.events import emit
 
 log = logging.getLogger("steun.lti")
 bp = Blueprint("lti", __name__, url_prefix="/lti")
@@ -219,7 +219,7 @@ def launch_param() -> dict[str, str]:
 
 @bp.get("/teacher")
 def teacher_home() -> ResponseReturnValue:
-    from steun_lti.launch import require_launch
+    from steun_lti.lti.launch import require_launch
 
     launch = require_launch(teacher=True)
     return render_template("lti/teacher.html", launch=launch)
@@ -227,7 +227,7 @@ def teacher_home() -> ResponseReturnValue:
 
 @bp.get("/learner")
 def learner_home() -> ResponseReturnValue:
-    from steun_lti.launch import require_launch
+    from steun_lti.lti.launch import require_launch
 
     launch = require_launch()
     return render_template("lti/learner.html", launch=launch)
@@ -317,14 +317,7 @@ def init_app(app: Flask) -> None:
         )
     register_resolver(app, launch_from_url)
     app.jinja_env.globals["lti_launch_param"] = launch_param
-    from steun_lti.web import lti_deep_link, lti_register
-
     app.register_blueprint(bp)
-    app.register_blueprint(lti_deep_link.bp)
-    app.register_blueprint(lti_register.bp)
-    from steun_lti.web import lti_admin
-
-    app.register_blueprint(lti_admin.bp)
 
 
 __all__ = ["LtiError", "add_destination_resolver", "bp", "init_app"]

@@ -13,12 +13,12 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from steun_lti.app import get_settings
-from steun_lti.audit import record
-from steun_lti.db import db_session
 from steun_lti.lti.models import LtiDeployment, LtiInvite, LtiRegistration
 from steun_lti.lti.registration import create_invite, parse_duration, set_active
-from steun_lti.secrets import load_or_create_secret
+from steun_lti.plumbing.audit import record
+from steun_lti.plumbing.db import db_session
+from steun_lti.plumbing.secrets import load_or_create_secret
+from steun_lti.plumbing.settings import get_settings
 
 bp = Blueprint("lti_admin", __name__, url_prefix="/lti/admin")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
 
-from steun_lti.db import db_session
-from steun_lti.launch import require_launch
 from steun_lti.lti import adapter, deep_linking, flow, keys
 from steun_lti.lti.exceptions import RoleError
+from steun_lti.lti.launch import require_launch
 from steun_lti.lti.models import LtiLaunch, LtiRegistration
+from steun_lti.plumbing.db import db_session
 from steun_lti.web.lti import LAUNCH_PARAM, base_url
 
 bp = Blueprint("lti_dl", __name__, url_prefix="/lti/deep-link")

@@ -7,10 +7,10 @@ import logging
 from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
-from steun_lti.app import get_settings
-from steun_lti.db import db_session
 from steun_lti.lti.exceptions import InviteInvalid, LtiError
 from steun_lti.lti.registration import ToolUrls, register_dynamically
+from steun_lti.plumbing.db import db_session
+from steun_lti.plumbing.settings import get_settings
 from steun_lti.web.lti import tool_urls
 
 log = logging.getLogger("steun.lti.registration")

@@ -15,7 +15,7 @@ browser never holds LRS credentials. The relay:
 - answers CORS for any origin (it takes no cookies or credentials) and accepts ``text/plain``
   bodies so ``navigator.sendBeacon`` works without a preflight;
 - is rate-limited per client address: a token bucket in the tool's database, shared by every
-  worker (:mod:`steun_lti.ratelimit`; ``STEUN_RELAY_RATE`` and ``STEUN_RELAY_BURST``).
+  worker (:mod:`steun_lti.plumbing.ratelimit`; ``STEUN_RELAY_RATE`` and ``STEUN_RELAY_BURST``).
 
 Body: ``{"learner_id", "course", "platform"?, "session"?, "events": [{"event", "module"?,
 "exercise"?, "response"?, "duration"?, "timestamp"?}]}`` or one event's fields at the top level.
@@ -36,11 +36,11 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from steun_lti.app import get_settings
-from steun_lti.db import db_session
-from steun_lti.learning_records import hmac_key, statement_factory
-from steun_lti.outbox import enqueue
-from steun_lti.ratelimit import bucket_key, purge, take
+from steun_lti.plumbing.db import db_session
+from steun_lti.plumbing.ratelimit import bucket_key, purge, take
+from steun_lti.plumbing.settings import get_settings
+from steun_lti.records.outbox import enqueue
+from steun_lti.records.statements import hmac_key, statement_factory
 from xapi.pseudonym import pseudonymise
 from xapi.statements import ALL_COURSE_EVENTS, StatementFactory
 from xapi.validate import _DURATION

@@ -17,10 +17,10 @@ from typing import Any
 from flask import Flask, abort, current_app, request, session
 from flask_babel import Babel, get_locale
 
-from steun_lti.launch import LaunchContext, current_launch
+from steun_lti.lti.launch import LaunchContext, current_launch
+from steun_lti.plumbing.settings import Settings
 from steun_lti.questionnaires.definition import tr
 from steun_lti.questionnaires.registry import InstrumentRegistry, load_registry
-from steun_lti.settings import Settings
 from steun_lti.study.definition import Study, bundled_study_path, format_when, load_study
 
 RUNTIME_KEY = "steun.study"

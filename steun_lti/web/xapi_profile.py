@@ -7,7 +7,7 @@ import json
 from flask import Blueprint, Response
 from flask.typing import ResponseReturnValue
 
-from steun_lti.app import get_settings
+from steun_lti.plumbing.settings import get_settings
 from xapi.profile import build_profile
 
 bp = Blueprint("xapi_profile", __name__)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from steun_lti.demo.lms import DemoError, DemoLms
-from steun_lti.settings import Settings
+from steun_lti.plumbing.settings import Settings
 
 
 def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:

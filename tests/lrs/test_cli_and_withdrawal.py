@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from steun_lti.cli import main
-from steun_lti.settings import Settings
+from steun_lti.plumbing.settings import Settings
 from tests.lrs.conftest import Lrs, statement, unique_iri
 from xapi.lrs.admin import delete_agent_over_http
 from xapi.lrs.exceptions import LrsError

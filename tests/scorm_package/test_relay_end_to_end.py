@@ -13,8 +13,8 @@ from sqlalchemy import text
 from werkzeug.middleware.shared_data import SharedDataMiddleware
 
 from scorm_package.build import build
-from steun_lti.db import get_database
-from steun_lti.learning_records import hmac_key
+from steun_lti.plumbing.db import get_database
+from steun_lti.records.statements import hmac_key
 from tests.scorm_package.browser_lms import click_through, launch
 from tests.scorm_package.conftest import MINI, _not_found
 from tests.support.browser import LiveServer, serve_wsgi

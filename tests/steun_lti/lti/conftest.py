@@ -16,9 +16,9 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from steun_lti.app import create_app
-from steun_lti.db import Database
 from steun_lti.lti.registration import add_platform
-from steun_lti.settings import Settings
+from steun_lti.plumbing.db import Database
+from steun_lti.plumbing.settings import Settings
 from tests.support.browser import LiveServer
 from tests.support.platform import FakePlatform, LaunchSpec, ToolRegistration
 

@@ -8,7 +8,7 @@ import requests
 from sqlalchemy import select
 
 from steun_lti.lti.models import LtiDeployment, LtiInvite
-from steun_lti.secrets import load_or_create_secret
+from steun_lti.plumbing.secrets import load_or_create_secret
 from tests.steun_lti.lti.conftest import Tool
 from tests.support.platform import LaunchSpec
 

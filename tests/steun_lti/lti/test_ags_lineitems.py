@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from steun_lti.launch import LaunchContext
 from steun_lti.lti import ags
 from steun_lti.lti.adapter import AgsClient, _next_page
 from steun_lti.lti.ags import COMPLETION_LABEL, COMPLETION_TAG, report_completion
+from steun_lti.lti.launch import LaunchContext
 from steun_lti.lti.models import LtiLaunch, LtiLineItem
 from tests.steun_lti.lti.conftest import Tool
 from tests.support.platform import AGS_SCOPES, LINEITEM_READ_SCOPE, LaunchSpec
@@ -174,8 +174,8 @@ def test_column_deleted_in_the_lms_is_made_again(tool: Tool) -> None:
 def _claim_row(tool: Tool, launch: LaunchContext, claimed_at: datetime) -> str:
     """Insert the claim another worker would hold for this link; return its key."""
     with tool.app.test_request_context():
-        from steun_lti.db import db_session
         from steun_lti.lti import flow
+        from steun_lti.plumbing.db import db_session
 
         session = db_session()
         row = flow.load_launch(session, launch.launch_id or "")

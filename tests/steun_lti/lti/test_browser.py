@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from steun_lti.db import Database
-from steun_lti.settings import Settings
+from steun_lti.plumbing.db import Database
+from steun_lti.plumbing.settings import Settings
 from tests.steun_lti.lti.conftest import Tool, registered_tool
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.platform import FakePlatform, LaunchSpec
@@ -41,7 +41,7 @@ def strict_browser(browser: Any) -> Iterator[Any]:
 @pytest.fixture
 def cross_site_tool(settings: Settings, database_url: str) -> Iterator[Tool]:
     database = Database(database_url)
-    from steun_lti.migrations import upgrade
+    from steun_lti.plumbing.migrations import upgrade
 
     upgrade(database)
     platform = FakePlatform(public_host="localhost").start()

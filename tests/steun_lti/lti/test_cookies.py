@@ -8,10 +8,10 @@ import pytest
 from flask import Flask
 
 from steun_lti.app import create_app
-from steun_lti.db import Database
 from steun_lti.lti.registration import add_platform
-from steun_lti.migrations import upgrade
-from steun_lti.settings import Settings
+from steun_lti.plumbing.db import Database
+from steun_lti.plumbing.migrations import upgrade
+from steun_lti.plumbing.settings import Settings
 
 LOGIN = {
     "iss": "https://lms.example",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import requests
 from sqlalchemy import select
 
-from steun_lti.db import Database
 from steun_lti.lti import keys
 from steun_lti.lti.models import LtiToolKey
 from steun_lti.lti.service import services
-from steun_lti.settings import Settings
+from steun_lti.plumbing.db import Database
+from steun_lti.plumbing.settings import Settings
 from tests.steun_lti.lti.conftest import Tool, make_tool
 from tests.support.platform import FakePlatform, LaunchSpec
 

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from steun_lti.cli import main
-from steun_lti.db import Database
 from steun_lti.lti.models import LtiDeployment, LtiRegistration
 from steun_lti.lti.registration import create_invite, parse_duration
-from steun_lti.settings import Settings
+from steun_lti.plumbing.db import Database
+from steun_lti.plumbing.settings import Settings
 from tests.steun_lti.lti.conftest import Tool, make_tool
 from tests.support.platform import FakePlatform, LaunchSpec
 

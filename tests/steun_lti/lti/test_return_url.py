@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from steun_lti.launch import with_lti_params
+from steun_lti.lti.launch import with_lti_params
 from tests.steun_lti.lti.conftest import Tool
 from tests.steun_lti.lti.test_bad_payloads import OTHER_KEY
 from tests.support.platform import CLAIM, LEARNER, LaunchSpec

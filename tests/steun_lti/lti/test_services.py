@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from steun_lti.launch import LaunchContext
 from steun_lti.lti.ags import report_completion
+from steun_lti.lti.launch import LaunchContext
 from steun_lti.lti.models import LtiLaunch
 from tests.steun_lti.lti.conftest import CLIENT_ID, Tool, form_action, form_fields
 from tests.support.platform import LEARNER, LaunchSpec

@@ -7,7 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from steun_lti.cli import main
-from steun_lti.settings import Settings
+from steun_lti.plumbing.settings import Settings
 from tests.steun_lti.questionnaires.conftest import minimal, write
 
 

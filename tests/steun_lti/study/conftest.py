@@ -1,7 +1,7 @@
 """Fixtures of the study tests: an app on both databases, launches, captured domain events.
 
 The launch is made by ``login`` (Flask client) or ``launch_url`` (browser): a test-only route
-that calls :func:`steun_lti.launch.remember`, exactly what the LTI layer does after it verified a
+that calls :func:`steun_lti.lti.launch.remember`, exactly what the LTI layer does after it verified a
 real launch. Swap it for the fake platform's launch at integration; nothing else changes.
 """
 
@@ -18,10 +18,10 @@ from flask import Blueprint, Flask, redirect, request
 from flask.testing import FlaskClient
 
 from steun_lti.app import create_app
-from steun_lti.db import Database
-from steun_lti.events import Event, add_handler
-from steun_lti.launch import ROLE_LEARNER, ROLE_TEACHER, SESSION_KEY, LaunchContext, remember
-from steun_lti.settings import Settings
+from steun_lti.lti.launch import ROLE_LEARNER, ROLE_TEACHER, SESSION_KEY, LaunchContext, remember
+from steun_lti.plumbing.db import Database
+from steun_lti.plumbing.settings import Settings
+from steun_lti.records.events import Event, add_handler
 
 TEACHER = "tch-" + "a" * 40
 OTHER_TEACHER = "tch-" + "b" * 40

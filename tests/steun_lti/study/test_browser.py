@@ -16,9 +16,9 @@ import pytest
 from flask import Flask
 
 from steun_lti.app import create_app
-from steun_lti.db import Database
-from steun_lti.migrations import upgrade
-from steun_lti.settings import Settings
+from steun_lti.plumbing.db import Database
+from steun_lti.plumbing.migrations import upgrade
+from steun_lti.plumbing.settings import Settings
 from tests.steun_lti.study.conftest import TEACHER, launch_blueprint
 from tests.support.browser import LiveServer, serve_wsgi
 

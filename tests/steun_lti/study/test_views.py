@@ -11,8 +11,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from steun_lti.db import Database
-from steun_lti.events import Event
+from steun_lti.plumbing.db import Database
+from steun_lti.records.events import Event
 from steun_lti.study.models import Answer, Attempt, Child, Consent
 from tests.steun_lti.study.conftest import OTHER_TEACHER, TEACHER, login
 

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from steun_lti.db import Database
+from steun_lti.plumbing.db import Database
 from steun_lti.study.models import Answer, Attempt
 from tests.steun_lti.study.conftest import set_clock, write_study
 from tests.steun_lti.study.test_views import add_child, save, start

@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from steun_lti.db import Database
+from steun_lti.plumbing.db import Database
 from steun_lti.questionnaires import load_registry
+from steun_lti.records.withdrawal import Scope, withdraw
 from steun_lti.study import service
 from steun_lti.study.definition import bundled_study_path, load_study
 from steun_lti.study.models import Answer, Attempt, Child, Consent, child_seq
-from steun_lti.withdrawal import Scope, withdraw
 from xapi.statements import StatementFactory
 
 TEACHER, OTHER = "tch-withdraw-1", "tch-withdraw-2"

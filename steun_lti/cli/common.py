@@ -1,0 +1,38 @@
+"""What every ``steun`` command shares: the settings of this invocation and friendly errors."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from steun_lti.exceptions import SteunError
+from steun_lti.plumbing.settings import Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(func: F) -> F:
+    """Turn Steun's own errors into a message and exit code 2 instead of a stack trace."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SteunError as exc:
+            click.echo(f"Error: {exc.message}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def get_settings(ctx: click.Context) -> Settings:
+    """The settings for this invocation (tests may pass their own through ``obj``)."""
+    obj = ctx.ensure_object(dict)
+    if "settings" not in obj:
+        obj["settings"] = load_settings()
+    settings: Settings = obj["settings"]
+    return settings

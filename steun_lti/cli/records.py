@@ -1,0 +1,347 @@
+"""CLI commands of the learning records: ``steun outbox``, ``steun export``, ``steun report``,
+``steun withdraw``; and the sender thread that ``steun serve`` starts in each worker."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from steun_lti.cli.common import friendly_errors, get_settings
+from steun_lti.exceptions import SteunError
+
+
+class RecordsError(SteunError):
+    default_message = "The learning records could not be processed."
+
+
+def _settings(ctx: click.Context) -> Any:
+    return get_settings(ctx)
+
+
+def _database(settings: Any) -> Any:
+    from steun_lti.plumbing.db import Database
+    from steun_lti.plumbing.migrations import upgrade
+    from steun_lti.plumbing.secrets import ensure_data_dir
+
+    ensure_data_dir(settings.data_dir)
+    database = Database(settings.resolved_database_url)
+    upgrade(database)
+    return database
+
+
+_friendly = friendly_errors
+
+
+# -- outbox -------------------------------------------------------------------------------
+
+
+@click.group()
+def outbox() -> None:
+    """The queue of statements on their way to the LRS."""
+
+
+@outbox.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@_friendly
+def outbox_status_cmd(ctx: click.Context, as_json: bool) -> None:
+    """How many statements wait, are delivered or parked (with the LRS's reasons)."""
+    from steun_lti.records.outbox import outbox_status
+
+    database = _database(_settings(ctx))
+    try:
+        with database.session() as session:
+            status = outbox_status(session)
+    finally:
+        database.dispose()
+    if as_json:
+        click.echo(json.dumps(status.as_dict(), indent=2))
+        return
+    c = status.counts
+    click.echo(
+        f"pending {c['pending']}, sending {c['sending']}, delivered {c['delivered']}, "
+        f"parked {c['parked']}"
+    )
+    if status.oldest_pending:
+        click.echo(f"oldest waiting since {status.oldest_pending.isoformat()}")
+    if status.last_error:
+        click.echo(f"last delivery error: {status.last_error}")
+    for row, sid, reason in status.parked:
+        click.echo(f"parked row {row} (statement {sid}): {reason}")
+
+
+@outbox.command("run")
+@click.option("--until-empty", is_flag=True, help="Stop when nothing is waiting any more.")
+@click.option("--batch-size", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.option(
+    "--max-backoff", type=float, default=60.0, show_default=True, help="Longest wait (s)."
+)
+@click.pass_context
+@_friendly
+def outbox_run(ctx: click.Context, until_empty: bool, batch_size: int, max_backoff: float) -> None:
+    """Deliver queued statements to the LRS (Ctrl-C to stop)."""
+    from steun_lti.records.outbox import Backoff, Sender
+    from steun_lti.records.statements import client_factory
+
+    settings = _settings(ctx)
+    database = _database(settings)
+    sender = Sender(
+        database,
+        client_factory(settings),
+        batch_size=batch_size,
+        backoff=Backoff(cap=max_backoff),
+    )
+    stop = threading.Event()
+    try:
+        result = sender.run(stop, until_empty=until_empty, idle_wait=0.2)
+    except KeyboardInterrupt:
+        stop.set()
+        click.echo("Stopped.")
+        return
+    finally:
+        database.dispose()
+    click.echo(f"Delivered {result.delivered}, parked {result.parked}.")
+
+
+@outbox.command("requeue")
+@click.argument("rows", nargs=-1, type=int)
+@click.pass_context
+@_friendly
+def outbox_requeue(ctx: click.Context, rows: tuple[int, ...]) -> None:
+    """Put parked statements (all, or the given row numbers) back in the queue."""
+    from steun_lti.records.outbox import requeue_parked
+
+    database = _database(_settings(ctx))
+    try:
+        with database.session() as session:
+            n = requeue_parked(session, rows or None)
+    finally:
+        database.dispose()
+    click.echo(f"Requeued {n} statement(s).")
+
+
+@outbox.command("purge")
+@click.option(
+    "--days",
+    type=click.IntRange(0, None),
+    default=30,
+    show_default=True,
+    help="Delete delivered statements older than this many days (the LRS keeps them).",
+)
+@click.pass_context
+@_friendly
+def outbox_purge(ctx: click.Context, days: int) -> None:
+    """Delete the tool's copies of statements the LRS has had for a while."""
+    from datetime import timedelta
+
+    from steun_lti.records.outbox import purge_delivered
+
+    database = _database(_settings(ctx))
+    try:
+        with database.session() as session:
+            n = purge_delivered(session, timedelta(days=days))
+    finally:
+        database.dispose()
+    click.echo(f"Deleted {n} delivered statement(s) older than {days} day(s).")
+
+
+# -- export and report --------------------------------------------------------------------
+
+
+def _load_spec(path: Path | None, settings: Any) -> Any:
+    from xapi.export import ScoringSpec
+
+    if path is None:
+        # The instruments the tool knows (bundled demo ones plus STEUN_INSTRUMENTS_DIR).
+        from steun_lti.questionnaires.registry import load_registry
+        from steun_lti.records.export_spec import scoring_spec_from_registry
+
+        return scoring_spec_from_registry(load_registry(settings.instruments_dir))
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return ScoringSpec.from_dict(raw or {})
+    except (OSError, yaml.YAMLError, ValueError) as exc:
+        raise RecordsError(f"Scoring spec {path}: {exc}") from exc
+
+
+def _file_statements(source: Path) -> Iterator[dict[str, Any]]:
+    """Statements from a JSON-lines file."""
+    try:
+        with source.open(encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if line.strip():
+                    try:
+                        yield json.loads(line)
+                    except ValueError as exc:
+                        raise RecordsError(f"{source}, line {n}: not JSON ({exc})") from exc
+    except OSError as exc:
+        raise RecordsError(f"Cannot read {source}: {exc.strerror}") from exc
+
+
+def _collect(ctx: click.Context, source: Path | None, filters: dict[str, Any]) -> Any:
+    """Read the statements (from the LRS, paging through ``more``, or from a file) into a
+    dataset, with a progress bar on a terminal and a line every 10 s elsewhere."""
+    from steun_lti.cli.progress import Progress
+    from steun_lti.records.statements import make_client
+    from xapi.exceptions import LrsError
+    from xapi.export import collect
+
+    settings = _settings(ctx)
+    if source is not None:
+        with Progress() as progress:
+            return collect(_file_statements(source), settings.base_url, progress=progress.update)
+    client = make_client(settings, researcher=True)
+    try:
+        # Steun's LRS counts cheaply (an extension); elsewhere the bar shows a running count.
+        total = client.count_statements(**filters)
+        with Progress(total=total) as progress:
+            return collect(
+                client.iter_statements(**filters), settings.base_url, progress=progress.update
+            )
+    except LrsError as exc:
+        raise RecordsError(exc.message) from exc
+    finally:
+        client.close()
+
+
+def _filters(
+    since: str | None,
+    until: str | None,
+    verb: str | None,
+    activity: str | None,
+    registration: str | None,
+) -> dict[str, Any]:
+    return {
+        "since": since,
+        "until": until,
+        "verb": verb,
+        "activity": activity,
+        "registration": registration,
+        "related_activities": True if activity else None,
+    }
+
+
+_filter_options = [
+    click.option("--since", help="Only statements stored after this ISO 8601 time."),
+    click.option("--until", help="Only statements stored up to this ISO 8601 time."),
+    click.option("--verb", help="Only statements with this verb IRI."),
+    click.option("--activity", help="Only statements about this activity IRI (or under it)."),
+    click.option("--registration", help="Only statements of this registration (UUID)."),
+    click.option(
+        "--from-file",
+        "source",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Read statements from a JSON-lines file instead of the LRS.",
+    ),
+]
+
+
+def _with_filters(func: Any) -> Any:
+    for option in reversed(_filter_options):
+        func = option(func)
+    return func
+
+
+@click.command("export")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    help="long, wide, sav, progress, dictionary, codebook (default: all).",
+)
+@click.option(
+    "--spec",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Scoring spec (YAML/JSON): items, choices, scales, reverse-keyed items, missing rule.",
+)
+@_with_filters
+@click.pass_context
+@_friendly
+def export_cmd(
+    ctx: click.Context,
+    out_dir: Path,
+    formats: tuple[str, ...],
+    spec: Path | None,
+    source: Path | None,
+    **filters: Any,
+) -> None:
+    """Export the statements as analysis-ready tables into OUT_DIR."""
+    from xapi.export import FORMATS, export_all
+
+    scoring = _load_spec(spec, _settings(ctx))
+    data = _collect(ctx, source, _filters(**filters))
+    try:
+        written = export_all(data, scoring, out_dir, formats or FORMATS)
+    except ValueError as exc:
+        raise RecordsError(str(exc)) from exc
+    click.echo(f"Read {data.statements_read:,} statements.")
+    for name, path in written.items():
+        click.echo(f"  {name:<11} {path}")
+
+
+@click.command("report")
+@click.argument("out_file", type=click.Path(dir_okay=False, path_type=Path))
+@_with_filters
+@click.pass_context
+@_friendly
+def report_cmd(ctx: click.Context, out_file: Path, source: Path | None, **filters: Any) -> None:
+    """Write an HTML report (opens in a browser, no server needed)."""
+    from xapi.report import write_report
+
+    data = _collect(ctx, source, _filters(**filters))
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    write_report(data, out_file)
+    click.echo(f"Report of {data.statements_read:,} statements: {out_file}")
+
+
+# -- withdrawal ---------------------------------------------------------------------------
+
+
+@click.command("withdraw")
+@click.argument("pseudonym", required=False)
+@click.option("--child", "child_code", help="Withdraw one child (by code) only.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+@_friendly
+def withdraw_cmd(
+    ctx: click.Context, pseudonym: str | None, child_code: str | None, yes: bool
+) -> None:
+    """Remove a teacher's (PSEUDONYM) or one child's (--child CODE) answers everywhere."""
+    from steun_lti.records.withdrawal import Scope, withdraw_everywhere
+
+    if not pseudonym and not child_code:
+        raise RecordsError("Name a PSEUDONYM, a --child CODE, or both.")
+    what = f"child {child_code}" if child_code else f"teacher {pseudonym}"
+    if not yes:
+        click.confirm(f"Remove every answer of {what} from the tool and the LRS?", abort=True)
+    settings = _settings(ctx)
+    database = _database(settings)
+    try:
+        result = withdraw_everywhere(database, Scope(pseudonym, child_code), settings)
+    finally:
+        database.dispose()
+    click.echo(f"Removed {result.rows_removed} row(s) from the tool's database.")
+    click.echo(f"Voided {result.statements_voided} statement(s) in the LRS.")
+    if result.lrs_erased:
+        click.echo("The LRS deleted them for good.")
+    elif not result.lrs_error:
+        click.echo(
+            "The LRS keeps voided statements (retrievable by voidedStatementId): it offers no "
+            "hard delete to this tool. Ask its operator to delete them."
+        )
+    if result.lrs_error:
+        click.echo(f"LRS not finished: {result.lrs_error}. Run the same command again later.")
+        sys.exit(1)
+
+
+def mount(main: click.Group) -> None:
+    for command in (outbox, export_cmd, report_cmd, withdraw_cmd):
+        main.add_command(command)

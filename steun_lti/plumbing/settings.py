@@ -1,0 +1,151 @@
+"""Typed settings, read from ``STEUN_*`` environment variables (nested with ``__``).
+
+Build them with :func:`load_settings` in the app factory or the CLI, never at import time.
+Every variable is documented in ``.env.example``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LrsSettings(BaseModel):
+    """Where the tool sends its statements (the embedded LRS or any conformant one)."""
+
+    endpoint: str = Field(
+        default="http://127.0.0.1:8300/xapi/",
+        description="xAPI endpoint of the LRS, ending in a slash.",
+    )
+    key: str | None = Field(default=None, description="Basic-auth key (username) for the LRS.")
+    secret: SecretStr | None = Field(default=None, description="Basic-auth secret for the LRS.")
+    timeout: float = Field(default=5.0, description="Seconds before an LRS request is abandoned.")
+    admin_key: str | None = Field(
+        default=None,
+        description="Admin credential of a Steun LRS for withdrawal's hard deletes; default: "
+        "the embedded LRS's secrets/lrs_admin_key when present.",
+    )
+    admin_secret: SecretStr | None = Field(default=None, description="Its secret.")
+
+
+class LrsServerSettings(BaseModel):
+    """The embedded LRS that ``steun lrs`` serves."""
+
+    host: str = "127.0.0.1"
+    port: int = 8300
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the LRS store; default: SQLite file lrs.sqlite3 in the data dir.",
+    )
+
+
+class Settings(BaseSettings):
+    """Everything Steun can be configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STEUN_",
+        env_nested_delimiter="__",
+        env_file=None,
+        extra="ignore",
+    )
+
+    data_dir: Path = Field(
+        default=Path("var"),
+        description="Holds the SQLite files and the keys and secrets generated on first start.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the tool's database; default: SQLite steun.sqlite3 in data_dir.",
+    )
+    base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Public base URL of the tool, as the LMS and browsers reach it (no trailing slash).",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = Field(default=3, description="gunicorn worker processes for `steun serve`.")
+    debug: bool = False
+    demo_mode: bool = Field(
+        default=False,
+        description="Allow local-only conveniences such as http loopback registration.",
+    )
+    demo_lms_port: int = Field(
+        default=8400, description="Port of the local demo LMS that `steun demo` starts."
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="Flask session key; generated in data_dir when unset."
+    )
+    hmac_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the pseudonyms (HMAC-SHA256); generated in data_dir when unset. "
+        "Losing it means new launches no longer match stored pseudonyms.",
+    )
+    proxy_hops: int = Field(
+        default=0,
+        description="How many reverse proxies to trust for X-Forwarded-* headers (0: trust none).",
+    )
+    admin_password: SecretStr | None = Field(
+        default=None,
+        description="Password of the operator page /lti/admin (user admin); generated in data_dir "
+        "when unset.",
+    )
+    registration_allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated LMS hosts that may use Dynamic Registration (empty: any host "
+        "with a valid invite).",
+    )
+    registration_allow_private_addresses: bool = Field(
+        default=False,
+        description="Let Dynamic Registration reach private/loopback addresses (tests only; "
+        "demo mode allows loopback by itself).",
+    )
+    lti_clock_leeway: int = Field(
+        default=60,
+        description="Seconds of clock difference tolerated on iat/exp/nbf of LTI tokens.",
+    )
+    relay_rate: float = Field(
+        default=2.0,
+        gt=0,
+        description="Course relay: requests a second each client address may send on average "
+        "(shared by all workers).",
+    )
+    relay_burst: int = Field(
+        default=60,
+        ge=1,
+        description="Course relay: requests a client address may send at once before the "
+        "average rate applies.",
+    )
+    instruments_dir: Path | None = Field(
+        default=None, description="Folder with private (licensed) instrument definitions."
+    )
+    study_file: Path | None = Field(
+        default=None, description="Study definition YAML; default: the bundled demo study."
+    )
+    log_level: str = "INFO"
+    lrs: LrsSettings = Field(default_factory=LrsSettings)
+    lrs_server: LrsServerSettings = Field(default_factory=LrsServerSettings)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'steun.sqlite3').resolve()}"
+
+    @property
+    def resolved_lrs_database_url(self) -> str:
+        return (
+            self.lrs_server.database_url or f"sqlite:///{(self.data_dir / 'lrs.sqlite3').resolve()}"
+        )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; keyword arguments win over it."""
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def get_settings() -> Settings:
+    """The settings of the app handling the current request."""
+    from flask import current_app
+
+    settings: Settings = current_app.config["STEUN_SETTINGS"]
+    return settings

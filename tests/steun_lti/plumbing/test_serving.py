@@ -1,0 +1,100 @@
+"""`steun serve` under gunicorn and `steun demo` as a user runs them: start, answer, stop on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support.postgres import free_port
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def wait_for(url: str, proc: subprocess.Popen[str], seconds: float = 30) -> requests.Response:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read() if proc.stdout else ""
+            raise AssertionError(f"process exited early ({proc.returncode}):\n{out}")
+        try:
+            return requests.get(url, timeout=5)
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer within {seconds}s")
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("STEUN_")}
+    environment.update(
+        STEUN_DATA_DIR=str(tmp_path / "var"),
+        STEUN_PORT=str(free_port()),
+        STEUN_LRS_SERVER__PORT=str(free_port()),
+        STEUN_DEMO_LMS_PORT=str(free_port()),
+        PYTHONPATH=str(ROOT),
+    )
+    environment["STEUN_BASE_URL"] = f"http://127.0.0.1:{environment['STEUN_PORT']}"
+    environment["STEUN_LRS__ENDPOINT"] = (
+        f"http://127.0.0.1:{environment['STEUN_LRS_SERVER__PORT']}/xapi/"
+    )
+    yield environment
+
+
+def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "steun_lti", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def stop(proc: subprocess.Popen[str], sig: int = signal.SIGINT) -> str:
+    os.killpg(proc.pid, sig)  # like Ctrl-C in a terminal: the whole process group
+    try:
+        out, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        raise AssertionError(f"did not stop on signal {sig}:\n{out}") from None
+    return out
+
+
+@pytest.mark.slow
+def test_serve_runs_gunicorn_workers_and_answers_healthz(env: dict[str, str]) -> None:
+    proc = start(["serve", "--workers", "2"], env)
+    try:
+        response = wait_for(f"{env['STEUN_BASE_URL']}/healthz", proc)
+        assert response.status_code == 200
+        assert response.json()["database"] is True
+    finally:
+        out = stop(proc, signal.SIGTERM)
+    assert "Booting worker" in out  # gunicorn, not the development server
+    assert proc.returncode == 0
+
+
+@pytest.mark.slow
+def test_demo_starts_prints_what_to_open_and_stops_on_ctrl_c_twice(env: dict[str, str]) -> None:
+    for _ in range(2):  # running it twice works
+        proc = start(["demo"], env)
+        try:
+            response = wait_for(f"{env['STEUN_BASE_URL']}/healthz", proc, seconds=60)
+            assert response.status_code == 200
+        finally:
+            out = stop(proc, signal.SIGINT)
+        assert "Open, in this order" in out
+        assert f"{env['STEUN_BASE_URL']}/healthz" in out
+        assert "Steun demo stopped." in out
+        assert proc.returncode == 0
+        assert "Traceback" not in out

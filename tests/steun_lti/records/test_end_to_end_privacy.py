@@ -1,0 +1,110 @@
+"""End to end: a real LTI launch from the fake platform (signed JWT with a name, e-mail and sub),
+study events, the course relay with the LMS learner id — and nothing personal in anything sent."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from steun_lti.plumbing.db import Database
+from steun_lti.plumbing.settings import Settings
+from steun_lti.records.events import emit
+from steun_lti.records.outbox import Backoff, OutboxStatement, Sender
+from steun_lti.records.statements import client_factory
+from tests.steun_lti.lti.conftest import Tool, registered_tool
+from tests.support.fake_lrs import FakeLrs, fake_lrs_fixture
+from tests.support.platform import FakePlatform, LaunchSpec
+from xapi.profile import build_profile
+from xapi.profile.conformance import explain, matching_templates
+
+SUB = "moodle-user-9917"
+NAME, EMAIL = "Juf Jansen", "jansen@school.example"
+
+
+@pytest.fixture
+def fake_lrs() -> Iterator[FakeLrs]:
+    yield from fake_lrs_fixture()
+
+
+@pytest.fixture
+def platform() -> Iterator[FakePlatform]:
+    fake = FakePlatform().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def tool(
+    settings: Settings, database: Database, platform: FakePlatform, fake_lrs: FakeLrs
+) -> Iterator[Tool]:
+    lrs = settings.lrs.model_copy(update={"endpoint": fake_lrs.endpoint, "key": "k"})
+    built, server = registered_tool(settings, database, platform, lrs=lrs)
+    yield built
+    server.stop()
+
+
+def test_launch_study_and_course_reach_the_lrs_without_personal_data(
+    tool: Tool, platform: FakePlatform, fake_lrs: FakeLrs
+) -> None:
+    response = tool.launch(LaunchSpec(sub=SUB))
+    assert response.status_code == 303
+    with tool.database.session() as session:
+        (launch_row,) = session.query(OutboxStatement).all()
+        teacher = launch_row.actor
+        keys = dict(study="steun", wave="t1", instrument="demo-relationship",
+                    instrument_version="1.0", child_code="A", attempt=1)  # fmt: skip
+    with tool.app.app_context(), tool.database.session() as session:
+        emit(session, "child_added", teacher, study="steun", child_code="A")
+        emit(session, "item_answered", teacher, item="rel01", response=4, **keys)
+        emit(session, "questionnaire_completed", teacher, scores={"closeness": 4.0}, **keys)
+    relayed = tool.browser().post(
+        tool.url + "/relay/course",
+        json={"learner_id": SUB, "platform": platform.issuer, "course": "steun",
+              "events": [{"event": "module_completed", "module": "m1", "duration": "PT5M"}]},
+        headers={"Origin": "https://lms.example"},
+    )  # fmt: skip
+    assert relayed.status_code == 202
+    Sender(
+        tool.database,
+        client_factory(tool.app.config["STEUN_SETTINGS"]),
+        backoff=Backoff(0.01, 0.05),
+    ).run(threading.Event(), until_empty=True, idle_wait=0.01)
+
+    assert len(fake_lrs.stored) == 5
+    sent = fake_lrs.all_sent_text()
+    for personal in (SUB, NAME, "Jansen", EMAIL, "mbox", "eyJ"):
+        assert personal not in sent
+    # the course progress joins the questionnaires on the same pseudonym
+    assert {s["actor"]["account"]["name"] for s in fake_lrs.stored.values()} == {teacher}
+    profile = build_profile(tool.app.config["STEUN_SETTINGS"].base_url)
+    for statement in fake_lrs.stored.values():
+        assert matching_templates(profile, statement), explain(profile, statement)
+
+
+def test_relay_without_platform_uses_the_lti_platform_of_the_origin(
+    tool: Tool, platform: FakePlatform, fake_lrs: FakeLrs
+) -> None:
+    """What the course runtime sends (no ``platform``): the Origin names the LMS."""
+    tool.launch(LaunchSpec(sub=SUB))
+    with tool.database.session() as session:
+        teacher = session.query(OutboxStatement).one().actor
+    origin = "/".join(platform.issuer.split("/")[:3])
+    relayed = tool.browser().post(
+        tool.url + "/relay/course",
+        data=json.dumps(
+            {
+                "learner_id": SUB,
+                "course": "steun",
+                "session": "Ab12Cd34Ef",
+                "events": [{"event": "course_completed", "timestamp": "2026-11-25T10:00:00.000Z"}],
+            }
+        ),
+        headers={"Origin": origin, "Content-Type": "text/plain;charset=UTF-8"},
+    )
+    assert relayed.status_code == 202, relayed.text
+    with tool.database.session() as session:
+        actors = {row.actor for row in session.query(OutboxStatement)}
+    assert actors == {teacher}
