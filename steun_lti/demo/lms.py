@@ -16,7 +16,6 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import mimetypes
 import os
 import secrets
 import socket
@@ -24,7 +23,7 @@ import sys
 import threading
 import time
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -34,62 +33,29 @@ import requests
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from flask import Flask, abort, redirect, render_template, request, send_from_directory, url_for
-from flask.typing import ResponseReturnValue
-from werkzeug.wrappers import Request
+from flask import abort
 
+from steun_lti.demo.lms_pages import build_pages
+from steun_lti.demo.users import (
+    COURSE_CONTEXT,
+    PLATFORM_PATHS,
+    PLATFORM_PREFIXES,
+    ROOT,
+    STANDARDS,
+    USERS,
+    DemoUser,
+)
 from steun_lti.exceptions import SteunError
 from steun_lti.plumbing.secrets import ensure_data_dir, write_private_file
 from steun_lti.plumbing.settings import Settings
 
 log = logging.getLogger("steun.demo")
 
-ROOT = Path(__file__).resolve().parents[2]
-COURSE_CONTEXT = "demo-groep-5"
-LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
-INSTRUCTOR = LIS + "membership#Instructor"
-LEARNER = LIS + "membership#Learner"
-ADMINISTRATOR = LIS + "institution/person#Administrator"
-# Paths the fake platform answers (the LTI side); everything else is a demo page.
-PLATFORM_PATHS = ("/auth", "/token", "/jwks.json", "/.well-known/openid-configuration", "/register")
-PLATFORM_PREFIXES = ("/ags/", "/nrps/")
-
 
 class DemoError(SteunError):
     """The demo cannot start (not a checkout, a port taken, the tool not answering)."""
 
     default_message = "The demo could not start."
-
-
-@dataclass(frozen=True)
-class DemoUser:
-    key: str
-    sub: str  # the LMS's own user id; the tool turns it into a pseudonym at once
-    label: str  # Dutch
-    label_en: str
-    roles: tuple[str, ...]
-    deep_linking: bool = False
-
-
-USERS = {
-    user.key: user
-    for user in (
-        DemoUser("leerkracht-1", "demo-leerkracht-1", "Leerkracht 1", "Teacher 1", (INSTRUCTOR,)),
-        DemoUser("leerkracht-2", "demo-leerkracht-2", "Leerkracht 2", "Teacher 2", (INSTRUCTOR,)),
-        DemoUser(
-            "leerling", "demo-leerling-1", "Sessie van een kind", "A child's session", (LEARNER,)
-        ),
-        DemoUser(
-            "beheerder",
-            "demo-beheerder",
-            "Beheerder (items plaatsen)",
-            "Admin (place items)",
-            (ADMINISTRATOR, INSTRUCTOR),
-            deep_linking=True,
-        ),
-    )
-}
-STANDARDS = ("scorm12", "scorm2004")
 
 
 def platform_module() -> ModuleType:
@@ -140,7 +106,7 @@ class DemoLms:
         self.export_log = ""
         self._lock = threading.Lock()
         self._export_lock = threading.Lock()
-        self.app = self._flask_app()
+        self.app = build_pages(self)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -456,126 +422,6 @@ class DemoLms:
             lines.append(f"Report of {data.statements_read:,} statements: {report}")
             self.export_log = "\n".join(lines)
             return self.export_log
-
-    # -- pages --------------------------------------------------------------------------
-
-    def _flask_app(self) -> Flask:
-        app = Flask(__name__, template_folder="templates", static_folder=None)
-        app.config["SECRET_KEY"] = secrets.token_hex(16)
-        lms = self
-
-        @app.context_processor
-        def common() -> dict[str, Any]:
-            return {
-                "lms": lms,
-                "users": USERS,
-                "tool": lms.tool_base,
-                "lrs": lms.settings.lrs.endpoint,
-            }
-
-        @app.get("/")
-        def home() -> ResponseReturnValue:
-            return render_template(
-                "home.html",
-                placed=lms.placed,
-                packages=lms.packages(),
-                placed_now=request.args.get("geplaatst", type=int),
-            )
-
-        @app.get("/launch/<user_key>")
-        def launch(user_key: str) -> ResponseReturnValue:
-            user = USERS.get(user_key) or abort(404)
-            if not lms.registered:
-                return render_template("not_registered.html"), 503
-            item = lms.item(request.args.get("item"))
-            return render_template(
-                "launch.html", user=user, item=item, form=lms.login_form(user, item)
-            )
-
-        @app.post("/deep_link_return")
-        def deep_link_return() -> ResponseReturnValue:
-            req: Request = request
-            try:
-                response = lms.platform.deep_link_return(req)
-            except lms._mod.PlatformRefusal as exc:
-                return f"Deep Linking response refused: {exc.message}", exc.status
-            if response.status_code != 200:
-                return response
-            added = lms.record_placed(lms.platform.deep_link_responses[-1])
-            return render_template("placed.html", added=added)
-
-        @app.post("/opnieuw")
-        def remove_placed() -> ResponseReturnValue:
-            """Empty the demo course (placed items, gradebook), as a fresh course would be."""
-            with lms._lock:
-                lms.placed.clear()
-                lms.platform.lineitems.clear()
-                lms.platform.scores.clear()
-            lms.save_state()
-            return redirect(url_for("home"), code=303)
-
-        @app.get("/cijfers")
-        def gradebook() -> ResponseReturnValue:
-            return render_template("gradebook.html", columns=lms.gradebook(), placed=lms.placed)
-
-        @app.get("/cursus")
-        def course_index() -> ResponseReturnValue:
-            return render_template("course_index.html", packages=lms.packages())
-
-        @app.get("/cursus/<standard>")
-        def player(standard: str) -> ResponseReturnValue:
-            packages = lms.packages()
-            if standard not in packages:
-                abort(404)
-            user = USERS.get(request.args.get("als", "leerkracht-1")) or abort(404)
-            if not (lms.node_modules / "scorm-again" / "dist" / f"{standard}.js").exists():
-                return render_template("no_player.html", folder=lms.node_modules), 503
-            return render_template(
-                "player.html",
-                standard=standard,
-                user=user,
-                start=url_for("package_file", standard=standard, path=lms.launch_file(standard)),
-            )
-
-        @app.get("/pakket/<standard>/<path:path>")
-        def package_file(standard: str, path: str) -> ResponseReturnValue:
-            if standard not in STANDARDS:
-                abort(404)
-            return send_from_directory(lms.dist / standard, path, max_age=0)
-
-        @app.get("/vendor/scorm-again/<path:path>")
-        def scorm_again(path: str) -> ResponseReturnValue:
-            folder = lms.node_modules / "scorm-again" / "dist"
-            if not folder.is_dir():
-                abort(404)
-            return send_from_directory(folder, path, max_age=0)
-
-        @app.get("/zips/<name>")
-        def package_zip(name: str) -> ResponseReturnValue:
-            return send_from_directory(lms.dist, name, as_attachment=True)
-
-        @app.get("/onderzoek")
-        def researcher() -> ResponseReturnValue:
-            statements, error = lms.latest_statements()
-            return render_template(
-                "researcher.html",
-                statements=statements,
-                error=error,
-                files=lms.export_files(),
-                export_log=lms.export_log,
-            )
-
-        @app.post("/onderzoek/export")
-        def researcher_export() -> ResponseReturnValue:
-            lms.run_export()
-            return redirect(url_for("researcher") + "#export", code=303)
-
-        @app.get("/export/<path:name>")
-        def export_file(name: str) -> ResponseReturnValue:
-            mimetypes.add_type("text/csv", ".csv")
-            return send_from_directory(lms.export_dir, name, max_age=0)
-
-        return app
 
 
 def unpack_packages(dist: Path) -> list[Path]:

@@ -8,6 +8,10 @@ What pylti1p3 2.0.0 lacks and this module adds (see /work/shared/notes/lti.md):
   values, never a 500;
 - a leeway on iat/exp/nbf; the platform's JWKS cached with one refetch on an unknown kid;
 - deployments created inactive when first seen; a launch needs an active one.
+
+It stays one file (about 500 lines): login and launch are one protocol exchange whose checks
+share the state row, the registration lookup and the key cache; split, each half would import
+the other's internals.
 """
 
 from __future__ import annotations

@@ -2,564 +2,78 @@
 
 Views call these and commit; every function that records a fact emits its domain event in the
 same session (``steun_lti.records.events.emit``), so the fact and its learning record commit together.
+The work lives in one module per concern (consent, children, attempts, overview); this module
+gathers them so a view needs one import.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
-
-from flask_babel import lazy_gettext
-from sqlalchemy import bindparam, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
-
-from steun_lti.questionnaires.branching import (
-    first_unanswered,
-    missing_required,
-    visible_items,
+from steun_lti.study.attempts import (
+    DONE,
+    IN_PROGRESS,
+    INTERACTION_TYPES,
+    NOT_STARTED,
+    Progress,
+    answers_of,
+    check_writable,
+    complete_page,
+    find_attempt,
+    get_attempt,
+    open_attempt,
+    progress,
+    save_answer,
+    save_page,
+    submit,
+    wave_done,
 )
-from steun_lti.questionnaires.definition import Instrument
-from steun_lti.questionnaires.registry import InstrumentRegistry
-from steun_lti.questionnaires.scoring import score
-from steun_lti.records.events import emit
-from steun_lti.study.definition import LATE, Study, Wave
-from steun_lti.study.errors import (
-    ConsentRequired,
-    InvalidAnswer,
-    Locked,
-    NotFound,
-    StudyError,
-    WindowClosed,
+from steun_lti.study.children import (
+    add_child,
+    children,
+    clean_reasons,
+    confirm_parental_consent,
+    get_child,
+    update_reasons,
+    withdraw_child,
 )
-from steun_lti.study.models import Answer, Attempt, Child, Consent
-
-NOT_STARTED, IN_PROGRESS, DONE = "not_started", "in_progress", "done"
-# how each item type is described in its xAPI statement (cmi.interaction types)
-INTERACTION_TYPES = {
-    "likert": "likert",
-    "single": "choice",
-    "yesno": "choice",
-    "multiple": "choice",
-    "number": "numeric",
-    "text": "fill-in",
-}
-
-
-# --- consent -----------------------------------------------------------------------------------
-
-
-def current_consent(session: Session, study: Study, teacher: str) -> Consent | None:
-    return session.scalars(
-        select(Consent)
-        .where(
-            Consent.study_id == study.id,
-            Consent.teacher == teacher,
-            Consent.version == study.consent_version,
-            Consent.withdrawn_at.is_(None),
-        )
-        .order_by(Consent.id.desc())
-        .limit(1)
-    ).first()
-
-
-def give_consent(session: Session, study: Study, teacher: str, now: datetime) -> Consent:
-    existing = current_consent(session, study, teacher)
-    if existing is not None:
-        return existing
-    consent = Consent(
-        study_id=study.id, teacher=teacher, version=study.consent_version, given_at=now
-    )
-    session.add(consent)
-    emit(session, "consent_given", teacher, study=study.id, consent_version=study.consent_version)
-    return consent
-
-
-def withdraw_consent(session: Session, study: Study, teacher: str, now: datetime) -> bool:
-    """Stop taking part: nothing more is collected until consent is given again."""
-    consent = current_consent(session, study, teacher)
-    if consent is None:
-        return False
-    consent.withdrawn_at = now
-    emit(session, "consent_withdrawn", teacher, study=study.id)
-    return True
-
-
-# built once: this check runs on every saved answer
-_HAS_CONSENT = (
-    select(Consent.id)
-    .where(
-        Consent.study_id == bindparam("study"),
-        Consent.teacher == bindparam("teacher"),
-        Consent.version == bindparam("version"),
-        Consent.withdrawn_at.is_(None),
-    )
-    .limit(1)
+from steun_lti.study.consent import (
+    current_consent,
+    give_consent,
+    require_consent,
+    withdraw_consent,
+)
+from steun_lti.study.overview import (
+    Cell,
+    wave_overview,
 )
 
-
-def require_consent(session: Session, study: Study, teacher: str) -> None:
-    params = {"study": study.id, "teacher": teacher, "version": study.consent_version}
-    if session.execute(_HAS_CONSENT, params).first() is None:
-        raise ConsentRequired()
-
-
-# --- children ----------------------------------------------------------------------------------
-
-
-def children(session: Session, study: Study, teacher: str) -> list[Child]:
-    return list(
-        session.scalars(
-            select(Child)
-            .where(Child.study_id == study.id, Child.teacher == teacher)
-            .order_by(Child.seq)
-        )
-    )
-
-
-def get_child(session: Session, study: Study, teacher: str, code: str) -> Child:
-    for child in children(session, study, teacher):
-        if child.code == code.upper():
-            return child
-    raise NotFound()
-
-
-def clean_reasons(
-    study: Study, reasons: Iterable[str], comment: str | None
-) -> tuple[list[str], str | None]:
-    known = [r.id for r in study.reasons]
-    chosen = [r for r in known if r in set(reasons)]
-    unknown = set(reasons) - set(known)
-    if unknown:
-        raise StudyError(lazy_gettext("Unknown reason."))
-    text = (comment or "").strip() or None
-    if text is not None and len(text) > study.reason_comment_max:
-        raise StudyError(
-            lazy_gettext(
-                "The comment is too long (at most %(n)s characters).", n=study.reason_comment_max
-            )
-        )
-    return chosen, text
-
-
-def add_child(
-    session: Session,
-    study: Study,
-    teacher: str,
-    reasons: Iterable[str],
-    comment: str | None,
-    now: datetime,
-) -> Child:
-    require_consent(session, study, teacher)
-    chosen, text = clean_reasons(study, reasons, comment)
-    active = [c for c in children(session, study, teacher) if c.active]
-    if len(active) >= study.max_children:
-        raise StudyError(lazy_gettext("You can add at most %(n)s children.", n=study.max_children))
-    last = session.scalar(
-        select(func.max(Child.seq)).where(Child.study_id == study.id, Child.teacher == teacher)
-    )
-    child = Child(
-        study_id=study.id,
-        teacher=teacher,
-        seq=(last or 0) + 1,
-        reasons=chosen,
-        comment=text,
-        added_at=now,
-    )
-    session.add(child)
-    session.flush()
-    emit(session, "child_added", teacher, study=study.id, child_code=child.code)
-    return child
-
-
-def update_reasons(
-    session: Session, study: Study, child: Child, reasons: Iterable[str], comment: str | None
-) -> None:
-    chosen, text = clean_reasons(study, reasons, comment)
-    child.reasons = chosen
-    child.comment = text
-
-
-def withdraw_child(
-    session: Session, study: Study, child: Child, remove_data: bool, now: datetime
-) -> None:
-    """Take a child out of the study; with ``remove_data`` its answers are deleted for good."""
-    if remove_data:
-        attempt_ids = select(Attempt.id).where(Attempt.child_id == child.id)
-        session.execute(delete(Answer).where(Answer.attempt_id.in_(attempt_ids)))
-        session.execute(delete(Attempt).where(Attempt.child_id == child.id))
-        child.reasons = []
-        child.comment = None
-    if child.withdrawn_at is None:
-        child.withdrawn_at = now
-    emit(
-        session,
-        "child_withdrawn",
-        child.teacher,
-        study=study.id,
-        child_code=child.code,
-        data_removed=remove_data,
-    )
-
-
-def confirm_parental_consent(child: Child, now: datetime) -> None:
-    if child.parental_consent_at is None:
-        child.parental_consent_at = now
-
-
-# --- attempts and answers ----------------------------------------------------------------------
-
-
-def find_attempt(
-    session: Session, child: Child, wave: Wave, instrument_id: str, respondent: str
-) -> Attempt | None:
-    return session.scalars(
-        select(Attempt).where(
-            Attempt.child_id == child.id,
-            Attempt.wave_id == wave.id,
-            Attempt.instrument_id == instrument_id,
-            Attempt.respondent == respondent,
-        )
-    ).first()
-
-
-def open_attempt(
-    session: Session,
-    study: Study,
-    registry: InstrumentRegistry,
-    child: Child,
-    wave: Wave,
-    instrument_id: str,
-    respondent: str,
-    now: datetime,
-) -> Attempt:
-    """The attempt for this child, wave and instrument; started when the window allows."""
-    allowed = wave.child_instruments if respondent == "child" else wave.instruments
-    if instrument_id not in allowed or not child.active:
-        raise NotFound()
-    attempt = find_attempt(session, child, wave, instrument_id, respondent)
-    if attempt is not None:
-        return attempt
-    if not wave.accepts_answers(now):
-        raise WindowClosed()
-    instrument = registry.get(instrument_id)
-    attempt = Attempt(
-        study_id=study.id,
-        teacher=child.teacher,
-        child_id=child.id,
-        wave_id=wave.id,
-        instrument_id=instrument_id,
-        instrument_version=instrument.version,
-        respondent=respondent,
-        started_at=now,
-        late=wave.state(now) == LATE,
-    )
-    session.add(attempt)
-    session.flush()
-    return attempt
-
-
-def get_attempt(session: Session, teacher: str, attempt_id: int) -> Attempt:
-    attempt = session.get(Attempt, attempt_id)
-    if attempt is None or attempt.teacher != teacher or not attempt.child.active:
-        raise NotFound()
-    return attempt
-
-
-def answers_of(session: Session, attempt: Attempt) -> dict[str, Any]:
-    rows = session.execute(
-        select(Answer.item_id, Answer.value).where(Answer.attempt_id == attempt.id)
-    )
-    return {item_id: value for item_id, value in rows}
-
-
-def check_writable(study: Study, attempt: Attempt, now: datetime) -> Wave:
-    wave = study.wave(attempt.wave_id)
-    if wave is None:
-        raise NotFound()
-    if attempt.submitted_at is not None:
-        raise Locked()
-    if not wave.accepts_answers(now):
-        raise WindowClosed()
-    return wave
-
-
-_UPSERTS: dict[str, Any] = {}
-
-
-def _upsert_statement(dialect: str) -> Any:
-    """INSERT ... ON CONFLICT (attempt, item) DO UPDATE, built once per dialect."""
-    if dialect not in _UPSERTS:
-        module: Any = postgresql if dialect == "postgresql" else sqlite
-        statement = module.insert(Answer)
-        _UPSERTS[dialect] = statement.on_conflict_do_update(
-            index_elements=[Answer.attempt_id, Answer.item_id],
-            set_={
-                "value": statement.excluded.value,
-                "answered_at": statement.excluded.answered_at,
-                "late": statement.excluded.late,
-            },
-        )
-    return _UPSERTS[dialect]
-
-
-def _upsert(session: Session, values: dict[str, Any]) -> None:
-    session.execute(_upsert_statement(session.get_bind().dialect.name), values)
-
-
-def save_answer(
-    session: Session,
-    study: Study,
-    instrument: Instrument,
-    attempt: Attempt,
-    item_id: str,
-    raw: Any,
-    now: datetime,
-) -> Any:
-    """Validate and store one answer at once (``None`` clears it). Returns the stored value."""
-    wave = check_writable(study, attempt, now)
-    item = instrument.items_by_id.get(item_id)
-    if item is None:
-        raise InvalidAnswer(item_id, "unknown_item")
-    try:
-        value = item.clean(raw)
-    except ValueError as exc:
-        raise InvalidAnswer(item_id, str(exc)) from None
-    late = wave.state(now) == LATE
-    if value is None:
-        session.execute(
-            delete(Answer).where(Answer.attempt_id == attempt.id, Answer.item_id == item_id)
-        )
-    else:
-        _upsert(
-            session,
-            {
-                "attempt_id": attempt.id,
-                "item_id": item_id,
-                "value": value,
-                "answered_at": now,
-                "late": late,
-            },
-        )
-    if late and not attempt.late:
-        attempt.late = True
-    response: Any = value
-    if item.type == "text":
-        response = None  # free text about a child never leaves the tool
-    elif isinstance(value, list):
-        response = "[,]".join(str(v) for v in value)  # the xAPI choice response format
-    emit(
-        session,
-        "item_answered",
-        attempt.teacher,
-        item=item_id,
-        response=response,
-        interaction_type=INTERACTION_TYPES[item.type],
-        item_text=item.text.get("nl"),
-        choices=[[str(c.value), c.label.get("nl", "")] for c in item.options],
-        late=late,
-        **_attempt_keys(study, instrument, attempt),
-    )
-    return value
-
-
-def _attempt_keys(study: Study, instrument: Instrument, attempt: Attempt) -> dict[str, Any]:
-    """The keys every event about one questionnaire attempt carries (see steun_lti/records/events.py)."""
-    return {
-        "study": study.id,
-        "wave": attempt.wave_id,
-        "instrument": instrument.id,
-        "instrument_version": attempt.instrument_version,
-        "child_code": attempt.child.code,
-        "attempt": attempt.id,
-        "respondent": attempt.respondent,
-    }
-
-
-def save_page(
-    session: Session,
-    study: Study,
-    instrument: Instrument,
-    attempt: Attempt,
-    page_index: int,
-    submitted: Mapping[str, Any],
-    now: datetime,
-) -> dict[str, str]:
-    """Store the answers of a page sent as a plain form; returns {item: reason} of refusals."""
-    problems: dict[str, str] = {}
-    known = answers_of(session, attempt)
-    for item in instrument.pages[page_index].items:
-        raw = submitted.get(item.id)
-        if raw is None and item.id not in known:
-            continue
-        if known.get(item.id) is not None and raw is None:
-            continue  # a plain form does not send an untouched radio group: keep the answer
-        try:
-            if known.get(item.id) is not None and item.clean(raw) == known[item.id]:
-                continue  # unchanged (already saved by the page's script): no new event
-        except ValueError:
-            pass
-        try:
-            save_answer(session, study, instrument, attempt, item.id, raw, now)
-        except InvalidAnswer as exc:
-            problems[item.id] = exc.reason
-    return problems
-
-
-def complete_page(
-    session: Session, study: Study, instrument: Instrument, attempt: Attempt, page_index: int
-) -> None:
-    emit(
-        session,
-        "page_completed",
-        attempt.teacher,
-        page=instrument.pages[page_index].id,
-        **_attempt_keys(study, instrument, attempt),
-    )
-
-
-@dataclass(frozen=True)
-class Progress:
-    answered: int
-    shown: int
-    resume_page: int
-    resume_item: str | None
-
-    @property
-    def percent(self) -> int:
-        return round(100 * self.answered / self.shown) if self.shown else 100
-
-
-def progress(instrument: Instrument, answers: Mapping[str, Any]) -> Progress:
-    shown = visible_items(instrument, answers)
-    answered = sum(1 for item in shown if answers.get(item.id) is not None)
-    nxt = first_unanswered(instrument, answers)
-    if nxt is None:
-        return Progress(answered, len(shown), len(instrument.pages), None)
-    return Progress(answered, len(shown), instrument.page_index(nxt.id), nxt.id)
-
-
-def submit(
-    session: Session,
-    study: Study,
-    registry: InstrumentRegistry,
-    instrument: Instrument,
-    attempt: Attempt,
-    now: datetime,
-) -> bool:
-    """Lock the attempt and score it. Returns whether this completed the teacher's wave."""
-    check_writable(study, attempt, now)
-    answers = answers_of(session, attempt)
-    missing = missing_required(instrument, answers)
-    if missing:
-        raise InvalidAnswer(missing[0].id, "required")
-    scores = score(instrument, answers)
-    attempt.submitted_at = now
-    attempt.scores = scores
-    emit(
-        session,
-        "questionnaire_completed",
-        attempt.teacher,
-        late=attempt.late,
-        scores=scores,
-        **_attempt_keys(study, instrument, attempt),
-    )
-    session.flush()
-    wave = study.wave(attempt.wave_id)
-    teacher_form = attempt.respondent == "teacher" and wave is not None
-    if teacher_form and wave is not None and wave_done(session, study, attempt.teacher, wave):
-        emit(session, "wave_completed", attempt.teacher, study=study.id, wave=wave.id)
-        return True
-    return False
-
-
-# --- overview ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Cell:
-    instrument_id: str
-    respondent: str
-    status: str
-    attempt_id: int | None = None
-    answered: int = 0
-    shown: int = 0
-    late: bool = False
-
-
-def wave_overview(
-    session: Session,
-    study: Study,
-    registry: InstrumentRegistry,
-    teacher: str,
-    wave: Wave,
-) -> dict[int, list[Cell]]:
-    """Per active child (by id): the status of each instrument of the wave."""
-    kids = [c for c in children(session, study, teacher) if c.active]
-    if not kids:
-        return {}
-    attempts = list(
-        session.scalars(
-            select(Attempt).where(
-                Attempt.teacher == teacher, Attempt.study_id == study.id, Attempt.wave_id == wave.id
-            )
-        )
-    )
-    counts: dict[int, dict[str, Any]] = {}
-    if attempts:
-        rows = session.execute(
-            select(Answer.attempt_id, Answer.item_id, Answer.value).where(
-                Answer.attempt_id.in_([a.id for a in attempts])
-            )
-        )
-        for attempt_id, item_id, value in rows:
-            counts.setdefault(attempt_id, {})[item_id] = value
-    by_key = {(a.child_id, a.instrument_id, a.respondent): a for a in attempts}
-    overview: dict[int, list[Cell]] = {}
-    for child in kids:
-        cells = []
-        wanted = [(i, "teacher") for i in wave.instruments]
-        if child.parental_consent_at is not None:
-            wanted += [(i, "child") for i in wave.child_instruments]
-        for instrument_id, respondent in wanted:
-            attempt = by_key.get((child.id, instrument_id, respondent))
-            if attempt is None:
-                cells.append(Cell(instrument_id, respondent, NOT_STARTED))
-                continue
-            answers = counts.get(attempt.id, {})
-            prog = progress(registry.get(instrument_id), answers)
-            cells.append(
-                Cell(
-                    instrument_id,
-                    respondent,
-                    DONE if attempt.submitted_at else IN_PROGRESS,
-                    attempt.id,
-                    prog.answered,
-                    prog.shown,
-                    attempt.late,
-                )
-            )
-        overview[child.id] = cells
-    return overview
-
-
-def wave_done(session: Session, study: Study, teacher: str, wave: Wave) -> bool:
-    """Every active child has every teacher questionnaire of the wave submitted."""
-    kids = [c for c in children(session, study, teacher) if c.active]
-    if not kids:
-        return False
-    submitted = {
-        (child_id, instrument_id)
-        for child_id, instrument_id in session.execute(
-            select(Attempt.child_id, Attempt.instrument_id).where(
-                Attempt.teacher == teacher,
-                Attempt.study_id == study.id,
-                Attempt.wave_id == wave.id,
-                Attempt.respondent == "teacher",
-                Attempt.submitted_at.is_not(None),
-            )
-        )
-    }
-    return all((c.id, i) in submitted for c in kids for i in wave.instruments)
+__all__ = [
+    "DONE",
+    "INTERACTION_TYPES",
+    "IN_PROGRESS",
+    "NOT_STARTED",
+    "Cell",
+    "Progress",
+    "add_child",
+    "answers_of",
+    "check_writable",
+    "children",
+    "clean_reasons",
+    "complete_page",
+    "confirm_parental_consent",
+    "current_consent",
+    "find_attempt",
+    "get_attempt",
+    "get_child",
+    "give_consent",
+    "open_attempt",
+    "progress",
+    "require_consent",
+    "save_answer",
+    "save_page",
+    "submit",
+    "update_reasons",
+    "wave_done",
+    "wave_overview",
+    "withdraw_child",
+    "withdraw_consent",
+]
