@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scorm_package.exceptions import BuildError
-from scorm_package.loader import Course, load_course
+from scorm_package.loader import load_course
 from scorm_package.manifest import STANDARDS, build_manifest, schema_files, validate_manifest
+from scorm_package.model import Course
 from scorm_package.render import render_course
 
 RUNTIME_DIR = Path(__file__).parent / "runtime"

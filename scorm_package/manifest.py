@@ -16,7 +16,7 @@ from typing import Any
 from lxml import etree
 
 from scorm_package.exceptions import ManifestInvalid
-from scorm_package.loader import Course
+from scorm_package.model import Course
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"

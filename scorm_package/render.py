@@ -18,7 +18,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from scorm_package.exceptions import BuildError
-from scorm_package.loader import Course, Exercise, Module, Page
+from scorm_package.model import Course, Exercise, Module, Page
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 WORDS_PER_MINUTE = 180

@@ -4,6 +4,11 @@ Every rule that the specification states as a MUST for the LRS raises :class:`Ba
 the path of the offending property, so a client learns what and where. The validator also
 normalises what the specification asks the LRS to normalise (context activities given as a
 single object become a list of one).
+
+The file stays whole (about 500 lines) because it holds one concern, the Data rules of a
+1.0.3 statement, checked by small functions that call each other down the statement's tree;
+the query-parameter parsers at the end are those same checks with a parameter's message (and
+``steun lrs`` imports them from here).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The LRS speaks both versions. Each request is answered by the rules of the version its
 ``X-Experience-API-Version`` header names (:func:`negotiate`); the 1.0.3 rules live in
-``validation.py`` and ``app.py`` and stay untouched by 2.0. The 2.0 statement validator below wraps
+``validation.py`` and ``app/`` and stay untouched by 2.0. The 2.0 statement validator below wraps
 the 1.0.3 one: it takes out what only 2.0 has (``context.contextAgents``, ``context.contextGroups``,
 a ``version`` of 2.0.x), lets the 1.0.3 validator check the rest, checks the 2.0 parts itself and
 puts them back, then applies the stricter 2.0 formats (RFC 3339 timestamps, ISO 8601 durations).
