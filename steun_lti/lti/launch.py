@@ -49,7 +49,12 @@ class LaunchContext:
         return with_lti_params(self.return_url, params) if self.return_url else None
 
     @property
-    def is_teacher(self) -> bool:
+    def is_staff(self) -> bool:
+        """The course's teachers and admins: they place links and see the course's overview.
+
+        Taking part in the study does not depend on the role: a school's staff course enrols the
+        participating teachers as students, so they launch as Learners (issue 13).
+        """
         return ROLE_TEACHER in self.roles or ROLE_ADMIN in self.roles
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,11 +120,11 @@ def current_launch() -> LaunchContext | None:
     return found
 
 
-def require_launch(teacher: bool = False) -> LaunchContext:
-    """The current launch, or a 401/403 page."""
+def require_launch(staff: bool = False) -> LaunchContext:
+    """The current launch, or a 401 page; with ``staff``, a 403 page for anyone but course staff."""
     launch = current_launch()
     if launch is None:
         abort(401)
-    if teacher and not launch.is_teacher:
+    if staff and not launch.is_staff:
         abort(403)
     return launch

@@ -114,6 +114,19 @@ class Answer(Base):
     late: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class CourseParticipant(Base):
+    """A participant opened the study from this course (both pseudonyms): for the staff's counts."""
+
+    __tablename__ = "study_course_participant"
+    __table_args__ = (UniqueConstraint("study_id", "context", "teacher"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[str] = mapped_column(String(64))
+    context: Mapped[str] = mapped_column(String(80), index=True)
+    teacher: Mapped[str] = mapped_column(String(80), index=True)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 @withdrawal_hook("study")
 def erase(session: Session, scope: Scope) -> int:
     """Withdrawal (``steun_lti.records.withdrawal``): delete a teacher's study rows, or one child's answers.
@@ -136,6 +149,9 @@ def erase(session: Session, scope: Scope) -> int:
         return removed
     removed += _count(session, delete(Child).where(Child.teacher == scope.pseudonym))
     removed += _count(session, delete(Consent).where(Consent.teacher == scope.pseudonym))
+    removed += _count(
+        session, delete(CourseParticipant).where(CourseParticipant.teacher == scope.pseudonym)
+    )
     return removed
 
 

@@ -41,6 +41,11 @@ from steun_lti.study.consent import (
     require_consent,
     withdraw_consent,
 )
+from steun_lti.study.courses import (
+    WaveCount,
+    course_overview,
+    note_participant,
+)
 from steun_lti.study.overview import (
     Cell,
     wave_overview,
@@ -53,6 +58,7 @@ __all__ = [
     "NOT_STARTED",
     "Cell",
     "Progress",
+    "WaveCount",
     "add_child",
     "answers_of",
     "check_writable",
@@ -60,11 +66,13 @@ __all__ = [
     "clean_reasons",
     "complete_page",
     "confirm_parental_consent",
+    "course_overview",
     "current_consent",
     "find_attempt",
     "get_attempt",
     "get_child",
     "give_consent",
+    "note_participant",
     "open_attempt",
     "progress",
     "require_consent",

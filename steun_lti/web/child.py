@@ -34,7 +34,7 @@ bp.url_defaults(keep_launch_param)
 
 @bp.before_request
 def _load_launch() -> None:
-    g.launch = require_launch(teacher=True)
+    g.launch = require_launch()
     if request.method == "POST":
         check_csrf(g.launch)
 

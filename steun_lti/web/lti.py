@@ -182,12 +182,10 @@ def destination(context: LaunchContext, message_type: str) -> str:
         found = resolver(context)
         if found:
             return str(found)
-    if context.is_teacher:
-        # The study's teacher views when they are mounted; a placeholder page otherwise.
-        if TEACHER_ENDPOINT in current_app.view_functions:
-            return url_for(TEACHER_ENDPOINT)
-        return url_for("lti.teacher_home")
-    return url_for("lti.learner_home")
+    # The study's views when they are mounted; a placeholder page otherwise.
+    if TEACHER_ENDPOINT in current_app.view_functions:
+        return url_for(TEACHER_ENDPOINT)
+    return url_for("lti.teacher_home")
 
 
 def add_destination_resolver(app: Flask, resolver: Any) -> None:
@@ -221,16 +219,8 @@ def launch_param() -> dict[str, str]:
 def teacher_home() -> ResponseReturnValue:
     from steun_lti.lti.launch import require_launch
 
-    launch = require_launch(teacher=True)
-    return render_template("lti/teacher.html", launch=launch)
-
-
-@bp.get("/learner")
-def learner_home() -> ResponseReturnValue:
-    from steun_lti.lti.launch import require_launch
-
     launch = require_launch()
-    return render_template("lti/learner.html", launch=launch)
+    return render_template("lti/teacher.html", launch=launch)
 
 
 # -- what an admin copies -----------------------------------------------------------------

@@ -17,7 +17,7 @@ bp = Blueprint("lti_dl", __name__, url_prefix="/lti/deep-link")
 
 def _deep_link_launch() -> tuple[LtiLaunch, dict[str, object]]:
     launch = require_launch()
-    if not launch.is_teacher:
+    if not launch.is_staff:
         raise RoleError("deep linking needs a teacher or administrator")
     row = flow.load_launch(db_session(), launch.launch_id or "")
     settings = row.services.get("deep_linking") if row else None

@@ -66,7 +66,7 @@ bp.url_defaults(keep_launch_param)
 
 @bp.before_request
 def _load_launch() -> None:
-    g.launch = require_launch(teacher=True)
+    g.launch = require_launch()
     if request.method == "POST":
         check_csrf(g.launch)
 
@@ -104,13 +104,39 @@ def wave_or_404(wave_id: str) -> Wave:
     return wave
 
 
+def note_course() -> None:
+    """Count this participant in the course they launched from (for the staff's overview)."""
+    launch: LaunchContext = g.launch
+    service.note_participant(
+        db_session(), runtime().study, launch.context_pseudonym, teacher(), now()
+    )
+    db_session().commit()
+
+
 # --- entry and consent -------------------------------------------------------------------------
+
+
+@bp.get("/course")
+def overview() -> ResponseReturnValue:
+    """The course's staff: per wave, how many participants of this course started and finished."""
+    launch: LaunchContext = g.launch
+    if not launch.is_staff:
+        abort(403)
+    rt = runtime()
+    counts = service.course_overview(db_session(), rt.study, launch.context_pseudonym)
+    return render_template(
+        "study/course.html",
+        counts=counts,
+        has_course=bool(launch.context_pseudonym),
+        taking_part=has_consent(),
+    )
 
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
     if (gate := needs_consent()) is not None:
         return gate
+    note_course()
     target = g.launch.target or ""
     if target.startswith("wave:"):
         return redirect(url_for("teacher.wave", wave_id=wave_or_404(target[5:]).id))
@@ -130,6 +156,7 @@ def consent() -> ResponseReturnValue:
     if request.method == "POST":
         if request.form.get("agree") == "yes":
             service.give_consent(session, rt.study, teacher(), now())
+            note_course()
             session.commit()
             return redirect(url_for("teacher.index"))
         error = gettext("Tick the box to take part, or close this page if you do not want to.")

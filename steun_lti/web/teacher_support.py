@@ -113,16 +113,14 @@ def keep_launch_param(_endpoint: str, values: dict[str, Any]) -> None:
 
 
 def launch_destination(launch: LaunchContext) -> str | None:
-    """Where the LTI layer sends a teacher's launch: the study.
+    """Where the LTI layer sends a launch: the study, whatever the role.
 
-    Every teacher launch opens the study (the information letter first, then the dashboard);
-    items placed by deep linking carry ``dashboard`` or ``wave:<id>``, and ``teacher.index``
-    opens that wave. Learners keep the LTI layer's own landing page.
+    Every launch opens the study (the information letter first, then the dashboard); items placed
+    by deep linking carry ``dashboard`` or ``wave:<id>``, and ``teacher.index`` opens that wave.
+    The course's staff find the course's overview (``teacher.overview``) on every study page.
     """
     from flask import url_for
 
-    if not launch.is_teacher:
-        return None
     return url_for("teacher.index")
 
 

@@ -18,13 +18,17 @@ def test_teacher_launch_lands_on_the_study(tool: Tool) -> None:
     assert "Informatie en toestemming" in page.text  # first launch: the information letter
 
 
-def test_learner_gets_a_friendly_page(tool: Tool) -> None:
-    response = tool.launch(LaunchSpec(sub="child-7", roles=[LEARNER]))
-    assert response.headers["Location"].endswith("/lti/learner")
+def test_a_learner_takes_part_like_anyone(tool: Tool) -> None:
+    """A staff course enrols its participating teachers as students: they launch as Learners."""
+    response = tool.launch(LaunchSpec(sub="teacher-as-student", roles=[LEARNER]))
+    assert response.headers["Location"].endswith("/study/")
     page = response.http.get(tool.url + response.headers["Location"])
-    assert "voor leerkrachten" in page.text
-    teacher = response.http.get(tool.url + "/lti/teacher", headers={"Accept": "text/html"})
-    assert teacher.status_code == 403
+    assert page.status_code == 200
+    assert "Informatie en toestemming" in page.text
+    assert "voor leerkrachten" not in page.text
+    # ... but only the course's staff see its participation counts
+    overview = response.http.get(tool.url + "/study/course", headers={"Accept": "text/html"})
+    assert overview.status_code == 403
 
 
 def test_administrator_counts_as_teacher(tool: Tool) -> None:

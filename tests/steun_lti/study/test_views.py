@@ -58,9 +58,11 @@ def test_without_a_launch_nothing_opens(client: FlaskClient) -> None:
     assert client.post("/study/attempt/1/answer", json={}).status_code == 401
 
 
-def test_learners_are_refused(client: FlaskClient) -> None:
+def test_learners_take_part_after_consent(client: FlaskClient) -> None:
     login(client, roles=("learner",))
-    assert client.get("/study/").status_code == 403
+    assert client.get("/study/").location.endswith("/study/consent")
+    assert client.get("/study/consent").status_code == 200
+    assert client.get("/study/course").status_code == 403
 
 
 def test_consent_comes_first_and_is_recorded_with_its_version(
