@@ -45,6 +45,7 @@ from steun_lti.lti.exceptions import (
     UnknownPlatform,
 )
 from steun_lti.lti.http import HttpError
+from steun_lti.lti.identity import person_id
 from steun_lti.lti.jwks import JwksCache
 from steun_lti.lti.launch import ROLE_ADMIN, ROLE_LEARNER, ROLE_TEACHER, LaunchContext
 from steun_lti.lti.models import LtiDeployment, LtiLaunch, LtiLoginState, LtiRegistration
@@ -441,7 +442,7 @@ def build_context(
     ags = _object(claims, AGS_ENDPOINT)
     scopes = tuple(s for s in ags.get("scope", []) if isinstance(s, str))
     launch = LaunchContext(
-        pseudonym=pseudonymise(hmac_key, issuer, sub),
+        pseudonym=pseudonymise(hmac_key, issuer, person_id(sub, custom)),
         context_pseudonym=pseudonymise(hmac_key, issuer, context_id, prefix="c")
         if context_id
         else None,

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from steun_lti.lti.exceptions import InviteInvalid, RegistrationRefused
 from steun_lti.lti.flow import deployment_for, digest
 from steun_lti.lti.http import HttpError, request_json
+from steun_lti.lti.identity import registration_custom_parameters
 from steun_lti.lti.models import LtiDeployment, LtiInvite, LtiRegistration
 from steun_lti.plumbing.settings import Settings
 
@@ -242,7 +243,9 @@ class ToolUrls:
         return urlsplit(self.base).netloc  # Moodle wants the host including the port
 
 
-def tool_configuration(urls: ToolUrls, platform_scopes: list[str] | None) -> dict[str, Any]:
+def tool_configuration(
+    urls: ToolUrls, platform_scopes: list[str] | None, product_family: str | None = None
+) -> dict[str, Any]:
     scopes = SCOPES if platform_scopes is None else [s for s in SCOPES if s in platform_scopes]
     return {
         "application_type": "web",
@@ -258,7 +261,8 @@ def tool_configuration(urls: ToolUrls, platform_scopes: list[str] | None) -> dic
             "domain": urls.domain,
             "description": "Vragenlijsten van het onderzoek Steun in het onderwijs.",
             "target_link_uri": urls.launch,
-            "custom_parameters": {},
+            # The SCORM player's learner id where the LMS can substitute it (lti/identity.py).
+            "custom_parameters": registration_custom_parameters(product_family),
             "claims": ["iss", "sub", "locale"],
             "messages": [
                 {
@@ -340,7 +344,14 @@ def _register(
     if isinstance(algs, list) and "RS256" not in algs:
         raise RegistrationRefused("platform does not sign with RS256")
     scopes = config.get("scopes_supported")
-    body = tool_configuration(urls, scopes if isinstance(scopes, list) else None)
+    platform = config.get(PLATFORM_CONFIG)
+    platform = platform if isinstance(platform, dict) else {}
+    family = platform.get("product_family_code")
+    body = tool_configuration(
+        urls,
+        scopes if isinstance(scopes, list) else None,
+        family if isinstance(family, str) else None,
+    )
     try:
         # Same origin as the configuration URL (checked above), so the same approved address.
         answer = request_json(
@@ -360,8 +371,6 @@ def _register(
     tool_config = answer.get(TOOL_CONFIG)
     tool_config = tool_config if isinstance(tool_config, dict) else {}
     deployment_id = tool_config.get("deployment_id")
-    platform = config.get(PLATFORM_CONFIG)
-    platform = platform if isinstance(platform, dict) else {}
     registration = add_platform(
         session,
         issuer=issuer,

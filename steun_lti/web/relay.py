@@ -9,8 +9,9 @@ browser never holds LRS credentials. The relay:
 - pseudonymises the LMS learner id (``cmi.core.student_id`` / ``cmi.learner_id``) with the HMAC key,
   keyed on the LMS's issuer, and never stores or logs the raw id. The issuer is ``platform`` when the
   package sends it; otherwise the one registered LTI platform whose issuer has the request's
-  ``Origin`` (Moodle's issuer is its own address). Where the LMS uses the same user id for SCORM and
-  LTI (Moodle does), the pseudonym then equals the one the LTI launch gives;
+  ``Origin`` (Moodle's issuer is its own address). The LTI launch pseudonymises the same value: its
+  ``sub``, or where the LMS's SCORM player reports another id (Moodle: the username), the
+  ``scorm_learner_id`` custom parameter asked for at registration (``steun_lti/lti/identity.py``);
 - accepts an exercise response only as choice ids (no free text: it might name a child);
 - answers CORS for any origin (it takes no cookies or credentials) and accepts ``text/plain``
   bodies so ``navigator.sendBeacon`` works without a preflight;

@@ -233,3 +233,30 @@ def test_registration_connects_to_the_address_it_checked(
     response = register(bare_tool, invite(bare_tool))
     assert response.status_code == 200, response.text[:800]
     assert "POST /register" in bare_tool.platform.requests
+
+
+def test_registration_asks_moodle_for_the_scorm_learner_id(bare_tool: Tool) -> None:
+    """Moodle's SCORM player reports the username: ask Moodle to send it in every launch."""
+    from steun_lti.lti.identity import person_id, registration_custom_parameters
+
+    platform = bare_tool.platform
+    original = platform.openid_configuration
+
+    def as_moodle() -> dict[str, Any]:
+        config = original()
+        config["https://purl.imsglobal.org/spec/lti-platform-configuration"][
+            "product_family_code"
+        ] = "moodle"
+        return config
+
+    platform.openid_configuration = as_moodle  # type: ignore[method-assign]
+    assert register(bare_tool, invite(bare_tool)).status_code == 200
+    sent = platform.registrations[-1]["https://purl.imsglobal.org/spec/lti-tool-configuration"]
+    assert sent["custom_parameters"] == {"scorm_learner_id": "$User.username"}
+    # other platforms are not asked: their pseudonyms stay as they were
+    assert registration_custom_parameters("canvas") == {}
+    assert registration_custom_parameters(None) == {}
+    assert person_id("42", {"scorm_learner_id": " jdv "}) == "jdv"
+    assert person_id("42", {"scorm_learner_id": "$User.username"}) == "42"
+    assert person_id("42", {"scorm_learner_id": "x" * 300}) == "42"
+    assert person_id("42", {"scorm_learner_id": 7}) == "42"

@@ -13,12 +13,13 @@ from steun_lti.plumbing.db import Database
 from steun_lti.plumbing.settings import Settings
 from steun_lti.records.events import emit
 from steun_lti.records.outbox import Backoff, OutboxStatement, Sender
-from steun_lti.records.statements import client_factory
+from steun_lti.records.statements import client_factory, hmac_key
 from tests.steun_lti.lti.conftest import Tool, registered_tool
 from tests.support.fake_lrs import FakeLrs, fake_lrs_fixture
 from tests.support.platform import FakePlatform, LaunchSpec
 from xapi.profile import build_profile
 from xapi.profile.conformance import explain, matching_templates
+from xapi.pseudonym import pseudonymise
 
 SUB = "moodle-user-9917"
 NAME, EMAIL = "Juf Jansen", "jansen@school.example"
@@ -108,3 +109,38 @@ def test_relay_without_platform_uses_the_lti_platform_of_the_origin(
     with tool.database.session() as session:
         actors = {row.actor for row in session.query(OutboxStatement)}
     assert actors == {teacher}
+
+
+def test_moodle_style_ids_give_one_pseudonym_through_the_custom_parameter(
+    tool: Tool, platform: FakePlatform, fake_lrs: FakeLrs
+) -> None:
+    """Moodle's SCORM player reports the username; its LTI ``sub`` is the numeric user id.
+
+    With ``scorm_learner_id=$User.username`` (asked for at registration) the launch pseudonymises
+    the username, as the relay does: one teacher, one pseudonym (issue 13)."""
+    username = "j.devries"
+    tool.launch(LaunchSpec(sub="42", custom={"scorm_learner_id": username}))
+    with tool.database.session() as session:
+        teacher = session.query(OutboxStatement).one().actor
+    origin = "/".join(platform.issuer.split("/")[:3])
+    relayed = tool.browser().post(
+        tool.url + "/relay/course",
+        json={"learner_id": username, "course": "steun", "events": [{"event": "course_started"}]},
+        headers={"Origin": origin},
+    )
+    assert relayed.status_code == 202, relayed.text
+    with tool.database.session() as session:
+        assert {row.actor for row in session.query(OutboxStatement)} == {teacher}
+
+
+def test_without_the_custom_parameter_the_pseudonym_stays_as_it_was(
+    tool: Tool, platform: FakePlatform
+) -> None:
+    """Platforms whose SCORM and LTI ids agree (no parameter, or one the LMS could not fill)."""
+    tool.launch(LaunchSpec(sub=SUB))
+    tool.launch(LaunchSpec(sub=SUB, custom={"scorm_learner_id": "$User.username"}))
+    tool.launch(LaunchSpec(sub=SUB, custom={"scorm_learner_id": ""}))
+    with tool.database.session() as session:
+        actors = {row.actor for row in session.query(OutboxStatement)}
+    settings = tool.app.config["STEUN_SETTINGS"]
+    assert actors == {pseudonymise(hmac_key(settings), platform.issuer, SUB)}
