@@ -97,6 +97,7 @@ def serve(
         bind=f"{host}:{port}",
         workers=workers or settings.workers,
         log_level=settings.log_level,
+        threads=settings.threads,
     )
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import errno
+import selectors
+import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
-from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers.gthread import TConn, ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
 
@@ -21,10 +25,34 @@ class GracefulSyncWorker(SyncWorker):
 
 class GracefulThreadWorker(ThreadWorker):
     """The same for the threaded worker, which keeps connections alive between requests (the
-    LRS: its clients post many requests in a row)."""
+    LRS: its clients post many requests in a row).
+
+    A new connection waits in the worker's poller until its first bytes arrive, as kept-alive
+    ones do. gunicorn 27 hands it to a thread at once, and that thread waits up to 5 s for data:
+    a browser's idle preconnections (Chromium opens several to an LMS iframe's tool) then held
+    every thread and a launch stalled for seconds."""
 
     def handle_quit(self, sig: int, frame: Any) -> None:
         self.handle_exit(sig, frame)
+
+    def accept(self, listener: Any) -> None:
+        pending = getattr(self, "pending_conns", None)
+        on_readable = getattr(self, "on_pending_socket_readable", None)
+        if pending is None or on_readable is None:  # another gunicorn: its own way
+            super().accept(listener)
+            return
+        try:
+            client_sock, client_addr = listener.accept()
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self.nr_conns += 1
+        conn = TConn(self.cfg, client_sock, client_addr, listener.getsockname())
+        conn.sock.setblocking(False)
+        conn.timeout = time.monotonic() + max(self.cfg.keepalive, 5)
+        pending.append(conn)
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(on_readable, conn))
 
 
 class _Application(BaseApplication):
@@ -44,6 +72,9 @@ class _Application(BaseApplication):
 def run_gunicorn(
     factory: Callable[[], Any], *, bind: str, workers: int, log_level: str = "info", **extra: Any
 ) -> None:
+    """Serve with threaded workers: a browser's idle keep-alive connections wait in the worker's
+    poller instead of holding a synchronous worker until its timeout (seen in Moodle's iframe:
+    50-60 s per launch with sync workers served directly)."""
     options: dict[str, Any] = {
         "bind": bind,
         "workers": workers,
@@ -55,7 +86,9 @@ def run_gunicorn(
         "graceful_timeout": 10,
         "timeout": 60,
         "preload_app": False,
-        "worker_class": "steun_lti.plumbing.server.GracefulSyncWorker",
+        "worker_class": "steun_lti.plumbing.server.GracefulThreadWorker",
+        "threads": 8,
+        "keepalive": 5,
         **extra,
     }
     _Application(factory, options).run()

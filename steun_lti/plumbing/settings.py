@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(default=3, description="gunicorn worker processes for `steun serve`.")
+    threads: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Threads per worker for `steun serve` (gthread: an idle keep-alive connection "
+        "never holds a worker).",
+    )
     debug: bool = False
     demo_mode: bool = Field(
         default=False,

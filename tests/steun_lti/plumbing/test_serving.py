@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -82,6 +83,31 @@ def test_serve_runs_gunicorn_workers_and_answers_healthz(env: dict[str, str]) ->
         out = stop(proc, signal.SIGTERM)
     assert "Booting worker" in out  # gunicorn, not the development server
     assert proc.returncode == 0
+
+
+@pytest.mark.slow
+def test_idle_connections_never_block_a_request(env: dict[str, str]) -> None:
+    """Browsers open keep-alive connections and may never use them (seen in Moodle's iframe).
+
+    With synchronous workers each idle connection held a worker until the 60 s worker timeout;
+    gunicorn 27's threads each wait 5 s for a new connection's first bytes, so 24 idle ones kept a
+    worker's 8 threads busy for 15 s. Here a page answers while they stay open."""
+    proc = start(["serve", "--workers", "1"], env)
+    idle: list[socket.socket] = []
+    try:
+        wait_for(f"{env['STEUN_BASE_URL']}/healthz", proc)
+        port = int(env["STEUN_PORT"])
+        for _ in range(24):  # three times the worker's 8 threads
+            idle.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        # half-sent requests too: a client that stalls mid-request
+        for conn in idle[:4]:
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        response = requests.get(f"{env['STEUN_BASE_URL']}/lti/", timeout=12)
+        assert response.status_code == 200
+    finally:
+        for conn in idle:
+            conn.close()
+        stop(proc, signal.SIGTERM)
 
 
 @pytest.mark.slow
