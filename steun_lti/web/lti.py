@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import secrets
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import (
     Blueprint,
@@ -92,6 +92,8 @@ def login() -> ResponseReturnValue:
             render_template(
                 "lti/login.html",
                 auth_url=start.auth_url,
+                auth_action=urlunsplit(urlsplit(start.auth_url)._replace(query="", fragment="")),
+                auth_fields=parse_qsl(urlsplit(start.auth_url).query, keep_blank_values=True),
                 state=start.state,
                 secret=secret,
                 storage_target=start.storage_target,

@@ -138,3 +138,31 @@ def test_expired_states_and_launches_are_purged(tool: Tool) -> None:
         flow.purge_expired(session)
         assert session.scalars(select(LtiLaunch)).all() == []
         assert session.scalars(select(LtiLoginState)).all() == []
+
+
+def test_login_continues_without_scripts_through_a_form(tool: Tool) -> None:
+    """Some LMS proxies and script-less clients: the login page is a form with a visible button."""
+    import html
+    import re
+    from urllib.parse import urlencode
+
+    http = tool.browser()
+    hint = tool.platform.prepare(LaunchSpec())
+    page = http.post(
+        tool.url + "/lti/login", data=tool.platform.login_params(hint), allow_redirects=False
+    )
+    assert page.status_code == 200
+    form = re.search(
+        r'<form id="steun-continue-form" method="get" action="([^"]+)">(.*?)</form>',
+        page.text,
+        re.S,
+    )
+    assert form, page.text[:800]
+    assert 'id="steun-continue"' in form.group(2)  # the button a person can press
+    fields = [
+        (html.unescape(name), html.unescape(value))
+        for name, value in re.findall(r'name="([^"]+)" value="([^"]*)"', form.group(2))
+    ]
+    action = html.unescape(form.group(1))
+    launch = tool.post_launch(http, tool.authorize(action + "?" + urlencode(fields)))
+    assert launch.status_code == 303, launch.text[:500]

@@ -7,6 +7,8 @@ var steunLti = (function () {
   function show(id) {
     var wait = document.getElementById('steun-wait');
     if (wait) { wait.hidden = true; }
+    var form = document.getElementById('steun-continue-form');
+    if (form && id === 'steun-newwindow') { form.hidden = true; }
     document.getElementById(id).hidden = false;
   }
 
@@ -55,7 +57,10 @@ var steunLti = (function () {
   }
 
   function login(cfg) {
-    function go() { window.location.replace(cfg.auth_url); }
+    function go() {
+      var form = document.getElementById('steun-continue-form');
+      if (form) { form.submit(); } else { window.location.replace(cfg.auth_url); }
+    }
     if (window.top === window.self || cookiesWork(cfg.secure)) { go(); return; }
     var frame = storageFrame(cfg.storage_target);
     if (!frame) { show('steun-newwindow'); return; }
