@@ -2,7 +2,7 @@
 
 It wraps the test suite's fake LTI 1.3 platform (which signs real RS256 id_tokens, answers the
 OIDC, OAuth2, AGS and Dynamic Registration endpoints) and adds the pages a newcomer clicks through:
-a course page with launch buttons (teacher 1, teacher 2, a child's session, an admin placing items
+a course page with launch buttons (teacher 1, teacher 2, teacher 3 enrolled as a student, an admin placing items
 by Deep Linking), the gradebook with the AGS scores that came back, a SCORM player for the built
 course package (scorm-again as the LMS API in the page), and a researcher's view of the embedded
 LRS with the export and report.

@@ -32,7 +32,11 @@ USERS = {
         DemoUser("leerkracht-1", "demo-leerkracht-1", "Leerkracht 1", "Teacher 1", (INSTRUCTOR,)),
         DemoUser("leerkracht-2", "demo-leerkracht-2", "Leerkracht 2", "Teacher 2", (INSTRUCTOR,)),
         DemoUser(
-            "leerling", "demo-leerling-1", "Sessie van een kind", "A child's session", (LEARNER,)
+            "leerling",
+            "demo-leerkracht-3",
+            "Leerkracht 3 (cursist)",
+            "Teacher 3 (enrolled as a student)",
+            (LEARNER,),
         ),
         DemoUser(
             "beheerder",
