@@ -103,6 +103,7 @@ def serve(
 
 def _mount_groups() -> None:
     """The command groups, one module each."""
+    from steun_lti.cli.grades import grades
     from steun_lti.cli.instruments import instruments
     from steun_lti.cli.lrs import lrs
     from steun_lti.cli.platforms import keys, platform
@@ -113,6 +114,7 @@ def _mount_groups() -> None:
     mount_records(main)
     main.add_command(platform)
     main.add_command(keys)
+    main.add_command(grades)
 
 
 _mount_groups()

@@ -142,11 +142,53 @@ def deep_linking_response_jwt(
 
 
 class ServiceError(Exception):
-    """A call to the platform's services failed; ``status`` is the HTTP status when there was one."""
+    """A call to the platform's services failed; ``status`` is the HTTP status when there was one.
 
-    def __init__(self, reason: str, status: int | None = None) -> None:
+    ``stage`` is ``"token"`` when the access token could not be had, ``"service"`` when the call
+    itself failed; ``excerpt`` is a short piece of the platform's answer with tokens blanked out.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        status: int | None = None,
+        *,
+        stage: str = "service",
+        excerpt: str = "",
+    ) -> None:
         super().__init__(reason)
         self.status = status
+        self.stage = stage
+        self.excerpt = excerpt
+
+
+_TOKENISH = re.compile(
+    r"eyJ[\w-]+\.[\w-]+\.[\w-]*"  # a JWT
+    r"|(?i:bearer)\s+\S+"
+    r"|(?i:\"?(?:access_token|client_assertion|id_token)\"?\s*[:=]\s*\"?)[^\s\",&}]+"
+)
+EXCERPT_CHARS = 160
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """A short, single-line piece of a platform's answer, with anything token-like blanked out."""
+    flat = " ".join(text.split())
+    return _TOKENISH.sub("[…]", flat)[:limit]
+
+
+def _service_error(exc: Exception, stage: str) -> ServiceError:
+    if isinstance(exc, LtiServiceException):
+        status = exc.response.status_code
+        body = excerpt(exc.response.text or "")
+        return ServiceError(
+            f"HTTP {status}: {body}" if body else f"HTTP {status}",
+            status,
+            stage=stage,
+            excerpt=body,
+        )
+    if isinstance(exc, LtiException):
+        return ServiceError(excerpt(str(exc)), stage=stage)
+    return ServiceError(type(exc).__name__, stage=stage)  # requests errors: the kind only
 
 
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
@@ -213,14 +255,14 @@ class AgsClient:
         return bool(self.lineitems) and LINEITEM_SCOPE in self.scopes
 
     def _call(self, url: str, **kwargs: Any) -> Any:
+        try:  # the token first (pylti1p3 keeps it), so its failures can be told apart
+            self._connector.get_access_token(self.scopes)
+        except Exception as exc:  # requests errors surface untyped from pylti1p3
+            raise _service_error(exc, "token") from exc
         try:
             return self._connector.make_service_request(self.scopes, url, **kwargs)
-        except LtiServiceException as exc:
-            raise ServiceError(str(exc)[:200], exc.response.status_code) from exc
-        except LtiException as exc:
-            raise ServiceError(str(exc)[:200]) from exc
-        except Exception as exc:  # requests errors surface untyped from pylti1p3
-            raise ServiceError(type(exc).__name__) from exc
+        except Exception as exc:
+            raise _service_error(exc, "service") from exc
 
     def find_lineitem(self, wanted: LineItemWanted) -> str | None:
         """The URL of the line item of ``wanted``'s resource link and tag, if the platform has one.
@@ -274,9 +316,18 @@ class AgsClient:
         return str(body["id"])
 
     def post_score(
-        self, lineitem_url: str, user_id: str, *, given: float = 1, maximum: float = 1
+        self,
+        lineitem_url: str,
+        user_id: str,
+        *,
+        given: float = 1,
+        maximum: float = 1,
+        timestamp: datetime | None = None,
     ) -> None:
-        """Send a score for ``user_id``: Completed at ``given == maximum``, always FullyGraded."""
+        """Send a score for ``user_id``: Completed at ``given == maximum``, always FullyGraded.
+
+        ``timestamp`` is when the state arose (default: now); a platform keeps the newest one.
+        """
         if SCORE_SCOPE not in self.scopes:
             raise ServiceError("the platform did not grant the score scope")
         grade = (
@@ -287,7 +338,10 @@ class AgsClient:
             .set_grading_progress("FullyGraded")
             .set_user_id(user_id)
             .set_timestamp(
-                datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+                (timestamp or datetime.now(UTC))
+                .astimezone(UTC)
+                .isoformat(timespec="milliseconds")
+                .replace("+00:00", "Z")
             )
         )
         url = AssignmentsGradesService._add_url_path_ending(lineitem_url, "scores")

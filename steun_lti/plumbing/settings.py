@@ -124,6 +124,12 @@ class Settings(BaseSettings):
         description="Course relay: requests a client address may send at once before the "
         "average rate applies.",
     )
+    grades_retention_days: float = Field(
+        default=30,
+        gt=0,
+        description="Days a gradebook score the LMS has not taken (refused or unreachable) keeps "
+        "the sealed LMS user id; then it is given up and the id wiped.",
+    )
     instruments_dir: Path | None = Field(
         default=None, description="Folder with private (licensed) instrument definitions."
     )

@@ -205,4 +205,13 @@ def app_with_sender(app: Flask) -> Flask:
     background.start()
     app.extensions["steun.outbox_sender"] = background
     atexit.register(background.stop)
+    # The gradebook's score queue has its own thread (steun_lti/lti/ags.py).
+    from steun_lti.lti.ags import start_background_sender
+    from steun_lti.lti.service import EXTENSION
+
+    scores = start_background_sender(
+        database, app.extensions[EXTENSION], retention_days=settings.grades_retention_days
+    )
+    app.extensions["steun.score_sender"] = scores
+    atexit.register(scores.stop)
     return app

@@ -1,4 +1,9 @@
-"""``/healthz``: the version, and whether the database and the LRS are reachable."""
+"""``/healthz``: the version, whether the database and the LRS are reachable, the gradebook queue.
+
+Scores waiting for or refused by an LMS are counted (``grades``) but leave ``status`` "ok": the
+service itself works, answers are safe, and a refusal is the LMS's setting, not an outage
+(``steun grades status`` tells the operator what to fix).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import requests
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
+from steun_lti.lti import score_queue
 from steun_lti.plumbing.db import get_database
 from steun_lti.plumbing.settings import get_settings
 
@@ -35,5 +41,19 @@ def healthz() -> ResponseReturnValue:
         "version": current_app.config["STEUN_VERSION"],
         "database": database_ok,
         "lrs": lrs_ok,
+        "grades": grades_counts() if database_ok else None,
     }
     return jsonify(body), 200
+
+
+def grades_counts() -> dict[str, int] | None:
+    """Scores waiting for the LMS (pending, being sent) and refused by it; None on trouble."""
+    try:
+        with get_database().session() as session:
+            found = score_queue.counts(session)
+    except Exception:
+        return None
+    return {
+        "pending": found[score_queue.PENDING] + found[score_queue.SENDING],
+        "refused": found[score_queue.REFUSED],
+    }

@@ -162,6 +162,12 @@ class FakePlatform:
         self.lineitems_page_size: int | None = None  # page line item lists (Link rel="next")
         self.lineitems_filtered = True  # False: ignore the query filters, as some LMSs do
         self.on_lineitem_create: Callable[[], None] | None = None  # runs before a POST lineitems
+        # Faults of the gradebook: refuse scores of these users with this status (Moodle: 400 for
+        # users outside its graded roles), or answer every score POST / token request with a
+        # status (503: the LMS is down for a while) until set back to None.
+        self.refuse_scores: dict[str, int] = {}
+        self.scores_down: int | None = None
+        self.token_down: int | None = None
         self.deep_link_responses: list[dict[str, Any]] = []
         self.registrations: list[dict[str, Any]] = []
         self.access_tokens: dict[str, str] = {}  # token -> scope
@@ -374,6 +380,8 @@ class FakePlatform:
         if path == "/auth":
             return self.authorize(request)
         if path == "/token" and request.method == "POST":
+            if self.token_down is not None:
+                raise PlatformRefusal("token service unavailable", self.token_down)
             return self.token(request)
         if path.startswith("/course/"):
             return self.course(path.removeprefix("/course/"), request.args.get("storage") != "no")
@@ -496,10 +504,15 @@ class FakePlatform:
                 "application/vnd.ims.lis.v1.score+json"
             ):
                 raise PlatformRefusal("wrong content type", 415)
+            if self.scores_down is not None:
+                raise PlatformRefusal("gradebook unavailable", self.scores_down)
             item = url.removesuffix("/scores")
             if item not in self.lineitems:
                 raise PlatformRefusal("no such line item", 404)
             score = json.loads(request.get_data())
+            refusal = self.refuse_scores.get(str(score.get("userId")))
+            if refusal is not None:
+                raise PlatformRefusal("user is not in a graded role of this course", refusal)
             score["lineitem"] = item
             with self._lock:
                 self.scores.append(score)

@@ -6,6 +6,7 @@ from alembic import context
 
 # Every module that defines tables, so Base.metadata knows them all.
 import steun_lti.lti.models
+import steun_lti.lti.score_queue
 import steun_lti.plumbing.audit
 import steun_lti.plumbing.ratelimit
 import steun_lti.records.outbox

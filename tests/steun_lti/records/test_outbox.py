@@ -224,5 +224,7 @@ def test_the_serve_worker_thread_delivers(sqlite_app: Flask, fake_lrs: FakeLrs) 
             time.sleep(0.05)  # polling the outcome, not synchronising
     finally:
         background.stop()
+        sqlite_app.extensions["steun.score_sender"].stop()  # the gradebook's thread, idle here
     assert len(fake_lrs.stored) == 5
     assert not background.thread.is_alive()
+    assert not sqlite_app.extensions["steun.score_sender"].thread.is_alive()
