@@ -330,6 +330,9 @@ class AgsClient:
         """
         if SCORE_SCOPE not in self.scopes:
             raise ServiceError("the platform did not grant the score scope")
+        # Whole numbers as integers (1, not 1.0), as before the scores were queued in a float column.
+        given = int(given) if float(given).is_integer() else given
+        maximum = int(maximum) if float(maximum).is_integer() else maximum
         grade = (
             Grade()
             .set_score_given(given)

@@ -84,16 +84,16 @@ def test_failed_launch_never_borrows_an_earlier_launch_return_url(tool: Tool) ->
 
 
 def test_error_in_the_tool_after_launch_links_back(tool: Tool) -> None:
-    """A learner opening a teacher's page: 403, with the way back to the course."""
+    """A learner opening a page for the course's staff: 403, with the way back to the course."""
     response = tool.launch(LaunchSpec(roles=[LEARNER], return_url="https://lms.example/c/9"))
     assert response.status_code == 303
-    page = response.http.get(tool.url + "/lti/teacher", headers={"Accept": "text/html"})
+    page = response.http.get(tool.url + "/study/course", headers={"Accept": "text/html"})
     assert page.status_code == 403
     link = return_link(page.text)
     assert link is not None and link.startswith("https://lms.example/c/9?")
     query = parse_qs(urlsplit(link).query)
     assert query["lti_errormsg"] == ["Geen toegang / Forbidden"]
-    assert query["lti_errorlog"] == ["HTTP 403 lti.teacher_home"]
+    assert query["lti_errorlog"] == ["HTTP 403 teacher.overview"]
 
 
 def test_deep_link_refusal_links_back(tool: Tool) -> None:
@@ -112,7 +112,7 @@ def test_deep_link_refusal_links_back(tool: Tool) -> None:
 
 def test_without_return_url_no_link(tool: Tool) -> None:
     response = tool.launch(LaunchSpec(roles=[LEARNER]))
-    page = response.http.get(tool.url + "/lti/teacher", headers={"Accept": "text/html"})
+    page = response.http.get(tool.url + "/study/course", headers={"Accept": "text/html"})
     assert page.status_code == 403 and return_link(page.text) is None
 
 
