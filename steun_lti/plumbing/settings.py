@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -55,6 +55,14 @@ class Settings(BaseSettings):
         default=Path("var"),
         description="Holds the SQLite files and the keys and secrets generated on first start.",
     )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        """Relative to the directory Steun starts in, made absolute at once: Flask resolves a
+        relative folder against the package instead, so ``var`` served 404s (issue 17)."""
+        return value.expanduser().absolute()
+
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of the tool's database; default: SQLite steun.sqlite3 in data_dir.",

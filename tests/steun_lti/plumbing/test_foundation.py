@@ -109,3 +109,12 @@ def test_generated_secrets_never_look_like_command_line_options() -> None:
     from steun_lti.plumbing.secrets import cli_safe_token
 
     assert not any(cli_safe_token(12).startswith("-") for _ in range(2000))
+
+
+def test_a_relative_data_dir_is_made_absolute_against_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Flask's send_from_directory resolved ``./var`` against the package: the demo's 404s."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STEUN_DATA_DIR", "var")
+    assert load_settings().data_dir == tmp_path / "var"
