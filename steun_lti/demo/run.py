@@ -205,7 +205,7 @@ def print_plan(settings: Settings, lms_url: str) -> None:
         "          (LTI Deep Linking); each wave gets a gradebook column;",
         '       b. "Open als leerkracht 1" next to a placed wave: consent, add a child,',
         "          answer the questionnaires (every answer is saved at once);",
-        '       c. "Open als kind (Learner)": what a pupil launching Steun sees.',
+        '       c. "Open als leerkracht 3 (cursist / Learner)": a teacher enrolled as a student takes part too.',
         f"  2. {lms_url}/cursus      the course package playing in a SCORM player;",
         f"  3. {lms_url}/cijfers     the gradebook: completion sent back by the tool (AGS);",
         f"  4. {lms_url}/onderzoek   the researcher: statements in the LRS, export, report.",
