@@ -9,7 +9,9 @@ MOODLE_HOST="${MOODLE_HOST:-moodle.school.test}"
 STEUN_HOST_NAME="${STEUN_HOST_NAME:-steun.tool.test}"
 MOODLE_HTTPS_PORT="${MOODLE_HTTPS_PORT:-18443}"
 STEUN_HTTPS_PORT="${STEUN_HTTPS_PORT:-19443}"
-MOODLE_PHP_PORT="${MOODLE_PHP_PORT:-18480}"
+# php -S listens on another loopback address with the SAME port as Moodle's https URL: Moodle
+# compares the port it is served on with its wwwroot and does not read X-Forwarded-Port.
+MOODLE_PHP_ADDR="${MOODLE_PHP_ADDR:-127.0.0.2}"
 MOODLE_PG_PORT="${MOODLE_PG_PORT:-55480}"
 STEUN_APP_PORT="${STEUN_APP_PORT:-18000}"
 STEUN_LRS_PORT="${STEUN_LRS_PORT:-18300}"

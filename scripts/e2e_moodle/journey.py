@@ -448,16 +448,24 @@ def step_activate(step: Step) -> None:
     R.note(f"tool config as registered: {interesting}")
     # The course's External tools page: "Show in activity chooser".
     page.goto(f"{MOODLE}/mod/lti/coursetools.php?id={STATE['course']}")
-    toggle = page.locator(f"#showinactivitychooser-toggle-{STATE['typeid']}")
-    toggle.wait_for(timeout=30000)
-    if not toggle.is_checked():
-        toggle.click(force=True)
-        deadline = time.time() + 20
-        while time.time() < deadline and not sql(
+    def shown_now() -> bool:
+        return bool(sql(
             "SELECT 1 FROM mdl_lti_coursevisible WHERE typeid=%s AND courseid=%s AND coursevisible=2",
             STATE["typeid"], STATE["course"],
-        ):
+        ))
+
+    for _attempt in range(3):
+        page.wait_for_load_state("networkidle")
+        toggle = page.locator(f"#showinactivitychooser-toggle-{STATE['typeid']}")
+        toggle.wait_for(timeout=30000)
+        if not toggle.is_checked():
+            toggle.click()
+        deadline = time.time() + 10
+        while time.time() < deadline and not shown_now():
             time.sleep(0.5)
+        if shown_now():
+            break
+        page.reload()
     R.shot(page, "course tools shown in chooser")
     shown = sql(
         "SELECT coursevisible FROM mdl_lti_coursevisible WHERE typeid=%s AND courseid=%s",

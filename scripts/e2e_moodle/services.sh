@@ -42,11 +42,13 @@ wait_url() {  # url, seconds
 
 start_all() {
   start_pg
-  spawn moodle-php env PHP_CLI_SERVER_WORKERS=4 php -S "127.0.0.1:$MOODLE_PHP_PORT" -t "$MOODLE_DIR"
+  spawn moodle-php env PHP_CLI_SERVER_WORKERS=4 php -S "$MOODLE_PHP_ADDR:$MOODLE_HTTPS_PORT" -t "$MOODLE_DIR"
   spawn caddy env XDG_DATA_HOME="$E2E_VAR/caddy" XDG_CONFIG_HOME="$E2E_VAR/caddy" HOME="$E2E_VAR/caddy" \
     caddy run --config "$E2E_VAR/caddy/Caddyfile" --adapter caddyfile
   steun_env
-  mkdir -p "$STEUN_DATA"
+  mkdir -p "$STEUN_DATA" "$E2E_VAR/steun-home"
+  # gunicorn 27 puts a control socket in $HOME/.gunicorn/: give this check's servers their own.
+  export HOME="$E2E_VAR/steun-home"
   spawn steun-lrs "$VENV_BIN/steun" lrs serve
   wait_url "http://127.0.0.1:$STEUN_LRS_PORT/" 60  # first: it creates the shared secrets
   if [ -n "${E2E_STEUN_WORKER_CLASS:-}" ]; then

@@ -110,13 +110,14 @@ cat >"$E2E_VAR/caddy/Caddyfile" <<CADDY
 {
 	admin off
 	auto_https disable_redirects
-	persist_config off
 }
 https://$MOODLE_HOST:$MOODLE_HTTPS_PORT {
+	bind 127.0.0.1
 	tls $TLS_DIR/server.crt $TLS_DIR/server.key
-	reverse_proxy 127.0.0.1:$MOODLE_PHP_PORT
+	reverse_proxy $MOODLE_PHP_ADDR:$MOODLE_HTTPS_PORT
 }
 https://$STEUN_HOST_NAME:$STEUN_HTTPS_PORT {
+	bind 127.0.0.1
 	tls $TLS_DIR/server.crt $TLS_DIR/server.key
 	reverse_proxy 127.0.0.1:$STEUN_APP_PORT {
 		header_up X-Forwarded-Port $STEUN_HTTPS_PORT
