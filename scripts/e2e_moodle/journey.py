@@ -207,6 +207,18 @@ def short_claims(claims: dict[str, Any]) -> dict[str, Any]:
     return keep
 
 
+def where(request: Any) -> str:
+    """In which browsing context a request was made: Moodle's iframe or a window of its own."""
+    try:
+        frame = request.frame
+        kind = "iframe" if frame.parent_frame is not None else "top-level"
+        pages = frame.page.context.pages
+        window = "the person's tab" if frame.page == pages[0] else "a new window"
+        return f"{kind} in {window}"
+    except Exception:
+        return "?"
+
+
 @dataclass
 class Traffic:
     """What the browser sent to and got from Steun (the LTI messages, cookies, relay calls)."""
@@ -217,12 +229,36 @@ class Traffic:
     relay: list[str] = field(default_factory=list)
     dl_responses: list[dict[str, Any]] = field(default_factory=list)
     popups: list[str] = field(default_factory=list)
+    popup_pages: list[Any] = field(default_factory=list)
+    context: Any = None
     timeline: list[tuple[float, str]] = field(default_factory=list)
 
     def attach(self, context: Any) -> None:
         context.on("request", self.on_request)
         context.on("response", self.on_response)
-        context.on("page", lambda p: self.popups.append(p.url or "(blank)"))
+        context.on("page", self.on_page)
+        self.context = context
+
+    def on_page(self, page: Any) -> None:
+        if len(self.context.pages) > 1:  # the first page is the person's own tab
+            self.popups.append(page.url or "about:blank")
+            self.popup_pages.append(page)
+
+    def popup_report(self) -> list[str]:
+        found = []
+        for page in self.popup_pages:
+            try:
+                page.wait_for_load_state("domcontentloaded", timeout=10000)
+                text = page.evaluate("document.body ? document.body.innerText : ''")
+            except Exception as exc:
+                text = f"({type(exc).__name__})"
+            opener = "?"
+            try:
+                opener = page.evaluate("window.opener ? 'has opener' : 'no opener'")
+            except Exception:
+                pass
+            found.append(f"{page.url.split('?')[0]} [{opener}]: {text.strip()[:200]!r}")
+        return found
 
     def on_request(self, request: Any) -> None:
         url = request.url
@@ -238,7 +274,9 @@ class Traffic:
             from urllib.parse import unquote_plus
 
             token = unquote_plus(form.get("id_token", ""))
-            self.launches.append({"at": time.time(), "claims": short_claims(jwt_claims(token))})
+            self.launches.append(
+                {"at": time.time(), "where": where(request), "claims": short_claims(jwt_claims(token))}
+            )
         elif url.startswith(STEUN + "/lti/login"):
             from urllib.parse import parse_qs, urlsplit
 
@@ -247,6 +285,7 @@ class Traffic:
                 {
                     "at": time.time(),
                     "method": request.method,
+                    "where": where(request),
                     "params": sorted(params),
                     "lti_storage_target": params.get("lti_storage_target", [None])[0],
                     "target_link_uri": params.get("target_link_uri", [None])[0],
@@ -279,12 +318,17 @@ class Traffic:
 
 
 def login(page: Page, username: str, password: str) -> None:
-    page.goto(f"{MOODLE}/login/index.php")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("#loginbtn")
-    page.wait_for_load_state("domcontentloaded")
-    check("login/index.php" not in page.url, f"Moodle login as {username} failed ({page.url})")
+    for attempt in (1, 2):
+        page.goto(f"{MOODLE}/login/index.php")
+        page.fill("#username", username)
+        page.fill("#password", password)
+        with page.expect_navigation():
+            page.click("#loginbtn")
+        page.wait_for_load_state("domcontentloaded")
+        if "login/index.php" not in page.url:
+            return
+        R.note(f"Moodle login as {username}, attempt {attempt}: back on {page.url.replace(MOODLE, '')}")
+    raise StepFailed(f"Moodle login as {username} failed ({page.url})")
 
 
 def frame_of(page: Page, selector: str, timeout: float = 30) -> Frame:
@@ -332,8 +376,10 @@ def steun_outcome(frame: Frame, deadline: float) -> tuple[str, str]:
                     return what, url
             if text.strip():
                 return "other: " + text.strip()[:160].replace("\n", " "), url
-        elif url.startswith(MOODLE) and text.strip() and "launch.php" not in url:
-            return "moodle page: " + text.strip()[:200].replace("\n", " "), url
+        elif url.startswith(MOODLE) and "contentitem_return.php" in url and text.strip():
+            return "moodle return page: " + text.strip()[:300].replace("\n", " "), url
+        elif url.startswith(MOODLE) and re.search(r"(?i)error|exception|invalid", text):
+            return "moodle page: " + text.strip()[:300].replace("\n", " "), url
         time.sleep(0.25)
     return "timeout", frame.url
 
@@ -490,21 +536,25 @@ def step_deep_link(step: Step, browser: Any) -> None:
     try:
         switch = page.locator("input[name=setmode]")
         if switch.count() and not switch.is_checked():
-            switch.click()
-            page.wait_for_load_state("domcontentloaded")
-        page.locator("#section-1 button", has_text=re.compile("Add content|Add an activity")).first.click(timeout=15000)
-        opt = page.get_by_role("menuitem", name=re.compile("Activity or resource"))
-        if opt.count():
-            opt.first.click()
+            with page.expect_navigation():
+                switch.click()
+        page.wait_for_load_state("networkidle")
+        # The section's "Add content" menu → "Activity or resource" opens the activity chooser.
+        item = page.locator("#section-1 button[data-action=open-chooser]:not([data-beforemod])").first
+        toggle_id = item.evaluate("b => b.closest('.dropdown-menu').getAttribute('aria-labelledby')")
+        page.locator(f"[id='{toggle_id}']").click()
+        item.click()
         chooser = page.locator(".modal-dialog", has_text="Steun")
         chooser.wait_for(timeout=20000)
         R.shot(page, "activity chooser")
-        chooser.locator("a", has_text="Steun").first.click()
+        option = chooser.locator("[data-region=chooser-option-container]", has_text="Steun").first
+        option.locator("a").first.click()
         page.wait_for_url("**/course/modedit.php**", timeout=30000)
         reached_form = True
         R.note("activity chooser → Steun → activity form (course/modedit.php)")
     except Exception as exc:
-        R.note(f"activity chooser not usable by the driver ({type(exc).__name__}); opening the same form by its URL")
+        R.shot(page, "activity chooser problem")
+        R.note(f"activity chooser not usable by the driver ({type(exc).__name__}: {str(exc)[:300]}); opening the same form by its URL")
     if not reached_form:
         page.goto(
             f"{MOODLE}/course/modedit.php?add=lti&typeid={STATE['typeid']}&type=&course={course}&section=1&return=0&sr=0"
@@ -519,11 +569,11 @@ def step_deep_link(step: Step, browser: Any) -> None:
     R.shot(page, "select content dialog")
     R.note(f"Select content: Steun showed '{what}' in Moodle's dialog iframe after {STATE['dl_launch_seconds']} s ({url.split('?')[0]})")
     for login_ in traffic.logins:
-        R.note(f"OIDC login initiation ({login_['method']}): params {login_['params']}; lti_storage_target={login_['lti_storage_target']!r}")
+        R.note(f"OIDC login initiation ({login_['method']}, {login_['where']}): params {login_['params']}; lti_storage_target={login_['lti_storage_target']!r}")
     for launch in traffic.launches:
-        R.note("deep-linking request claims: " + json.dumps(launch["claims"], sort_keys=True)[:1500])
+        R.note(f"deep-linking request ({launch['where']}) claims: " + json.dumps(launch["claims"], sort_keys=True)[:2500])
     if traffic.popups:
-        R.note(f"new windows opened: {traffic.popups}")
+        R.note(f"new windows opened: {traffic.popups}; now: {traffic.popup_report()}")
     check(what == "picker", f"the Deep Linking picker did not appear in the dialog: {what}")
     boxes = frame.locator("input[name=item]")
     offers = []
@@ -550,8 +600,10 @@ def step_deep_link(step: Step, browser: Any) -> None:
     if dialog_open:
         text = frame_text(frame)
         raise StepFailed(f"Moodle's dialog did not close after Place; it shows: {text[:300]!r} ({frame.url.split('?')[0]})")
+    R.shot(page, "form with selected items")
     page.locator("#id_submitbutton2").click()
-    page.wait_for_load_state("domcontentloaded")
+    page.wait_for_url(re.compile(r"/course/(view|section)\.php"), timeout=60000)
+    page.wait_for_load_state("networkidle")
     R.shot(page, "course after save")
     ltis = sql(
         "SELECT l.id, l.name, cm.id FROM mdl_lti l JOIN mdl_course_modules cm ON cm.instance=l.id "
@@ -563,6 +615,8 @@ def step_deep_link(step: Step, browser: Any) -> None:
         "WHERE gi.courseid=%s AND gi.itemmodule='lti'", course
     )
     R.note(f"Moodle activities: {ltis}")
+    R.note("mdl_lti (id, instructorchoiceacceptgrades, grade, instructorcustomparameters, launchcontainer): "
+           + str(sql("SELECT id, instructorchoiceacceptgrades, grade, instructorcustomparameters, launchcontainer FROM mdl_lti WHERE course=%s ORDER BY id", course)))
     R.note(f"grade items of those activities: {items}")
     STATE["ltis"] = ltis
     check(len(ltis) >= 2, f"expected the dashboard and wave items as activities, got {len(ltis)}")
@@ -693,13 +747,13 @@ def step_wave_launch(step: Step, browser: Any) -> None:
     R.shot(page, "wave in iframe")
     R.note(f"wave activity '{wave[1]}' (cmid {wave[2]}): Steun showed '{what}' inside Moodle's iframe after {seconds} s ({url.split('?')[0]})")
     for login_ in traffic.logins[-2:]:
-        R.note(f"OIDC login initiation ({login_['method']}): params {login_['params']}; lti_storage_target={login_['lti_storage_target']!r}; target_link_uri={login_['target_link_uri']}")
+        R.note(f"OIDC login initiation ({login_['method']}, {login_['where']}): params {login_['params']}; lti_storage_target={login_['lti_storage_target']!r}; target_link_uri={login_['target_link_uri']}")
     if traffic.launches:
         claims = traffic.launches[-1]["claims"]
         STATE["participant_claims"] = claims
-        R.note("launch claims: " + json.dumps(claims, sort_keys=True)[:2500])
+        R.note(f"launch ({traffic.launches[-1]['where']}) claims: " + json.dumps(claims, sort_keys=True)[:2500])
     if traffic.popups:
-        R.note(f"new windows opened: {traffic.popups}")
+        R.note(f"new windows opened: {traffic.popups}; now: {traffic.popup_report()}")
     R.note("Set-Cookie from Steun: " + " || ".join(dict.fromkeys(traffic.set_cookies)))
     slow = steun_log_slow(since)
     if slow:
@@ -743,9 +797,9 @@ def answer_questionnaires(frame: Frame) -> int:
     return done
 
 
-def step_study(step: Step) -> None:
+def step_study(step: Step, who: str = "participant") -> None:
     """d. Consent, children, questionnaires inside the iframe."""
-    page = STATE["participant_context"].pages[0]
+    page = STATE[f"{who}_context"].pages[0]
     frame = frame_of(page, "#contentframe")
     if "Meedoen" in frame_text(frame):
         frame.get_by_label("Ik heb de informatiebrief gelezen").check()
@@ -768,9 +822,10 @@ def step_study(step: Step) -> None:
     check(n > 0, "no questionnaire could be filled in")
 
 
-def step_grades(step: Step) -> None:
+def step_grades(step: Step, username: str = "participant1") -> None:
     """e. The participant's gradebook row, from Moodle's database."""
-    uid = STATE["users"]["participant1"]
+    uid = STATE["users"][username]
+    time.sleep(3)  # the score is posted when the wave is handed in
     rows = sql(
         "SELECT gi.itemname, gi.itemmodule, gi.grademax, gg.rawgrade, gg.finalgrade, gg.feedback "
         "FROM mdl_grade_items gi LEFT JOIN mdl_grade_grades gg ON gg.itemid=gi.id AND gg.userid=%s "
@@ -783,7 +838,7 @@ def step_grades(step: Step) -> None:
     if ags:
         R.note("Steun log about grades: " + " || ".join(ags[-4:]))
     lti_graded = [r for r in rows if r[1] == "lti" and r[4] is not None]
-    check(lti_graded, "no grade from Steun in the participant's gradebook row")
+    check(lti_graded, f"no grade from Steun in the gradebook row of {username}")
 
 
 def step_export(step: Step) -> None:
@@ -834,8 +889,27 @@ def step_teacher_wave(step: Step) -> None:
     check(what in ("consent", "dashboard", "children"), f"the Instructor did not reach the study: {what}")
 
 
+def state_from_db() -> None:
+    """For a partial run (E2E_STEPS=...): what earlier steps of the last run left in Moodle."""
+    course = sql("SELECT id FROM mdl_course WHERE shortname='STEUN-PD'")
+    if course:
+        STATE["course"] = course[0][0]
+        STATE["users"] = dict(sql("SELECT username, id FROM mdl_user WHERE username LIKE 'participant%%' OR username='editingteacher'"))
+    types = sql("SELECT id FROM mdl_lti_types ORDER BY id DESC LIMIT 1")
+    if types:
+        STATE["typeid"] = types[0][0]
+    if course:
+        STATE["ltis"] = sql(
+            "SELECT l.id, l.name, cm.id FROM mdl_lti l JOIN mdl_course_modules cm ON cm.instance=l.id "
+            "JOIN mdl_modules m ON m.id=cm.module AND m.name='lti' WHERE l.course=%s ORDER BY l.id",
+            STATE["course"],
+        )
+
+
 def main() -> int:
     only = set(filter(None, ENV.get("E2E_STEPS", "").split(",")))
+    if only:
+        state_from_db()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path="/usr/bin/chromium",
@@ -853,11 +927,13 @@ def main() -> int:
             ("e-grades", "participant's gradebook row in Moodle's database has Steun's grade", step_grades, ("d-study",)),
             ("e-export", "`steun export`: one pseudonym joins course progress and questionnaire answers", step_export, ("d-scorm", "d-study")),
             ("x-instructor-wave", "control: the editing teacher (Instructor) opens the wave inside the iframe", step_teacher_wave, ("c-deep-link",)),
+            ("x-instructor-study", "control: the editing teacher consents, adds children, answers the questionnaires", lambda s: step_study(s, "teacher"), ("x-instructor-wave",)),
+            ("x-instructor-grade", "control: the editing teacher's gradebook row has Steun's grade", lambda s: step_grades(s, "editingteacher"), ("x-instructor-study",)),
         ]
         for key, title, fn, needs in steps:
             if only and key not in only:
                 continue
-            R.run(key, title, fn, needs)
+            R.run(key, title, fn, () if only else needs)
         timings = {k: STATE[k] for k in ("dl_launch_seconds", "wave_launch_seconds") if k in STATE}
         if timings:
             R.steps[-1].data["timings"] = timings
