@@ -763,6 +763,13 @@ def step_wave_launch(step: Step, browser: Any) -> None:
     check(what in ("consent", "dashboard", "children"), f"the participant did not reach the study: {what}")
 
 
+def nav_click(frame: Frame, locator: Any) -> None:
+    """Click something that loads a new page in the frame, and wait for that page."""
+    with frame.expect_navigation(timeout=LAUNCH_TIMEOUT * 1000):
+        locator.click()
+    frame.wait_for_load_state("domcontentloaded")
+
+
 def answer_questionnaires(frame: Frame) -> int:
     """Fill in every questionnaire the wave page offers (the middle option everywhere)."""
     done = 0
@@ -770,30 +777,26 @@ def answer_questionnaires(frame: Frame) -> int:
         start = frame.get_by_role("link", name=re.compile(r"^(Beginnen|Verder) –"))
         if start.count() == 0:
             break
-        start.first.click()
-        frame.wait_for_load_state("domcontentloaded")
-        for _page in range(20):
+        nav_click(frame, start.first)
+        for _page in range(30):
             groups = frame.evaluate(
                 "() => [...new Set([...document.querySelectorAll('input[type=radio]')].map(i => i.name))]"
             )
             for name in groups:
-                options = frame.locator(f"input[type=radio][name='{name}']")
                 if frame.locator(f"input[type=radio][name='{name}']:checked").count():
                     continue
+                options = frame.locator(f"input[type=radio][name='{name}']")
                 options.nth(options.count() // 2).check()
-                time.sleep(0.15)
+                time.sleep(0.1)
             review = frame.get_by_role("button", name="Antwoorden nakijken")
             if review.count():
-                review.click()
-                frame.wait_for_load_state("domcontentloaded")
-                frame.get_by_role("button", name="Inleveren").click()
-                frame.wait_for_load_state("domcontentloaded")
+                nav_click(frame, review)
+                nav_click(frame, frame.get_by_role("button", name="Inleveren"))
                 done += 1
                 break
             nxt = frame.get_by_role("button", name="Volgende")
             check(nxt.count(), f"no Volgende or review button on {frame.url}")
-            nxt.click()
-            frame.wait_for_load_state("domcontentloaded")
+            nav_click(frame, nxt)
     return done
 
 
@@ -801,24 +804,27 @@ def step_study(step: Step, who: str = "participant") -> None:
     """d. Consent, children, questionnaires inside the iframe."""
     page = STATE[f"{who}_context"].pages[0]
     frame = frame_of(page, "#contentframe")
-    if "Meedoen" in frame_text(frame):
+    if frame.get_by_role("button", name="Meedoen").count():
         frame.get_by_label("Ik heb de informatiebrief gelezen").check()
-        frame.get_by_role("button", name="Meedoen").click()
-        frame.wait_for_load_state("domcontentloaded")
-    R.shot(page, "after consent")
-    if "Leerling toevoegen" in frame_text(frame):
+        nav_click(frame, frame.get_by_role("button", name="Meedoen"))
+        R.shot(page, "after consent")
+        R.note(f"consent given; now on {frame.url.split('?')[0]}")
+    add_link = frame.get_by_role("link", name="Leerling toevoegen")
+    if add_link.count():
+        nav_click(frame, add_link.first)
+    if frame.get_by_role("button", name="Leerling toevoegen").count():
         frame.get_by_label("Armoede of geldzorgen thuis").check()
-        frame.get_by_role("button", name="Leerling toevoegen").click()
+        nav_click(frame, frame.get_by_role("button", name="Leerling toevoegen"))
         frame.get_by_role("heading", name="Leerling A").wait_for()
         frame.get_by_label("Verlies of ingrijpende gebeurtenis").check()
-        frame.get_by_role("button", name="Leerling toevoegen").click()
+        nav_click(frame, frame.get_by_role("button", name="Leerling toevoegen"))
         frame.get_by_role("heading", name="Leerling B").wait_for()
         R.shot(page, "children")
-        frame.get_by_role("link", name="Naar de vragenlijsten").click()
-        frame.wait_for_load_state("domcontentloaded")
+        R.note("two children added (Leerling A, Leerling B)")
+        nav_click(frame, frame.get_by_role("link", name="Naar de vragenlijsten"))
     n = answer_questionnaires(frame)
     R.shot(page, "wave done")
-    R.note(f"questionnaires handed in: {n}; page says: {frame_text(frame)[:200]!r}")
+    R.note(f"questionnaires handed in: {n}; page says: {frame_text(frame)[:300]!r}")
     check(n > 0, "no questionnaire could be filled in")
 
 
@@ -872,8 +878,14 @@ def step_export(step: Step) -> None:
     R.note(f"joined under one pseudonym: {sorted(both)}")
 
 
-def step_teacher_wave(step: Step) -> None:
+def step_teacher_wave(step: Step, browser: Any) -> None:
     """control: the editing teacher (Instructor) opens the same wave inside the iframe."""
+    if "teacher_context" not in STATE:  # a partial run
+        context = browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 1000})
+        STATE["teacher_traffic"] = Traffic()
+        STATE["teacher_traffic"].attach(context)
+        login(context.new_page(), "editingteacher", PASSWORD)
+        STATE["teacher_context"] = context
     context = STATE["teacher_context"]
     traffic: Traffic = STATE["teacher_traffic"]
     page = context.pages[0]
@@ -926,7 +938,7 @@ def main() -> int:
             ("d-study", "participant consents, adds children, answers the questionnaires", step_study, ("d-wave-iframe",)),
             ("e-grades", "participant's gradebook row in Moodle's database has Steun's grade", step_grades, ("d-study",)),
             ("e-export", "`steun export`: one pseudonym joins course progress and questionnaire answers", step_export, ("d-scorm", "d-study")),
-            ("x-instructor-wave", "control: the editing teacher (Instructor) opens the wave inside the iframe", step_teacher_wave, ("c-deep-link",)),
+            ("x-instructor-wave", "control: the editing teacher (Instructor) opens the wave inside the iframe", lambda s: step_teacher_wave(s, browser), ("c-deep-link",)),
             ("x-instructor-study", "control: the editing teacher consents, adds children, answers the questionnaires", lambda s: step_study(s, "teacher"), ("x-instructor-wave",)),
             ("x-instructor-grade", "control: the editing teacher's gradebook row has Steun's grade", lambda s: step_grades(s, "editingteacher"), ("x-instructor-study",)),
         ]
