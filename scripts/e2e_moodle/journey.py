@@ -849,33 +849,42 @@ def step_grades(step: Step, username: str = "participant1") -> None:
 
 def step_export(step: Step) -> None:
     """e. steun export: one pseudonym with both course progress and questionnaire answers."""
+    from steun_lti.learning_records import hmac_key
+    from steun_lti.settings import load_settings
+    from xapi.pseudonym import pseudonymise
+
     R.note(steun("outbox", "run", "--until-empty", check_rc=False).replace("\n", " | ")[-300:])
     out_dir = VAR / "export"
     if out_dir.exists():
         for f in out_dir.iterdir():
             if f.is_file():
                 f.unlink()
-    R.note(steun("export", str(out_dir)).replace("\n", " | ")[-500:])
+    R.note(steun("export", str(out_dir)).replace("\n", " | ")[-600:])
     tables: dict[str, list[dict[str, str]]] = {}
     for path in sorted(out_dir.glob("*.csv")):
         with path.open(newline="", encoding="utf-8") as fh:
             tables[path.name] = list(csv.DictReader(fh))
     R.note("files: " + ", ".join(f"{n} ({len(rows)} rows)" for n, rows in tables.items()))
-
-    def pseudonyms(rows: list[dict[str, str]]) -> set[str]:
-        found = set()
+    # The pseudonyms Steun gives participant1: from the LTI launch (sub = Moodle's user id) and
+    # from the course relay (the SCORM learner id = Moodle's username).
+    key = hmac_key(load_settings())
+    uid = STATE["users"]["participant1"]
+    by_sub = pseudonymise(key, MOODLE, str(uid))
+    by_username = pseudonymise(key, MOODLE, "participant1")
+    R.note(f"participant1: pseudonym of LTI sub {uid!r} = {by_sub}; of SCORM learner id 'participant1' = {by_username}")
+    hits: dict[str, dict[str, int]] = {by_sub: {}, by_username: {}}
+    for name, rows in tables.items():
         for row in rows:
-            for key, value in row.items():
-                if key and re.search(r"pseudonym|teacher|actor|person", key, re.I) and value:
-                    found.add(value)
-        return found
-
-    progress = set().union(*(pseudonyms(r) for n, r in tables.items() if "progress" in n)) if tables else set()
-    answers = set().union(*(pseudonyms(r) for n, r in tables.items() if "long" in n or "wide" in n)) if tables else set()
-    R.note(f"pseudonyms with course progress: {sorted(progress)[:6]}; with questionnaire answers: {sorted(answers)[:6]}")
-    both = progress & answers
-    check(both, "no pseudonym has both course progress and questionnaire answers")
-    R.note(f"joined under one pseudonym: {sorted(both)}")
+            for value in row.values():
+                if value in hits:
+                    hits[value][name] = hits[value].get(name, 0) + 1
+    R.note(f"rows with the LTI pseudonym: {hits[by_sub] or 'none'}; rows with the SCORM pseudonym: {hits[by_username] or 'none'}")
+    joined = [
+        p for p, found in hits.items()
+        if any("progress" in n for n in found) and any(("long" in n or "wide" in n) for n in found)
+    ]
+    check(joined, "no single pseudonym of participant1 has both course progress and questionnaire answers")
+    R.note(f"joined under one pseudonym: {joined}")
 
 
 def step_teacher_wave(step: Step, browser: Any) -> None:
@@ -936,11 +945,11 @@ def main() -> int:
             ("d-scorm", "participant (student) plays the SCORM course in Moodle's player (Enter, normal) to completion", lambda s: step_scorm(s, browser), ("b-fixtures",)),
             ("d-wave-iframe", "participant opens the wave activity inside Moodle's iframe (no new window)", lambda s: step_wave_launch(s, browser), ("c-deep-link",)),
             ("d-study", "participant consents, adds children, answers the questionnaires", step_study, ("d-wave-iframe",)),
-            ("e-grades", "participant's gradebook row in Moodle's database has Steun's grade", step_grades, ("d-study",)),
-            ("e-export", "`steun export`: one pseudonym joins course progress and questionnaire answers", step_export, ("d-scorm", "d-study")),
             ("x-instructor-wave", "control: the editing teacher (Instructor) opens the wave inside the iframe", lambda s: step_teacher_wave(s, browser), ("c-deep-link",)),
             ("x-instructor-study", "control: the editing teacher consents, adds children, answers the questionnaires", lambda s: step_study(s, "teacher"), ("x-instructor-wave",)),
             ("x-instructor-grade", "control: the editing teacher's gradebook row has Steun's grade", lambda s: step_grades(s, "editingteacher"), ("x-instructor-study",)),
+            ("e-grades", "participant's gradebook row in Moodle's database has Steun's grade", step_grades, ("d-study",)),
+            ("e-export", "`steun export`: one pseudonym joins course progress and questionnaire answers", step_export, ("d-scorm",)),
         ]
         for key, title, fn, needs in steps:
             if only and key not in only:
