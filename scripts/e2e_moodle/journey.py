@@ -318,8 +318,9 @@ class Traffic:
 
 
 def login(page: Page, username: str, password: str) -> None:
-    for attempt in (1, 2):
+    for attempt in (1, 2, 3):
         page.goto(f"{MOODLE}/login/index.php")
+        page.wait_for_load_state("networkidle")
         page.fill("#username", username)
         page.fill("#password", password)
         with page.expect_navigation():
@@ -327,7 +328,9 @@ def login(page: Page, username: str, password: str) -> None:
         page.wait_for_load_state("domcontentloaded")
         if "login/index.php" not in page.url:
             return
-        R.note(f"Moodle login as {username}, attempt {attempt}: back on {page.url.replace(MOODLE, '')}")
+        message = " / ".join(page.locator("#loginerrormessage, .alert").all_inner_texts())[:200]
+        R.note(f"Moodle login as {username}, attempt {attempt}: back on {page.url.replace(MOODLE, '')}: {message!r}")
+        R.shot(page, f"login {username} {attempt}")
     raise StepFailed(f"Moodle login as {username} failed ({page.url})")
 
 
@@ -527,8 +530,8 @@ def step_deep_link(step: Step, browser: Any) -> None:
     traffic = Traffic()
     traffic.attach(context)
     page = context.new_page()
-    STATE["teacher_context"], STATE["teacher_traffic"] = context, traffic
     login(page, "editingteacher", PASSWORD)
+    STATE["teacher_context"], STATE["teacher_traffic"] = context, traffic
     course = STATE["course"]
     page.goto(f"{MOODLE}/course/view.php?id={course}")
     # Edit mode on (the switch in the navigation bar), then the activity chooser of section 1.
@@ -542,7 +545,7 @@ def step_deep_link(step: Step, browser: Any) -> None:
         # The section's "Add content" menu → "Activity or resource" opens the activity chooser.
         item = page.locator("#section-1 button[data-action=open-chooser]:not([data-beforemod])").first
         toggle_id = item.evaluate("b => b.closest('.dropdown-menu').getAttribute('aria-labelledby')")
-        page.locator(f"[id='{toggle_id}']").click()
+        page.locator(f"[id='{toggle_id}']").click(force=True)
         item.click()
         chooser = page.locator(".modal-dialog", has_text="Steun")
         chooser.wait_for(timeout=20000)
@@ -682,8 +685,8 @@ def step_scorm(step: Step, browser: Any) -> None:
     traffic = Traffic()
     traffic.attach(context)
     page = context.new_page()
-    STATE["participant_context"], STATE["participant_traffic"] = context, traffic
     login(page, "participant1", PASSWORD)
+    STATE["participant_context"], STATE["participant_traffic"] = context, traffic
     page.goto(f"{MOODLE}/course/view.php?id={STATE['course']}")
     R.shot(page, "participant course page")
     page.get_by_role("link", name=re.compile("Cursus: Steun in het onderwijs")).first.click()
