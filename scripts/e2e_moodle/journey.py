@@ -907,10 +907,81 @@ def step_teacher_wave(step: Step, browser: Any) -> None:
     frame = frame_of(page, "#contentframe")
     what, url = steun_outcome(frame, time.time() + LAUNCH_TIMEOUT)
     R.shot(page, "teacher wave")
+    R.note(f"cookie probe in Steun's frame (default Chromium settings): {cookie_probe(frame)}")
     R.note(f"Instructor launch of '{wave[1]}': '{what}' after {round(time.time() - t0, 1)} s")
     if traffic.launches:
         R.note("launch claims: " + json.dumps(traffic.launches[-1]["claims"], sort_keys=True)[:1500])
     check(what in ("consent", "dashboard", "children"), f"the Instructor did not reach the study: {what}")
+
+
+def cookie_probe(frame: Frame) -> str:
+    """Can a page of Steun inside Moodle's iframe set an unpartitioned / a partitioned cookie?"""
+    try:
+        return str(frame.evaluate(
+            """() => { document.cookie = 'probe3pc=1; SameSite=None; Secure; path=/';
+            const a = document.cookie.includes('probe3pc=1');
+            document.cookie = 'probe3pcp=1; SameSite=None; Secure; Partitioned; path=/';
+            const b = document.cookie.includes('probe3pcp=1');
+            return {unpartitioned_cookie_kept: a, partitioned_cookie_kept: b}; }"""
+        ))
+    except Exception as exc:
+        return f"({type(exc).__name__})"
+
+
+def step_blocked_cookies(step: Step, pw: Any) -> None:
+    """variant: the editing teacher opens the wave in a Chromium that blocks third-party cookies
+    (the setting "Block third-party cookies", as in Chrome's incognito windows)."""
+    profile = VAR / "chromium-3pc-blocked"
+    if profile.exists():
+        import shutil
+
+        shutil.rmtree(profile)
+    (profile / "Default").mkdir(parents=True)
+    (profile / "Default" / "Preferences").write_text(
+        json.dumps({"profile": {"cookie_controls_mode": 1, "block_third_party_cookies": True}})
+    )
+    context = pw.chromium.launch_persistent_context(
+        str(profile),
+        executable_path="/usr/bin/chromium",
+        args=CHROMIUM_ARGS,
+        env={**ENV, "HOME": ENV["BROWSER_HOME"]},
+        locale="nl-NL",
+        viewport={"width": 1280, "height": 1000},
+    )
+    try:
+        traffic = Traffic()
+        traffic.attach(context)
+        page = context.pages[0] if context.pages else context.new_page()
+        login(page, "editingteacher", PASSWORD)
+        wave = pick_wave(STATE["ltis"])
+        t0 = time.time()
+        page.goto(f"{MOODLE}/mod/lti/view.php?id={wave[2]}")
+        frame = frame_of(page, "#contentframe")
+        what, url = steun_outcome(frame, time.time() + LAUNCH_TIMEOUT)
+        R.shot(page, "wave with third-party cookies blocked")
+        R.note(f"cookie probe in Steun's frame: {cookie_probe(frame)}")
+        R.note(f"third-party cookies blocked: Steun showed '{what}' in Moodle's iframe after {round(time.time() - t0, 1)} s ({url.split('?')[0]})")
+        for login_ in traffic.logins:
+            R.note(f"OIDC login initiation ({login_['method']}, {login_['where']}): lti_storage_target={login_['lti_storage_target']!r}")
+        if what == "new-window-offered":
+            link = frame.get_by_role("link", name="Open Steun in een nieuw venster")
+            with context.expect_page(timeout=30000) as info:
+                link.click()
+            popup = info.value
+            popup.wait_for_load_state("domcontentloaded")
+            deadline = time.time() + LAUNCH_TIMEOUT
+            while time.time() < deadline and (popup.url.startswith(STEUN + "/lti/") or popup.url.startswith(MOODLE)):
+                time.sleep(0.5)
+            R.note(f"the new window ends on {popup.url.split('?')[0]}: {popup.evaluate('document.body.innerText')[:200]!r}")
+            try:
+                popup.screenshot(path=str(REPORT / "y-new-window.png"))
+                step.screenshots.append("y-new-window.png")
+            except Exception:
+                pass
+        R.note("Set-Cookie from Steun: " + " || ".join(dict.fromkeys(traffic.set_cookies)))
+        check(what in ("consent", "dashboard", "children"), f"the Instructor did not reach the study inside the iframe: {what}")
+    finally:
+        context.close()
 
 
 def state_from_db() -> None:
@@ -951,6 +1022,7 @@ def main() -> int:
             ("x-instructor-wave", "control: the editing teacher (Instructor) opens the wave inside the iframe", lambda s: step_teacher_wave(s, browser), ("c-deep-link",)),
             ("x-instructor-study", "control: the editing teacher consents, adds children, answers the questionnaires", lambda s: step_study(s, "teacher"), ("x-instructor-wave",)),
             ("x-instructor-grade", "control: the editing teacher's gradebook row has Steun's grade", lambda s: step_grades(s, "editingteacher"), ("x-instructor-study",)),
+            ("y-3pc-blocked", "variant: the editing teacher opens the wave in Chromium blocking third-party cookies", lambda s: step_blocked_cookies(s, pw), ("c-deep-link",)),
             ("e-grades", "participant's gradebook row in Moodle's database has Steun's grade", step_grades, ("d-study",)),
             ("e-export", "`steun export`: one pseudonym joins course progress and questionnaire answers", step_export, ("d-scorm",)),
         ]
