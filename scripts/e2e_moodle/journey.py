@@ -317,6 +317,19 @@ class Traffic:
             pass
 
 
+def dismiss_tour(page: Page) -> None:
+    """Moodle shows a user tour to a new user; a person skips it (its backdrop takes clicks)."""
+    time.sleep(1.5)
+    for _ in range(3):
+        end = page.locator("[data-flexitour=container] [data-role=end]")
+        if end.count() and end.first.is_visible():
+            R.note(f"Moodle showed a user tour; skipped it ({end.first.inner_text().strip()!r})")
+            end.first.click()
+            time.sleep(0.5)
+        else:
+            break
+
+
 def login(page: Page, username: str, password: str) -> None:
     for attempt in (1, 2, 3):
         page.goto(f"{MOODLE}/login/index.php")
@@ -542,11 +555,10 @@ def step_deep_link(step: Step, browser: Any) -> None:
             with page.expect_navigation():
                 switch.click()
         page.wait_for_load_state("networkidle")
+        dismiss_tour(page)
         # The section's "Add content" menu → "Activity or resource" opens the activity chooser.
-        item = page.locator("#section-1 button[data-action=open-chooser]:not([data-beforemod])").first
-        toggle_id = item.evaluate("b => b.closest('.dropdown-menu').getAttribute('aria-labelledby')")
-        page.locator(f"[id='{toggle_id}']").click(force=True)
-        item.click()
+        page.locator("#section-1 button[data-action=open-addingcontent]").last.click()
+        page.locator("#section-1 .dropdown-menu.show button[data-action=open-chooser]").first.click()
         chooser = page.locator(".modal-dialog", has_text="Steun")
         chooser.wait_for(timeout=20000)
         R.shot(page, "activity chooser")
