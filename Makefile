@@ -7,13 +7,14 @@ STAMP := $(VENV)/.installed
 APT_STAMP := $(VENV)/.apt-installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint typecheck bench venv system-deps npm-deps clean help
+.PHONY: demo test lint typecheck bench venv system-deps npm-deps clean help e2e-moodle
 
 help:
 	@echo "make demo   build the course packages, start the LRS and the tool on 127.0.0.1"
 	@echo "make test   install everything the tests need and run the whole suite"
 	@echo "make lint   ruff (lint + format check) and mypy"
 	@echo "make bench  run the benchmark scripts"
+	@echo "make e2e-moodle  the journey through a real Moodle 5.0.6 (not part of make test)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +62,11 @@ demo: $(STAMP) npm-deps
 
 bench: $(STAMP) system-deps
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# A real Moodle 5.0.6 with Steun behind TLS, driven in Chromium (docs/development.md,
+# "Real Moodle end-to-end check"). Not part of `make test`; state in var/e2e-moodle/.
+e2e-moodle: $(STAMP)
+	bash scripts/e2e_moodle/run.sh
 
 clean:
 	rm -rf $(VENV) dist var node_modules .mypy_cache .ruff_cache
