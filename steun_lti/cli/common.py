@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -9,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from steun_lti.exceptions import SteunError
+from steun_lti.exceptions import ConfigurationError, SteunError
 from steun_lti.plumbing.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -27,6 +28,19 @@ def friendly_errors(func: F) -> F:
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
+
+
+def check_port_free(host: str, port: int, setting: str) -> None:
+    """Say so at once when the port is taken (gunicorn retries for 5 s, then prints a traceback)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigurationError(
+                f"Cannot listen on {host}:{port} ({exc.strerror}): is Steun already running? "
+                f"Choose another port with --port or {setting}."
+            ) from None
 
 
 def get_settings(ctx: click.Context) -> Settings:

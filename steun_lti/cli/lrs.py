@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from steun_lti.cli.common import get_settings
+from steun_lti.cli.common import check_port_free, get_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,7 +53,10 @@ def lrs() -> None:
     "--host", default=None, help="Address to listen on (default: STEUN_LRS_SERVER__HOST)."
 )
 @click.option(
-    "--port", type=int, default=None, help="Port to listen on (default: STEUN_LRS_SERVER__PORT)."
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port to listen on (default: STEUN_LRS_SERVER__PORT).",
 )
 @click.option(
     "--workers", type=int, default=None, help="gunicorn workers (default: STEUN_WORKERS)."
@@ -87,6 +90,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     )
     host = host or settings.lrs_server.host
     port = port if port is not None else settings.lrs_server.port
+    check_port_free(host, port, "STEUN_LRS_SERVER__PORT")
     run_gunicorn(
         lambda: create_app(url, create_schema=False),
         bind=f"{host}:{port}",

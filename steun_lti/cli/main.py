@@ -7,7 +7,7 @@ import logging
 import click
 
 from steun_lti import __version__
-from steun_lti.cli.common import friendly_errors, get_settings
+from steun_lti.cli.common import check_port_free, friendly_errors, get_settings
 
 
 @click.group()
@@ -56,7 +56,12 @@ def db_upgrade(ctx: click.Context) -> None:
 
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (default: STEUN_HOST).")
-@click.option("--port", type=int, default=None, help="Port to listen on (default: STEUN_PORT).")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port to listen on (default: STEUN_PORT).",
+)
 @click.option(
     "--workers", type=int, default=None, help="gunicorn workers (default: STEUN_WORKERS)."
 )
@@ -76,6 +81,7 @@ def serve(
     settings = get_settings(ctx)
     host = host or settings.host
     port = port or settings.port
+    check_port_free(host, port, "STEUN_PORT")
     from steun_lti.plumbing.secrets import ensure_data_dir
 
     ensure_data_dir(settings.data_dir)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from steun_lti.exceptions import ConfigurationError
 
 
 class LrsSettings(BaseModel):
@@ -72,7 +74,7 @@ class Settings(BaseSettings):
         description="Public base URL of the tool, as the LMS and browsers reach it (no trailing slash).",
     )
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=3, description="gunicorn worker processes for `steun serve`.")
     threads: int = Field(
         default=8,
@@ -160,8 +162,20 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment; keyword arguments win over it."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Read settings from the environment; keyword arguments win over it.
+
+    A bad value becomes a :class:`ConfigurationError` naming the variable (``STEUN_PORT: ...``),
+    never pydantic's stack trace."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = "STEUN_" + "__".join(str(part) for part in error["loc"]).upper()
+            secret = any(word in name for word in ("KEY", "SECRET", "PASSWORD", "URL"))
+            shown = "" if secret else f" (got {error.get('input')!r})"
+            problems.append(f"{name}: {error['msg']}{shown}")
+        raise ConfigurationError("Invalid setting. " + "; ".join(problems)) from None
 
 
 def get_settings() -> Settings:

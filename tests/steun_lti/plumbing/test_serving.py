@@ -124,3 +124,30 @@ def test_demo_starts_prints_what_to_open_and_stops_on_ctrl_c_twice(env: dict[str
         assert "Steun demo stopped." in out
         assert proc.returncode == 0
         assert "Traceback" not in out
+
+
+@pytest.mark.slow
+def test_serve_says_in_one_line_what_is_wrong(env: dict[str, str]) -> None:
+    """Issue 17: a bad port, a bad setting, a port in use: one clear line and exit code 2."""
+    cases = [
+        (["serve", "--port", "80000"], {}, "80000 is not in the range 1<=x<=65535"),
+        (["serve"], {"STEUN_PORT": "abc"}, "STEUN_PORT: Input should be a valid integer"),
+        (["serve"], {"STEUN_PORT": "80000"}, "STEUN_PORT: Input should be less than or equal"),
+    ]
+    for args, extra, expected in cases:
+        result = subprocess.run(
+            [sys.executable, "-m", "steun_lti", *args],
+            cwd=ROOT, env={**env, **extra}, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert expected in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", int(env["STEUN_PORT"])))
+        taken.listen()
+        result = subprocess.run(
+            [sys.executable, "-m", "steun_lti", "serve"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 2
+    assert "Cannot listen on 127.0.0.1:" in result.stderr and "Traceback" not in result.stderr
