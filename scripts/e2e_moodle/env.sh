@@ -57,3 +57,15 @@ steun_env() {
 }
 
 log() { printf '[e2e-moodle %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+# The postgres user must pass through the folders above Moodle's cluster. Steun's own data dir
+# (var/, when `make demo` ran in this checkout) is 0700: add o+x (pass, not list) to every folder
+# above $E2E_VAR. Steun's secrets in var/ stay 0600 files. Called before initdb and pg_ctl start.
+let_postgres_through() {
+  local dir
+  dir="$(dirname "$E2E_VAR")"
+  while [ "$dir" != "/" ]; do
+    chmod o+x "$dir" 2>/dev/null || true
+    dir="$(dirname "$dir")"
+  done
+}

@@ -9,6 +9,7 @@ mkdir -p "$RUN_DIR" "$LOG_DIR"
 pg_running() { runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR" status >/dev/null 2>&1; }
 start_pg() {
   pg_running && return 0
+  let_postgres_through
   runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR" -l "$E2E_VAR/pg/postgres.log" -w -t 60 \
     -o "-p $MOODLE_PG_PORT -k $PG_RUN -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off" start >/dev/null
 }

@@ -5,6 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 mkdir -p "$E2E_VAR" "$LOG_DIR" "$RUN_DIR" "$STAMPS" "$REPORT_DIR"
 chmod 755 "$E2E_VAR"
+let_postgres_through
 
 # -- Debian packages -------------------------------------------------------------------------
 APT_PACKAGES="php8.2-cli php8.2-pgsql php8.2-xml php8.2-mbstring php8.2-curl php8.2-zip php8.2-gd
