@@ -862,10 +862,37 @@ def step_grades(step: Step, username: str = "participant1") -> None:
     check(lti_graded, f"no grade from Steun in the gradebook row of {username}")
 
 
+def step_refusal_visible(step: Step) -> None:
+    """Control: Moodle refuses a score for a user outside its graded roles (the editing teacher).
+
+    Steun must keep that score as refused, visible to the operator (`steun grades status`,
+    /healthz) with Moodle's answer, and Moodle's gradebook row stays empty (docs/admin.md)."""
+    uid = STATE["users"]["editingteacher"]
+    time.sleep(3)
+    rows = sql(
+        "SELECT gi.itemname, gg.finalgrade FROM mdl_grade_items gi LEFT JOIN mdl_grade_grades gg "
+        "ON gg.itemid=gi.id AND gg.userid=%s WHERE gi.courseid=%s AND gi.itemmodule='lti' "
+        "ORDER BY gi.id",
+        uid, STATE["course"],
+    )
+    R.note(f"editing teacher's LTI grade rows in Moodle: {rows}")
+    status = json.loads(steun("grades", "status", "--json"))
+    R.note(f"`steun grades status --json`: counts {status['counts']}; refused {status['refused']}")
+    health = subprocess.run(
+        ["curl", "-s", "--cacert", str(VAR / "tls" / "bundle.pem"), STEUN + "/healthz"],
+        capture_output=True, text=True, timeout=30,
+    ).stdout
+    R.note(f"/healthz: {health.strip()[:300]}")
+    check(all(r[1] is None for r in rows), "Moodle took a score for the editing teacher")
+    check(status["counts"].get("refused", 0) >= 1, "no refused score in `steun grades status`")
+    check(any("400" in (r["reason"] or "") for r in status["refused"]), "the refusal lacks Moodle's answer")
+    check('"refused"' in health, "/healthz does not count refused scores")
+
+
 def step_export(step: Step) -> None:
     """e. steun export: one pseudonym with both course progress and questionnaire answers."""
-    from steun_lti.learning_records import hmac_key
-    from steun_lti.settings import load_settings
+    from steun_lti.plumbing.settings import load_settings
+    from steun_lti.records.statements import hmac_key
     from xapi.pseudonym import pseudonymise
 
     R.note(steun("outbox", "run", "--until-empty", check_rc=False).replace("\n", " | ")[-300:])
@@ -900,6 +927,12 @@ def step_export(step: Step) -> None:
     ]
     check(joined, "no single pseudonym of participant1 has both course progress and questionnaire answers")
     R.note(f"joined under one pseudonym: {joined}")
+    for name in ("course_progress.csv", "wide.csv"):
+        for row in tables.get(name, []):
+            if joined[0] in row.values():
+                shown = {k: v for k, v in list(row.items())[:12] if v not in ("", None)}
+                R.note(f"{name} row: {shown}")
+                break
 
 
 def step_teacher_wave(step: Step, browser: Any) -> None:
@@ -1033,10 +1066,10 @@ def main() -> int:
             ("d-study", "participant consents, adds children, answers the questionnaires", step_study, ("d-wave-iframe",)),
             ("x-instructor-wave", "control: the editing teacher (Instructor) opens the wave inside the iframe", lambda s: step_teacher_wave(s, browser), ("c-deep-link",)),
             ("x-instructor-study", "control: the editing teacher consents, adds children, answers the questionnaires", lambda s: step_study(s, "teacher"), ("x-instructor-wave",)),
-            ("x-instructor-grade", "control: the editing teacher's gradebook row has Steun's grade", lambda s: step_grades(s, "editingteacher"), ("x-instructor-study",)),
+            ("x-instructor-grade", "control: Moodle refuses the editing teacher's score (not a graded role); Steun shows the refusal to the operator", step_refusal_visible, ("x-instructor-study",)),
             ("y-3pc-blocked", "variant: the editing teacher opens the wave in Chromium blocking third-party cookies", lambda s: step_blocked_cookies(s, pw), ("c-deep-link",)),
             ("e-grades", "participant's gradebook row in Moodle's database has Steun's grade", step_grades, ("d-study",)),
-            ("e-export", "`steun export`: one pseudonym joins course progress and questionnaire answers", step_export, ("d-scorm",)),
+            ("e-export", "`steun export`: one pseudonym joins course progress and questionnaire answers", step_export, ("d-scorm", "d-study")),
         ]
         for key, title, fn, needs in steps:
             if only and key not in only:
