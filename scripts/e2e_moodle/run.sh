@@ -4,6 +4,10 @@
 # Exit code: non-zero when any step did not pass.
 set -uo pipefail
 source "$(dirname "$0")/env.sh"
+# One run at a time on a machine: the ports (and /etc/hosts names) are the same for every
+# worktree. A second run waits here instead of colliding.
+exec 9>/tmp/steun-e2e-moodle.lock
+if ! flock -n 9; then log "another e2e-moodle run holds /tmp/steun-e2e-moodle.lock; waiting"; flock 9; fi
 T0=$(date +%s)
 "$E2E_HERE/setup.sh" || { log "setup failed"; exit 2; }
 T_SETUP=$(( $(date +%s) - T0 ))

@@ -86,8 +86,9 @@ cat /etc/ssl/certs/ca-certificates.crt "$TLS_DIR/ca.crt" >"$CA_BUNDLE"
 NSSDB="$BROWSER_HOME/.pki/nssdb"
 if [ ! -f "$STAMPS/nssdb" ]; then
   rm -rf "$NSSDB"; mkdir -p "$NSSDB"
-  certutil -d "sql:$NSSDB" -N --empty-password
-  certutil -d "sql:$NSSDB" -A -t "C,," -n "steun-e2e-moodle-ca" -i "$TLS_DIR/ca.crt"
+  # stdin closed: certutil would otherwise loop on a password prompt when something goes wrong
+  certutil -d "sql:$NSSDB" -N --empty-password </dev/null
+  certutil -d "sql:$NSSDB" -A -t "C,," -n "steun-e2e-moodle-ca" -i "$TLS_DIR/ca.crt" </dev/null
   touch "$STAMPS/nssdb"
 fi
 
