@@ -37,7 +37,12 @@ MOODLE_HOST = ENV["MOODLE_HOST"]
 PASSWORD = "E2e-User-1!"
 ADMIN_PASSWORD = ENV["MOODLE_ADMIN_PASS"]
 STEUN_BIN = str(Path(ENV["VENV_BIN"]) / "steun")
-PG = {"host": "127.0.0.1", "port": int(ENV["MOODLE_PG_PORT"]), "user": "postgres", "dbname": "moodle"}
+PG = {
+    "host": "127.0.0.1",
+    "port": int(ENV["MOODLE_PG_PORT"]),
+    "user": "postgres",
+    "dbname": "moodle",
+}
 LAUNCH_TIMEOUT = float(ENV.get("E2E_LAUNCH_TIMEOUT", "150"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -87,7 +92,9 @@ class Report:
         if not self.current:
             return
         self.shot_no += 1
-        name = f"{self.shot_no:02d}-{self.current.key}-{re.sub(r'[^a-z0-9]+', '-', what.lower())}.png"
+        name = (
+            f"{self.shot_no:02d}-{self.current.key}-{re.sub(r'[^a-z0-9]+', '-', what.lower())}.png"
+        )
         try:
             page.screenshot(path=str(REPORT / name), full_page=True, timeout=15000)
             self.current.screenshots.append(name)
@@ -117,7 +124,9 @@ class Report:
             step.evidence.append(f"FAIL: {exc}")
         except Exception as exc:
             step.status = "FAIL"
-            step.evidence.append(f"FAIL (error in the driver or a page): {type(exc).__name__}: {exc}")
+            step.evidence.append(
+                f"FAIL (error in the driver or a page): {type(exc).__name__}: {exc}"
+            )
             step.evidence.append(traceback.format_exc(limit=3).replace("\n", " | ")[-900:])
         step.seconds = round(time.time() - start, 1)
         self.current = None
@@ -275,7 +284,11 @@ class Traffic:
 
             token = unquote_plus(form.get("id_token", ""))
             self.launches.append(
-                {"at": time.time(), "where": where(request), "claims": short_claims(jwt_claims(token))}
+                {
+                    "at": time.time(),
+                    "where": where(request),
+                    "claims": short_claims(jwt_claims(token)),
+                }
             )
         elif url.startswith(STEUN + "/lti/login"):
             from urllib.parse import parse_qs, urlsplit
@@ -302,9 +315,7 @@ class Traffic:
     def on_response(self, response: Any) -> None:
         if not response.url.startswith(STEUN):
             return
-        self.timeline.append(
-            (time.time(), f"{response.status} {response.url.split('?')[0]}")
-        )
+        self.timeline.append((time.time(), f"{response.status} {response.url.split('?')[0]}"))
         if "/relay/course" in response.url:
             self.relay.append(f"-> {response.status}")
         try:
@@ -342,7 +353,9 @@ def login(page: Page, username: str, password: str) -> None:
         if "login/index.php" not in page.url:
             return
         message = " / ".join(page.locator("#loginerrormessage, .alert").all_inner_texts())[:200]
-        R.note(f"Moodle login as {username}, attempt {attempt}: back on {page.url.replace(MOODLE, '')}: {message!r}")
+        R.note(
+            f"Moodle login as {username}, attempt {attempt}: back on {page.url.replace(MOODLE, '')}: {message!r}"
+        )
         R.shot(page, f"login {username} {attempt}")
     raise StepFailed(f"Moodle login as {username} failed ({page.url})")
 
@@ -417,7 +430,11 @@ def steun_log_lines(pattern: str) -> list[str]:
     path = VAR / "log" / "steun.log"
     if not path.exists():
         return []
-    return [line[-300:] for line in path.read_text(errors="replace").splitlines() if re.search(pattern, line)]
+    return [
+        line[-300:]
+        for line in path.read_text(errors="replace").splitlines()
+        if re.search(pattern, line)
+    ]
 
 
 # -- the journey -------------------------------------------------------------------------------
@@ -440,7 +457,9 @@ def step_fixtures(step: Step) -> None:
     check(out.returncode == 0, f"moodle_fixtures.php failed: {(out.stdout + out.stderr)[-600:]}")
     ids = json.loads(out.stdout.strip().splitlines()[-1])
     STATE.update(ids)
-    R.note(f"package {zips[-1].name} built with --relay-url {STEUN}/relay/course --lms-issuer {MOODLE}")
+    R.note(
+        f"package {zips[-1].name} built with --relay-url {STEUN}/relay/course --lms-issuer {MOODLE}"
+    )
     R.note(
         f"course id {ids['course']} (STEUN-PD); users {ids['users']}: editingteacher as editing "
         "teacher, participant1/2 enrolled as student; SCORM activity cmid "
@@ -450,9 +469,13 @@ def step_fixtures(step: Step) -> None:
 
 def step_register(step: Step, browser: Any) -> None:
     """a. The operator invites, the Moodle admin registers Steun in Moodle's UI."""
-    out = steun("platform", "invite", "--for-host", MOODLE_HOST, "--expires", "1h", "--note", "e2e Moodle")
+    out = steun(
+        "platform", "invite", "--for-host", MOODLE_HOST, "--expires", "1h", "--note", "e2e Moodle"
+    )
     link = next(line for line in out.splitlines() if line.startswith("https://"))
-    R.note(f"operator: `steun platform invite --for-host {MOODLE_HOST} --expires 1h` → {link.split('/register/')[0]}/register/…")
+    R.note(
+        f"operator: `steun platform invite --for-host {MOODLE_HOST} --expires 1h` → {link.split('/register/')[0]}/register/…"
+    )
     context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 900})
     traffic = Traffic()
     traffic.attach(context)
@@ -470,7 +493,9 @@ def step_register(step: Step, browser: Any) -> None:
         time.sleep(0.5)
     R.shot(page, "after registration")
     check(card.count() > 0, "no Steun tool card appeared in Manage tools after Add LTI Advantage")
-    types = sql("SELECT id, name, state, clientid, coursevisible, baseurl FROM mdl_lti_types ORDER BY id")
+    types = sql(
+        "SELECT id, name, state, clientid, coursevisible, baseurl FROM mdl_lti_types ORDER BY id"
+    )
     R.note(f"Moodle mdl_lti_types: {types}")
     STATE["typeid"] = types[-1][0]
     R.note("Steun: " + steun("platform", "list").replace("\n", " | "))
@@ -488,7 +513,10 @@ def step_activate(step: Step) -> None:
     if activate.count():
         activate.click()
         deadline = time.time() + 30
-        while time.time() < deadline and sql("SELECT state FROM mdl_lti_types WHERE id=%s", STATE["typeid"])[0][0] != 1:
+        while (
+            time.time() < deadline
+            and sql("SELECT state FROM mdl_lti_types WHERE id=%s", STATE["typeid"])[0][0] != 1
+        ):
             time.sleep(0.5)
     R.shot(page, "tool activated")
     state = sql("SELECT state FROM mdl_lti_types WHERE id=%s", STATE["typeid"])[0][0]
@@ -502,19 +530,34 @@ def step_activate(step: Step) -> None:
     interesting = {
         k: v
         for k, v in cfg.items()
-        if k in ("acceptgrades", "ltiservice_gradesynchronization", "ltiservice_memberships",
-                 "launchcontainer", "contentitem", "sendname", "sendemailaddr", "customparameters",
-                 "toolurl_ContentItemSelectionRequest", "initiatelogin", "redirectionuris")
+        if k
+        in (
+            "acceptgrades",
+            "ltiservice_gradesynchronization",
+            "ltiservice_memberships",
+            "launchcontainer",
+            "contentitem",
+            "sendname",
+            "sendemailaddr",
+            "customparameters",
+            "toolurl_ContentItemSelectionRequest",
+            "initiatelogin",
+            "redirectionuris",
+        )
         or k.startswith("ltiservice")
     }
     R.note(f"tool config as registered: {interesting}")
     # The course's External tools page: "Show in activity chooser".
     page.goto(f"{MOODLE}/mod/lti/coursetools.php?id={STATE['course']}")
+
     def shown_now() -> bool:
-        return bool(sql(
-            "SELECT 1 FROM mdl_lti_coursevisible WHERE typeid=%s AND courseid=%s AND coursevisible=2",
-            STATE["typeid"], STATE["course"],
-        ))
+        return bool(
+            sql(
+                "SELECT 1 FROM mdl_lti_coursevisible WHERE typeid=%s AND courseid=%s AND coursevisible=2",
+                STATE["typeid"],
+                STATE["course"],
+            )
+        )
 
     for _attempt in range(3):
         page.wait_for_load_state("networkidle")
@@ -531,9 +574,12 @@ def step_activate(step: Step) -> None:
     R.shot(page, "course tools shown in chooser")
     shown = sql(
         "SELECT coursevisible FROM mdl_lti_coursevisible WHERE typeid=%s AND courseid=%s",
-        STATE["typeid"], STATE["course"],
+        STATE["typeid"],
+        STATE["course"],
     )
-    check(shown and shown[0][0] == 2, f"not shown in the activity chooser (lti_coursevisible {shown})")
+    check(
+        shown and shown[0][0] == 2, f"not shown in the activity chooser (lti_coursevisible {shown})"
+    )
     R.note("course tools page: Show in activity chooser = on (lti_coursevisible 2)")
 
 
@@ -558,7 +604,9 @@ def step_deep_link(step: Step, browser: Any) -> None:
         dismiss_tour(page)
         # The section's "Add content" menu → "Activity or resource" opens the activity chooser.
         page.locator("#section-1 button[data-action=open-addingcontent]").last.click()
-        page.locator("#section-1 .dropdown-menu.show button[data-action=open-chooser]").first.click()
+        page.locator(
+            "#section-1 .dropdown-menu.show button[data-action=open-chooser]"
+        ).first.click()
         chooser = page.locator(".modal-dialog", has_text="Steun")
         chooser.wait_for(timeout=20000)
         R.shot(page, "activity chooser")
@@ -569,7 +617,9 @@ def step_deep_link(step: Step, browser: Any) -> None:
         R.note("activity chooser → Steun → activity form (course/modedit.php)")
     except Exception as exc:
         R.shot(page, "activity chooser problem")
-        R.note(f"activity chooser not usable by the driver ({type(exc).__name__}: {str(exc)[:300]}); opening the same form by its URL")
+        R.note(
+            f"activity chooser not usable by the driver ({type(exc).__name__}: {str(exc)[:300]}); opening the same form by its URL"
+        )
     if not reached_form:
         page.goto(
             f"{MOODLE}/course/modedit.php?add=lti&typeid={STATE['typeid']}&type=&course={course}&section=1&return=0&sr=0"
@@ -582,11 +632,18 @@ def step_deep_link(step: Step, browser: Any) -> None:
     what, url = steun_outcome(frame, time.time() + LAUNCH_TIMEOUT)
     STATE["dl_launch_seconds"] = round(time.time() - t0, 1)
     R.shot(page, "select content dialog")
-    R.note(f"Select content: Steun showed '{what}' in Moodle's dialog iframe after {STATE['dl_launch_seconds']} s ({url.split('?')[0]})")
+    R.note(
+        f"Select content: Steun showed '{what}' in Moodle's dialog iframe after {STATE['dl_launch_seconds']} s ({url.split('?')[0]})"
+    )
     for login_ in traffic.logins:
-        R.note(f"OIDC login initiation ({login_['method']}, {login_['where']}): params {login_['params']}; lti_storage_target={login_['lti_storage_target']!r}")
+        R.note(
+            f"OIDC login initiation ({login_['method']}, {login_['where']}): params {login_['params']}; lti_storage_target={login_['lti_storage_target']!r}"
+        )
     for launch in traffic.launches:
-        R.note(f"deep-linking request ({launch['where']}) claims: " + json.dumps(launch["claims"], sort_keys=True)[:2500])
+        R.note(
+            f"deep-linking request ({launch['where']}) claims: "
+            + json.dumps(launch["claims"], sort_keys=True)[:2500]
+        )
     if traffic.popups:
         R.note(f"new windows opened: {traffic.popups}; now: {traffic.popup_report()}")
     check(what == "picker", f"the Deep Linking picker did not appear in the dialog: {what}")
@@ -614,7 +671,9 @@ def step_deep_link(step: Step, browser: Any) -> None:
     dialog_open = page.locator("#contentitem-page-iframe").is_visible()
     if dialog_open:
         text = frame_text(frame)
-        raise StepFailed(f"Moodle's dialog did not close after Place; it shows: {text[:300]!r} ({frame.url.split('?')[0]})")
+        raise StepFailed(
+            f"Moodle's dialog did not close after Place; it shows: {text[:300]!r} ({frame.url.split('?')[0]})"
+        )
     R.shot(page, "form with selected items")
     page.locator("#id_submitbutton2").click()
     page.wait_for_url(re.compile(r"/course/(view|section)\.php"), timeout=60000)
@@ -627,11 +686,19 @@ def step_deep_link(step: Step, browser: Any) -> None:
     )
     items = sql(
         "SELECT gi.id, gi.itemname, gi.iteminstance, gi.grademax FROM mdl_grade_items gi "
-        "WHERE gi.courseid=%s AND gi.itemmodule='lti'", course
+        "WHERE gi.courseid=%s AND gi.itemmodule='lti'",
+        course,
     )
     R.note(f"Moodle activities: {ltis}")
-    R.note("mdl_lti (id, instructorchoiceacceptgrades, grade, instructorcustomparameters, launchcontainer): "
-           + str(sql("SELECT id, instructorchoiceacceptgrades, grade, instructorcustomparameters, launchcontainer FROM mdl_lti WHERE course=%s ORDER BY id", course)))
+    R.note(
+        "mdl_lti (id, instructorchoiceacceptgrades, grade, instructorcustomparameters, launchcontainer): "
+        + str(
+            sql(
+                "SELECT id, instructorchoiceacceptgrades, grade, instructorcustomparameters, launchcontainer FROM mdl_lti WHERE course=%s ORDER BY id",
+                course,
+            )
+        )
+    )
     R.note(f"grade items of those activities: {items}")
     STATE["ltis"] = ltis
     check(len(ltis) >= 2, f"expected the dashboard and wave items as activities, got {len(ltis)}")
@@ -682,7 +749,9 @@ def click_through_scorm(sco: Frame) -> None:
                     for j, item in enumerate(ex["items"]):
                         form.locator(f"#ex{index}-{j}").select_option(str(item["category"]))
                 else:
-                    form.locator("textarea").fill(("Ik let op rust en voorspelbaarheid. " * 20)[: ex["maxLength"]])
+                    form.locator("textarea").fill(
+                        ("Ik let op rust en voorspelbaarheid. " * 20)[: ex["maxLength"]]
+                    )
                 form.locator("button[type=submit]").click()
                 form.locator("[data-feedback-area] p").first.wait_for()
         if current == n_pages - 1:
@@ -731,8 +800,10 @@ def step_scorm(step: Step, browser: Any) -> None:
         uid,
     )
     R.note(f"Moodle scorm tracking for participant1: {dict(values)}")
-    R.note(f"relay traffic from the course: {len([r for r in traffic.relay if not r.startswith('->')])} requests, "
-           f"statuses {sorted(set(r for r in traffic.relay if r.startswith('->')))}")
+    R.note(
+        f"relay traffic from the course: {len([r for r in traffic.relay if not r.startswith('->')])} requests, "
+        f"statuses {sorted(set(r for r in traffic.relay if r.startswith('->')))}"
+    )
     status = dict(values).get("cmi.core.lesson_status")
     check(status in ("passed", "completed"), f"lesson_status in Moodle is {status!r}")
 
@@ -760,13 +831,20 @@ def step_wave_launch(step: Step, browser: Any) -> None:
     seconds = round(time.time() - t0, 1)
     STATE["wave_launch_seconds"] = seconds
     R.shot(page, "wave in iframe")
-    R.note(f"wave activity '{wave[1]}' (cmid {wave[2]}): Steun showed '{what}' inside Moodle's iframe after {seconds} s ({url.split('?')[0]})")
+    R.note(
+        f"wave activity '{wave[1]}' (cmid {wave[2]}): Steun showed '{what}' inside Moodle's iframe after {seconds} s ({url.split('?')[0]})"
+    )
     for login_ in traffic.logins[-2:]:
-        R.note(f"OIDC login initiation ({login_['method']}, {login_['where']}): params {login_['params']}; lti_storage_target={login_['lti_storage_target']!r}; target_link_uri={login_['target_link_uri']}")
+        R.note(
+            f"OIDC login initiation ({login_['method']}, {login_['where']}): params {login_['params']}; lti_storage_target={login_['lti_storage_target']!r}; target_link_uri={login_['target_link_uri']}"
+        )
     if traffic.launches:
         claims = traffic.launches[-1]["claims"]
         STATE["participant_claims"] = claims
-        R.note(f"launch ({traffic.launches[-1]['where']}) claims: " + json.dumps(claims, sort_keys=True)[:2500])
+        R.note(
+            f"launch ({traffic.launches[-1]['where']}) claims: "
+            + json.dumps(claims, sort_keys=True)[:2500]
+        )
     if traffic.popups:
         R.note(f"new windows opened: {traffic.popups}; now: {traffic.popup_report()}")
     R.note("Set-Cookie from Steun: " + " || ".join(dict.fromkeys(traffic.set_cookies)))
@@ -775,7 +853,10 @@ def step_wave_launch(step: Step, browser: Any) -> None:
         R.note(f"slow requests in Steun's access log: {slow[-5:]}")
     STATE["wave_frame_what"] = what
     check(not traffic.popups, "the launch opened a new window")
-    check(what in ("consent", "dashboard", "children"), f"the participant did not reach the study: {what}")
+    check(
+        what in ("consent", "dashboard", "children"),
+        f"the participant did not reach the study: {what}",
+    )
 
 
 def nav_click(frame: Frame, locator: Any) -> None:
@@ -851,7 +932,8 @@ def step_grades(step: Step, username: str = "participant1") -> None:
         "SELECT gi.itemname, gi.itemmodule, gi.grademax, gg.rawgrade, gg.finalgrade, gg.feedback "
         "FROM mdl_grade_items gi LEFT JOIN mdl_grade_grades gg ON gg.itemid=gi.id AND gg.userid=%s "
         "WHERE gi.courseid=%s AND gi.itemtype='mod' ORDER BY gi.id",
-        uid, STATE["course"],
+        uid,
+        STATE["course"],
     )
     for row in rows:
         R.note(f"grade row: {row}")
@@ -873,19 +955,25 @@ def step_refusal_visible(step: Step) -> None:
         "SELECT gi.itemname, gg.finalgrade FROM mdl_grade_items gi LEFT JOIN mdl_grade_grades gg "
         "ON gg.itemid=gi.id AND gg.userid=%s WHERE gi.courseid=%s AND gi.itemmodule='lti' "
         "ORDER BY gi.id",
-        uid, STATE["course"],
+        uid,
+        STATE["course"],
     )
     R.note(f"editing teacher's LTI grade rows in Moodle: {rows}")
     status = json.loads(steun("grades", "status", "--json"))
     R.note(f"`steun grades status --json`: counts {status['counts']}; refused {status['refused']}")
     health = subprocess.run(
         ["curl", "-s", "--cacert", str(VAR / "tls" / "bundle.pem"), STEUN + "/healthz"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     ).stdout
     R.note(f"/healthz: {health.strip()[:300]}")
     check(all(r[1] is None for r in rows), "Moodle took a score for the editing teacher")
     check(status["counts"].get("refused", 0) >= 1, "no refused score in `steun grades status`")
-    check(any("400" in (r["reason"] or "") for r in status["refused"]), "the refusal lacks Moodle's answer")
+    check(
+        any("400" in (r["reason"] or "") for r in status["refused"]),
+        "the refusal lacks Moodle's answer",
+    )
     check('"refused"' in health, "/healthz does not count refused scores")
 
 
@@ -913,19 +1001,27 @@ def step_export(step: Step) -> None:
     uid = STATE["users"]["participant1"]
     by_sub = pseudonymise(key, MOODLE, str(uid))
     by_username = pseudonymise(key, MOODLE, "participant1")
-    R.note(f"participant1: pseudonym of LTI sub {uid!r} = {by_sub}; of SCORM learner id 'participant1' = {by_username}")
+    R.note(
+        f"participant1: pseudonym of LTI sub {uid!r} = {by_sub}; of SCORM learner id 'participant1' = {by_username}"
+    )
     hits: dict[str, dict[str, int]] = {by_sub: {}, by_username: {}}
     for name, rows in tables.items():
         for row in rows:
             for value in row.values():
                 if value in hits:
                     hits[value][name] = hits[value].get(name, 0) + 1
-    R.note(f"rows with the LTI pseudonym: {hits[by_sub] or 'none'}; rows with the SCORM pseudonym: {hits[by_username] or 'none'}")
+    R.note(
+        f"rows with the LTI pseudonym: {hits[by_sub] or 'none'}; rows with the SCORM pseudonym: {hits[by_username] or 'none'}"
+    )
     joined = [
-        p for p, found in hits.items()
+        p
+        for p, found in hits.items()
         if any("progress" in n for n in found) and any(("long" in n or "wide" in n) for n in found)
     ]
-    check(joined, "no single pseudonym of participant1 has both course progress and questionnaire answers")
+    check(
+        joined,
+        "no single pseudonym of participant1 has both course progress and questionnaire answers",
+    )
     R.note(f"joined under one pseudonym: {joined}")
     for name in ("course_progress.csv", "wide.csv"):
         for row in tables.get(name, []):
@@ -950,25 +1046,32 @@ def step_teacher_wave(step: Step, browser: Any) -> None:
     page.goto(f"{MOODLE}/mod/lti/view.php?id={wave[2]}")
     t0 = time.time()
     frame = frame_of(page, "#contentframe")
-    what, url = steun_outcome(frame, time.time() + LAUNCH_TIMEOUT)
+    what, _url = steun_outcome(frame, time.time() + LAUNCH_TIMEOUT)
     R.shot(page, "teacher wave")
     R.note(f"cookie probe in Steun's frame (default Chromium settings): {cookie_probe(frame)}")
     R.note(f"Instructor launch of '{wave[1]}': '{what}' after {round(time.time() - t0, 1)} s")
     if traffic.launches:
-        R.note("launch claims: " + json.dumps(traffic.launches[-1]["claims"], sort_keys=True)[:1500])
-    check(what in ("consent", "dashboard", "children"), f"the Instructor did not reach the study: {what}")
+        R.note(
+            "launch claims: " + json.dumps(traffic.launches[-1]["claims"], sort_keys=True)[:1500]
+        )
+    check(
+        what in ("consent", "dashboard", "children"),
+        f"the Instructor did not reach the study: {what}",
+    )
 
 
 def cookie_probe(frame: Frame) -> str:
     """Can a page of Steun inside Moodle's iframe set an unpartitioned / a partitioned cookie?"""
     try:
-        return str(frame.evaluate(
-            """() => { document.cookie = 'probe3pc=1; SameSite=None; Secure; path=/';
+        return str(
+            frame.evaluate(
+                """() => { document.cookie = 'probe3pc=1; SameSite=None; Secure; path=/';
             const a = document.cookie.includes('probe3pc=1');
             document.cookie = 'probe3pcp=1; SameSite=None; Secure; Partitioned; path=/';
             const b = document.cookie.includes('probe3pcp=1');
             return {unpartitioned_cookie_kept: a, partitioned_cookie_kept: b}; }"""
-        ))
+            )
+        )
     except Exception as exc:
         return f"({type(exc).__name__})"
 
@@ -1005,9 +1108,13 @@ def step_blocked_cookies(step: Step, pw: Any) -> None:
         what, url = steun_outcome(frame, time.time() + LAUNCH_TIMEOUT)
         R.shot(page, "wave with third-party cookies blocked")
         R.note(f"cookie probe in Steun's frame: {cookie_probe(frame)}")
-        R.note(f"third-party cookies blocked: Steun showed '{what}' in Moodle's iframe after {round(time.time() - t0, 1)} s ({url.split('?')[0]})")
+        R.note(
+            f"third-party cookies blocked: Steun showed '{what}' in Moodle's iframe after {round(time.time() - t0, 1)} s ({url.split('?')[0]})"
+        )
         for login_ in traffic.logins:
-            R.note(f"OIDC login initiation ({login_['method']}, {login_['where']}): lti_storage_target={login_['lti_storage_target']!r}")
+            R.note(
+                f"OIDC login initiation ({login_['method']}, {login_['where']}): lti_storage_target={login_['lti_storage_target']!r}"
+            )
         if what == "new-window-offered":
             link = frame.get_by_role("link", name="Open Steun in een nieuw venster")
             with context.expect_page(timeout=30000) as info:
@@ -1015,16 +1122,23 @@ def step_blocked_cookies(step: Step, pw: Any) -> None:
             popup = info.value
             popup.wait_for_load_state("domcontentloaded")
             deadline = time.time() + LAUNCH_TIMEOUT
-            while time.time() < deadline and (popup.url.startswith(STEUN + "/lti/") or popup.url.startswith(MOODLE)):
+            while time.time() < deadline and (
+                popup.url.startswith(STEUN + "/lti/") or popup.url.startswith(MOODLE)
+            ):
                 time.sleep(0.5)
-            R.note(f"the new window ends on {popup.url.split('?')[0]}: {popup.evaluate('document.body.innerText')[:200]!r}")
+            R.note(
+                f"the new window ends on {popup.url.split('?')[0]}: {popup.evaluate('document.body.innerText')[:200]!r}"
+            )
             try:
                 popup.screenshot(path=str(REPORT / "y-new-window.png"))
                 step.screenshots.append("y-new-window.png")
             except Exception:
                 pass
         R.note("Set-Cookie from Steun: " + " || ".join(dict.fromkeys(traffic.set_cookies)))
-        check(what in ("consent", "dashboard", "children"), f"the Instructor did not reach the study inside the iframe: {what}")
+        check(
+            what in ("consent", "dashboard", "children"),
+            f"the Instructor did not reach the study inside the iframe: {what}",
+        )
     finally:
         context.close()
 
@@ -1034,7 +1148,11 @@ def state_from_db() -> None:
     course = sql("SELECT id FROM mdl_course WHERE shortname='STEUN-PD'")
     if course:
         STATE["course"] = course[0][0]
-        STATE["users"] = dict(sql("SELECT username, id FROM mdl_user WHERE username LIKE 'participant%%' OR username='editingteacher'"))
+        STATE["users"] = dict(
+            sql(
+                "SELECT username, id FROM mdl_user WHERE username LIKE 'participant%%' OR username='editingteacher'"
+            )
+        )
     types = sql("SELECT id FROM mdl_lti_types ORDER BY id DESC LIMIT 1")
     if types:
         STATE["typeid"] = types[0][0]
@@ -1057,19 +1175,84 @@ def main() -> int:
             env={**ENV, "HOME": ENV["BROWSER_HOME"]},  # the NSS db with our CA: real trust
         )
         steps: list[tuple[str, str, Callable[[Step], None], tuple[str, ...]]] = [
-            ("b-fixtures", "set-up data by Moodle's PHP API: course, people, SCORM activity", step_fixtures, ()),
-            ("a-register", "operator invite; admin registers Steun (Manage tools → Tool URL → Add LTI Advantage)", lambda s: step_register(s, browser), ()),
-            ("a-activate", "admin activates the pending tool, operator activates the deployment, tool shown in the course's activity chooser", step_activate, ("a-register", "b-fixtures")),
-            ("c-deep-link", "editing teacher: Select content (Deep Linking) in Moodle's dialog, activities with grade items", lambda s: step_deep_link(s, browser), ("a-activate",)),
-            ("d-scorm", "participant (student) plays the SCORM course in Moodle's player (Enter, normal) to completion", lambda s: step_scorm(s, browser), ("b-fixtures",)),
-            ("d-wave-iframe", "participant opens the wave activity inside Moodle's iframe (no new window)", lambda s: step_wave_launch(s, browser), ("c-deep-link",)),
-            ("d-study", "participant consents, adds children, answers the questionnaires", step_study, ("d-wave-iframe",)),
-            ("x-instructor-wave", "control: the editing teacher (Instructor) opens the wave inside the iframe", lambda s: step_teacher_wave(s, browser), ("c-deep-link",)),
-            ("x-instructor-study", "control: the editing teacher consents, adds children, answers the questionnaires", lambda s: step_study(s, "teacher"), ("x-instructor-wave",)),
-            ("x-instructor-grade", "control: Moodle refuses the editing teacher's score (not a graded role); Steun shows the refusal to the operator", step_refusal_visible, ("x-instructor-study",)),
-            ("y-3pc-blocked", "variant: the editing teacher opens the wave in Chromium blocking third-party cookies", lambda s: step_blocked_cookies(s, pw), ("c-deep-link",)),
-            ("e-grades", "participant's gradebook row in Moodle's database has Steun's grade", step_grades, ("d-study",)),
-            ("e-export", "`steun export`: one pseudonym joins course progress and questionnaire answers", step_export, ("d-scorm", "d-study")),
+            (
+                "b-fixtures",
+                "set-up data by Moodle's PHP API: course, people, SCORM activity",
+                step_fixtures,
+                (),
+            ),
+            (
+                "a-register",
+                "operator invite; admin registers Steun (Manage tools → Tool URL → Add LTI Advantage)",
+                lambda s: step_register(s, browser),
+                (),
+            ),
+            (
+                "a-activate",
+                "admin activates the pending tool, operator activates the deployment, tool shown in the course's activity chooser",
+                step_activate,
+                ("a-register", "b-fixtures"),
+            ),
+            (
+                "c-deep-link",
+                "editing teacher: Select content (Deep Linking) in Moodle's dialog, activities with grade items",
+                lambda s: step_deep_link(s, browser),
+                ("a-activate",),
+            ),
+            (
+                "d-scorm",
+                "participant (student) plays the SCORM course in Moodle's player (Enter, normal) to completion",
+                lambda s: step_scorm(s, browser),
+                ("b-fixtures",),
+            ),
+            (
+                "d-wave-iframe",
+                "participant opens the wave activity inside Moodle's iframe (no new window)",
+                lambda s: step_wave_launch(s, browser),
+                ("c-deep-link",),
+            ),
+            (
+                "d-study",
+                "participant consents, adds children, answers the questionnaires",
+                step_study,
+                ("d-wave-iframe",),
+            ),
+            (
+                "x-instructor-wave",
+                "control: the editing teacher (Instructor) opens the wave inside the iframe",
+                lambda s: step_teacher_wave(s, browser),
+                ("c-deep-link",),
+            ),
+            (
+                "x-instructor-study",
+                "control: the editing teacher consents, adds children, answers the questionnaires",
+                lambda s: step_study(s, "teacher"),
+                ("x-instructor-wave",),
+            ),
+            (
+                "x-instructor-grade",
+                "control: Moodle refuses the editing teacher's score (not a graded role); Steun shows the refusal to the operator",
+                step_refusal_visible,
+                ("x-instructor-study",),
+            ),
+            (
+                "y-3pc-blocked",
+                "variant: the editing teacher opens the wave in Chromium blocking third-party cookies",
+                lambda s: step_blocked_cookies(s, pw),
+                ("c-deep-link",),
+            ),
+            (
+                "e-grades",
+                "participant's gradebook row in Moodle's database has Steun's grade",
+                step_grades,
+                ("d-study",),
+            ),
+            (
+                "e-export",
+                "`steun export`: one pseudonym joins course progress and questionnaire answers",
+                step_export,
+                ("d-scorm", "d-study"),
+            ),
         ]
         for key, title, fn, needs in steps:
             if only and key not in only:

@@ -1,8 +1,8 @@
 """``steun serve`` with another gunicorn worker class, to observe the effect (not a fix).
 
-    E2E_STEUN_WORKER_CLASS=gthread make e2e-moodle
+    E2E_STEUN_WORKER_CLASS=sync make e2e-moodle   # steun serve itself uses gthread
 
-Does what ``steun serve`` does (steun_lti/cli.py) and passes ``worker_class`` (``sync``,
+Does what ``steun serve`` does (steun_lti/cli/main.py) and passes ``worker_class`` (``sync``,
 ``gthread``) and ``threads`` to the same ``run_gunicorn``.
 """
 
@@ -11,17 +11,17 @@ from __future__ import annotations
 import sys
 
 from steun_lti.app import create_app
-from steun_lti.db import Database
-from steun_lti.migrations import upgrade
-from steun_lti.records_cli import app_with_sender
-from steun_lti.secrets import ensure_data_dir
-from steun_lti.server import run_gunicorn
-from steun_lti.settings import load_settings
+from steun_lti.plumbing.db import Database
+from steun_lti.plumbing.migrations import upgrade
+from steun_lti.plumbing.secrets import ensure_data_dir
+from steun_lti.plumbing.server import run_gunicorn
+from steun_lti.plumbing.settings import load_settings
+from steun_lti.records.statements import app_with_sender
 from steun_lti.web.teacher_support import load_runtime
 
 CLASSES = {
-    "sync": "steun_lti.server.GracefulSyncWorker",
-    "gthread": "steun_lti.server.GracefulThreadWorker",
+    "sync": "steun_lti.plumbing.server.GracefulSyncWorker",
+    "gthread": "steun_lti.plumbing.server.GracefulThreadWorker",
 }
 
 
