@@ -160,3 +160,23 @@ def test_a_relative_data_dir_is_made_absolute_against_the_working_directory(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("STEUN_DATA_DIR", "var")
     assert load_settings().data_dir == tmp_path / "var"
+
+
+def test_the_admin_password_file_exists_from_the_first_start(
+    settings: Settings, client: FlaskClient
+) -> None:
+    """docs/admin.md sends the operator to secrets/admin_password; it appeared only after the
+    first failed login (issue 17). ``client`` has started the tool once."""
+    from pydantic import SecretStr
+
+    from steun_lti.app import create_app
+
+    password = settings.data_dir / "secrets" / "admin_password"
+    assert password.is_file() and len(password.read_text().strip()) >= 18
+    assert stat.S_IMODE(password.stat().st_mode) == 0o600
+    page = client.get("/lti/admin/", auth=("admin", password.read_text().strip()))
+    assert page.status_code == 200
+
+    password.unlink()
+    create_app(settings.model_copy(update={"admin_password": SecretStr("set-by-operator")}))
+    assert not password.exists()
