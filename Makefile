@@ -26,6 +26,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 venv: $(STAMP)
 
+# apt-get that waits (up to 10 minutes) while another apt or unattended-upgrades holds the lock,
+# instead of failing at once.
+APT = apt-get -o DPkg::Lock::Timeout=600
+
 # Debian packages the tests need: Chromium for browser tests, PostgreSQL server binaries,
 # Node.js/npm for the SCORM player and schema files (npm packages live in node_modules/).
 system-deps:
@@ -36,14 +40,14 @@ system-deps:
 	command -v runuser >/dev/null 2>&1 || missing="$$missing util-linux"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq $$missing >/dev/null; \
 	fi
 	@$(MAKE) --no-print-directory npm-deps
 
 # npm packages (the SCORM player for tests and the demo, axe-core): only when package.json exists.
 npm-deps:
 	@if [ -f package.json ]; then \
-	  command -v npm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }; \
+	  command -v npm >/dev/null 2>&1 || { $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq nodejs npm >/dev/null; }; \
 	  if [ ! -d node_modules ] || [ package.json -nt node_modules ] || [ package-lock.json -nt node_modules ]; then \
 	    npm ci --no-audit --no-fund --loglevel=error && touch node_modules; \
 	  fi; \

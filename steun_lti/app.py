@@ -25,6 +25,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         if settings.secret_key
         else load_or_create_secret(settings.data_dir, "flask_secret_key")
     )
+    if settings.admin_password is None:
+        # At the first start, so the operator can read it before the first visit to /lti/admin
+        # (web/lti_admin.py reads the same file); docs/admin.md says it is there.
+        load_or_create_secret(settings.data_dir, "admin_password", nbytes=18)
     app.config.update(
         SECRET_KEY=secret,
         DEBUG=settings.debug,

@@ -19,10 +19,14 @@ from sqlalchemy import text
 from steun_lti.app import create_app
 from steun_lti.plumbing.db import Database
 from steun_lti.plumbing.migrations import upgrade
-from steun_lti.plumbing.settings import Settings
+from steun_lti.plumbing.settings import ENV_FILE_VARIABLE, Settings
 from tests.support.postgres import PostgresServer, start_postgres
 
 pytest_plugins = ["tests.support.browser"]
+
+# load_settings() reads .env in the working directory: a developer's own .env in the repository
+# must not reach a test. A test that wants one sets STEUN_ENV_FILE itself (monkeypatch).
+os.environ[ENV_FILE_VARIABLE] = ""
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +62,7 @@ def database(database_url: str) -> Iterator[Database]:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings for one test: a private data dir, no environment leaking in."""
-    for key in [k for k in os.environ if k.startswith("STEUN_")]:
+    for key in [k for k in os.environ if k.startswith("STEUN_") and k != ENV_FILE_VARIABLE]:
         os.environ.pop(key)
     return Settings(
         data_dir=tmp_path / "var",

@@ -8,6 +8,7 @@ credentials, the LRS's own reason for a 400).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
@@ -107,6 +108,9 @@ class LrsClient:
             ) from exc
         status = response.status_code
         if status in (200, 204):
+            if _is_html(response):
+                # A web site, not an LRS: the wrong address (say the tool's own) answers 200.
+                raise LrsError(f"{self.endpoint} answered with {_html_hint(response)}")
             return response
         reason = _reason(response)
         if status in (401, 403):
@@ -315,7 +319,21 @@ def _filter_params(filters: Mapping[str, Any]) -> dict[str, str]:
     return params
 
 
+def _is_html(response: requests.Response) -> bool:
+    content_type = response.headers.get("Content-Type", "").lower()
+    return "html" in content_type or response.content.lstrip()[:1] == b"<"
+
+
+def _html_hint(response: requests.Response) -> str:
+    title = re.search(r"<title[^>]*>([^<]{1,80})", response.text, re.IGNORECASE)
+    titled = f" titled {title.group(1).strip()!r}" if title else ""
+    return f"a web page{titled} (HTML), not xAPI: is STEUN_LRS__ENDPOINT right?"
+
+
 def _reason(response: requests.Response) -> str:
+    """The LRS's own reason, short: never a whole web page inside an error message."""
+    if _is_html(response):
+        return _html_hint(response)
     text = response.text.strip()
     try:
         data = response.json()

@@ -115,12 +115,21 @@ def outbox_run(ctx: click.Context, until_empty: bool, batch_size: int, max_backo
 @click.pass_context
 @_friendly
 def outbox_requeue(ctx: click.Context, rows: tuple[int, ...]) -> None:
-    """Put parked statements (all, or the given row numbers) back in the queue."""
-    from steun_lti.records.outbox import requeue_parked
+    """Put parked statements (all, or the given row numbers) back in the queue.
+
+    Row numbers that are not parked are refused (exit 2) and nothing is requeued."""
+    from steun_lti.records.outbox import not_parked, requeue_parked
 
     database = _database(_settings(ctx))
     try:
         with database.session() as session:
+            refused = not_parked(session, rows)
+            if refused:
+                raise RecordsError(
+                    "Nothing requeued: "
+                    + "; ".join(f"row {row} is {why}" for row, why in refused.items())
+                    + ". `steun outbox status` lists the parked rows."
+                )
             n = requeue_parked(session, rows or None)
     finally:
         database.dispose()
@@ -183,6 +192,21 @@ def _file_statements(source: Path) -> Iterator[dict[str, Any]]:
                         raise RecordsError(f"{source}, line {n}: not JSON ({exc})") from exc
     except OSError as exc:
         raise RecordsError(f"Cannot read {source}: {exc.strerror}") from exc
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RecordsError(f"Cannot make the folder {folder}: {exc.strerror}.") from None
+
+
+def _check_writable_file(path: Path) -> None:
+    """A report goes into a folder that exists: a typo in it should not create folders."""
+    folder = path.parent
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise RecordsError(f"Cannot write {path}: the folder {folder} {problem}.")
 
 
 def _collect(ctx: click.Context, source: Path | None, filters: dict[str, Any]) -> Any:
@@ -273,9 +297,17 @@ def export_cmd(
     source: Path | None,
     **filters: Any,
 ) -> None:
-    """Export the statements as analysis-ready tables into OUT_DIR."""
+    """Export the statements as analysis-ready tables into OUT_DIR (created when missing)."""
     from xapi.export import FORMATS, export_all
 
+    # Bad input is refused before the statements are read: that can take minutes.
+    unknown = [name for name in formats if name not in FORMATS]
+    if unknown:
+        raise click.BadParameter(
+            f"{', '.join(map(repr, unknown))}: choose from {', '.join(FORMATS)}.",
+            param_hint="'--format'",
+        )
+    _make_folder(out_dir)
     scoring = _load_spec(spec, _settings(ctx))
     data = _collect(ctx, source, _filters(**filters))
     try:
@@ -293,12 +325,16 @@ def export_cmd(
 @click.pass_context
 @_friendly
 def report_cmd(ctx: click.Context, out_file: Path, source: Path | None, **filters: Any) -> None:
-    """Write an HTML report (opens in a browser, no server needed)."""
+    """Write an HTML report to OUT_FILE, in a folder that exists (opens in a browser, no
+    server needed)."""
     from xapi.report import write_report
 
+    _check_writable_file(out_file)
     data = _collect(ctx, source, _filters(**filters))
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    write_report(data, out_file)
+    try:
+        write_report(data, out_file)
+    except OSError as exc:
+        raise RecordsError(f"Cannot write {out_file}: {exc.strerror}.") from None
     click.echo(f"Report of {data.statements_read:,} statements: {out_file}")
 
 
@@ -314,7 +350,11 @@ def report_cmd(ctx: click.Context, out_file: Path, source: Path | None, **filter
 def withdraw_cmd(
     ctx: click.Context, pseudonym: str | None, child_code: str | None, yes: bool
 ) -> None:
-    """Remove a teacher's (PSEUDONYM) or one child's (--child CODE) answers everywhere."""
+    """Remove a teacher's (PSEUDONYM) or one child's (--child CODE) answers everywhere.
+
+    Exits 1 when nothing was found for them (and they were never withdrawn before): a mistyped
+    pseudonym must not look like a done withdrawal, yet the command did run, so not 2, which
+    is for input refused before anything happened. Exits 1 too when the LRS is not finished."""
     from steun_lti.records.withdrawal import Scope, withdraw_everywhere
 
     if not pseudonym and not child_code:
@@ -328,6 +368,20 @@ def withdraw_cmd(
         result = withdraw_everywhere(database, Scope(pseudonym, child_code), settings)
     finally:
         database.dispose()
+    if result.found_nothing:
+        if result.withdrawn_before is not None:
+            when = result.withdrawn_before.strftime("%Y-%m-%d %H:%M")
+            click.echo(f"Nothing left of {what}: withdrawn before, on {when} (UTC).")
+            return
+        whose = f"pseudonym {pseudonym!r}" if pseudonym else ""
+        if child_code:
+            whose = f"child code {child_code!r}" + (f" of {whose}" if whose else "")
+        click.echo(
+            f"Nothing was found for {whose}, in the tool or in the LRS, so nothing was "
+            "removed: check the spelling (as in the export's pseudonym column).",
+            err=True,
+        )
+        sys.exit(1)
     click.echo(f"Removed {result.rows_removed} row(s) from the tool's database.")
     click.echo(f"Voided {result.statements_voided} statement(s) in the LRS.")
     if result.lrs_erased:

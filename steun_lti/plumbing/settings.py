@@ -1,4 +1,5 @@
-"""Typed settings, read from ``STEUN_*`` environment variables (nested with ``__``).
+"""Typed settings, read from ``STEUN_*`` environment variables (nested with ``__``) and a
+``.env`` file in the working directory; the environment wins over the file.
 
 Build them with :func:`load_settings` in the app factory or the CLI, never at import time.
 Every variable is documented in ``.env.example``.
@@ -6,6 +7,7 @@ Every variable is documented in ``.env.example``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
@@ -49,7 +51,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="STEUN_",
         env_nested_delimiter="__",
+        # No file here: load_settings() names it, so settings built by hand (tests) read only
+        # what they are given, never a developer's own .env.
         env_file=None,
+        # An empty value means "the default", as in .env.example (copied to .env: an empty
+        # STEUN_INSTRUMENTS_DIR must not become the current directory).
+        env_ignore_empty=True,
         extra="ignore",
     )
 
@@ -161,13 +168,31 @@ class Settings(BaseSettings):
         )
 
 
+ENV_FILE_VARIABLE = "STEUN_ENV_FILE"
+
+
+def env_file() -> Path | None:
+    """The file of settings: ``.env`` in the working directory (read when it exists), or the one
+    ``STEUN_ENV_FILE`` names (it must exist); ``STEUN_ENV_FILE=`` (empty) reads none."""
+    named = os.environ.get(ENV_FILE_VARIABLE)
+    if named is None:
+        return Path(".env")
+    if not named:
+        return None
+    path = Path(named).expanduser()
+    if not path.is_file():
+        raise ConfigurationError(f"{ENV_FILE_VARIABLE}: no such file: {path}.")
+    return path
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment; keyword arguments win over it.
+    """Read settings from the environment and the :func:`env_file`; the environment wins over
+    the file, keyword arguments over both.
 
     A bad value becomes a :class:`ConfigurationError` naming the variable (``STEUN_PORT: ...``),
     never pydantic's stack trace."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(_env_file=env_file(), **overrides)  # type: ignore[arg-type, call-arg]
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

@@ -179,6 +179,14 @@ def requeue_parked(session: Session, row_ids: Iterable[int] | None = None) -> in
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def not_parked(session: Session, row_ids: Iterable[int]) -> dict[int, str]:
+    """Of the given rows, those requeue cannot take, with why: absent, or their status."""
+    wanted = list(dict.fromkeys(row_ids))
+    query = select(OutboxStatement.id, OutboxStatement.status).where(OutboxStatement.id.in_(wanted))
+    found = {row: status for row, status in session.execute(query)}
+    return {row: found.get(row, "not in the outbox") for row in wanted if found.get(row) != PARKED}
+
+
 def purge_delivered(session: Session, older_than: timedelta) -> int:
     result = session.execute(
         delete(OutboxStatement).where(

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, DateTime, Integer, String, delete, select
+from sqlalchemy import Boolean, DateTime, Integer, String, delete, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from steun_lti.exceptions import SteunError
@@ -124,10 +124,16 @@ class WithdrawalResult:
     lrs_erased: bool = False
     lrs_error: str | None = None
     by_hook: dict[str, int] = field(default_factory=dict)
+    withdrawn_before: datetime | None = None  # the last earlier withdrawal of the same scope
 
     @property
     def status(self) -> str:
         return "lrs-pending" if self.lrs_error else "complete"
+
+    @property
+    def found_nothing(self) -> bool:
+        """Nothing in the tool and, as far as the LRS could be asked, nothing there either."""
+        return not self.rows_removed and not self.statements_voided and not self.lrs_error
 
 
 def subject_hash(scope: Scope) -> str:
@@ -196,6 +202,9 @@ def withdraw(
                     "name the teacher's pseudonym as well: steun withdraw PSEUDONYM --child CODE."
                 )
         result = WithdrawalResult(teachers=teachers)
+        result.withdrawn_before = session.scalar(
+            select(func.max(Withdrawal.at)).where(Withdrawal.subject_hash == subject_hash(scope))
+        )
         sent = {
             teacher: _sent_statement_ids(session, Scope(teacher, scope.child_code))
             for teacher in teachers

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from flask_babel import lazy_gettext
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ from steun_lti.study.errors import (
     NotFound,
     StudyError,
 )
+from steun_lti.study.identifying import identifying_details
 from steun_lti.study.models import Answer, Attempt, Child
 
 
@@ -55,7 +56,30 @@ def clean_reasons(
                 "The comment is too long (at most %(n)s characters).", n=study.reason_comment_max
             )
         )
+    if text is not None:
+        refuse_identifying_details(text)
     return chosen, text
+
+
+_KINDS = {
+    "name": lambda text: gettext("a name (“%(text)s”)", text=text),
+    "date": lambda text: gettext("a date (“%(text)s”)", text=text),
+    "address": lambda text: gettext("an address (“%(text)s”)", text=text),
+}
+
+
+def refuse_identifying_details(text: str) -> None:
+    """Refuse a note with a name, date or address in it (heuristics: ``study.identifying``):
+    the study knows children only as codes, and the note is never to be a way round that."""
+    found = identifying_details(text)
+    if found:
+        raise StudyError(
+            lazy_gettext(
+                "Your explanation seems to contain something that could identify the child: "
+                "%(found)s. Leave it out and describe the situation in general terms.",
+                found=", ".join(_KINDS[f.kind](f.text) for f in found),
+            )
+        )
 
 
 def add_child(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.environ import clean_environ
 from tests.support.postgres import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,7 +77,7 @@ class DemoProcess:
 
 
 def demo_env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STEUN_")}
+    env = clean_environ()
     tool, lrs, lms = free_port(), free_port(), free_port()
     env.update(
         STEUN_DATA_DIR=str(data_dir),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import requests
 
+from tests.support.environ import clean_environ
 from tests.support.postgres import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,7 +20,7 @@ def start_lrs(
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start the LRS on ``port`` (a free one by default); return the process and its endpoint."""
     port = port or free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STEUN_")}
+    env = clean_environ()
     env["STEUN_DATA_DIR"] = str(data_dir)
     env["STEUN_LOG_LEVEL"] = "WARNING"
     env["PYTHONPATH"] = str(REPO)

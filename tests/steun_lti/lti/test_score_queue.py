@@ -4,7 +4,6 @@ service tokens), the ``steun grades`` commands as real processes, and ``/healthz
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from steun_lti.lti.models import LtiLaunch
 from steun_lti.lti.score_queue import LtiScore
 from steun_lti.lti.service import LtiServices
 from tests.steun_lti.lti.conftest import Tool
+from tests.support.environ import clean_environ
 from tests.support.platform import LEARNER, LaunchSpec
 
 REPO = Path(__file__).resolve().parents[3]
@@ -48,7 +48,7 @@ def _rows(tool: Tool) -> list[LtiScore]:
 def steun(tool: Tool, *args: str) -> subprocess.CompletedProcess[str]:
     """``steun ARGS`` as the operator runs it: a process of its own on the tool's database."""
     settings = tool.app.config["STEUN_SETTINGS"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STEUN_")}
+    env = clean_environ()
     env.update(
         STEUN_DATA_DIR=str(settings.data_dir),
         STEUN_DATABASE_URL=tool.database.url,

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from steun_lti import __version__
 from steun_lti.cli import main
+from steun_lti.exceptions import ConfigurationError
 from steun_lti.plumbing.audit import record
 from steun_lti.plumbing.db import Database
 from steun_lti.plumbing.secrets import load_or_create_secret
@@ -111,6 +112,47 @@ def test_generated_secrets_never_look_like_command_line_options() -> None:
     assert not any(cli_safe_token(12).startswith("-") for _ in range(2000))
 
 
+def test_a_dot_env_in_the_working_directory_is_read_and_the_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Operators keep their settings in .env, as .env.example suggests (issue 17)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("STEUN_ENV_FILE")  # the suite's guard: read none
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        (Path(__file__).parents[3] / ".env.example").read_text()  # as copied, empty values too
+        + "STEUN_BASE_URL=https://from-the-file.example.nl\nSTEUN_PORT=8123\n"
+    )
+    settings = load_settings()
+    assert settings.base_url == "https://from-the-file.example.nl"
+    assert settings.port == 8123
+    assert settings.instruments_dir is None and settings.secret_key is None  # empty: default
+    assert settings.data_dir == tmp_path / "var"
+
+    monkeypatch.setenv("STEUN_PORT", "8999")
+    assert load_settings().port == 8999  # the environment beats the file
+    assert load_settings(port=8777).port == 8777  # and a command-line option beats both
+
+    monkeypatch.setenv("STEUN_ENV_FILE", "")
+    assert load_settings().base_url == "http://127.0.0.1:8000"  # no file read
+
+    monkeypatch.setenv("STEUN_ENV_FILE", str(tmp_path / "elsewhere.env"))
+    with pytest.raises(ConfigurationError, match="STEUN_ENV_FILE: no such file"):
+        load_settings()
+    env_file.rename(tmp_path / "elsewhere.env")
+    monkeypatch.chdir(tmp_path.parent)
+    assert load_settings().base_url == "https://from-the-file.example.nl"
+
+
+def test_settings_built_by_hand_never_read_a_dot_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("STEUN_ENV_FILE")
+    (tmp_path / ".env").write_text("STEUN_BASE_URL=https://from-the-file.example.nl\n")
+    assert Settings().base_url == "http://127.0.0.1:8000"
+
+
 def test_a_relative_data_dir_is_made_absolute_against_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -118,3 +160,23 @@ def test_a_relative_data_dir_is_made_absolute_against_the_working_directory(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("STEUN_DATA_DIR", "var")
     assert load_settings().data_dir == tmp_path / "var"
+
+
+def test_the_admin_password_file_exists_from_the_first_start(
+    settings: Settings, client: FlaskClient
+) -> None:
+    """docs/admin.md sends the operator to secrets/admin_password; it appeared only after the
+    first failed login (issue 17). ``client`` has started the tool once."""
+    from pydantic import SecretStr
+
+    from steun_lti.app import create_app
+
+    password = settings.data_dir / "secrets" / "admin_password"
+    assert password.is_file() and len(password.read_text().strip()) >= 18
+    assert stat.S_IMODE(password.stat().st_mode) == 0o600
+    page = client.get("/lti/admin/", auth=("admin", password.read_text().strip()))
+    assert page.status_code == 200
+
+    password.unlink()
+    create_app(settings.model_copy(update={"admin_password": SecretStr("set-by-operator")}))
+    assert not password.exists()

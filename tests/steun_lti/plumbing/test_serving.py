@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.environ import clean_environ
 from tests.support.postgres import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -34,7 +35,7 @@ def wait_for(url: str, proc: subprocess.Popen[str], seconds: float = 30) -> requ
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("STEUN_")}
+    environment = clean_environ()
     environment.update(
         STEUN_DATA_DIR=str(tmp_path / "var"),
         STEUN_PORT=str(free_port()),

@@ -25,7 +25,11 @@ N = int(os.environ.get("STEUN_FAULT_TEST_N", "10000"))
 
 @pytest.mark.slow
 def test_lrs_stopped_while_answers_are_saved_all_arrive_exactly_once(tmp_path: Path) -> None:
-    for key in [k for k in os.environ if k.startswith("STEUN_") and k != "STEUN_FAULT_TEST_N"]:
+    for key in [
+        k
+        for k in os.environ
+        if k.startswith("STEUN_") and k not in ("STEUN_FAULT_TEST_N", "STEUN_ENV_FILE")
+    ]:
         os.environ.pop(key)
     data_dir = tmp_path / "var"
     port = free_port()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,10 @@ def test_one_child_is_deleted_for_good(setup: Setup) -> None:
     assert all(setup.held(sid) for sid in others_b)
 
     again = setup.withdraw(TEACHER, "--child", "B")  # nothing left: still fine
-    assert again.exit_code == 0, again.output and "Voided 0" in again.output
+    assert again.exit_code == 0, again.output
+    assert again.output.startswith(
+        f"Nothing left of child B: withdrawn before, on {datetime.now(UTC).date()}"
+    )
 
 
 def test_a_teacher_is_deleted_for_good(setup: Setup) -> None:
@@ -168,6 +172,25 @@ def test_a_child_code_alone_must_name_one_known_teacher(setup: Setup) -> None:
     several = setup.withdraw("--child", "B")
     assert several.exit_code == 2 and "used by 2 teachers" in several.output
     assert len(setup.statements(TEACHER)) == len(setup.statements(OTHER)) == 9
+
+
+def test_an_unknown_pseudonym_or_child_is_said_and_exits_1(setup: Setup) -> None:
+    """A mistyped pseudonym reported "Removed 0 row(s)" and exited 0 (issue 17)."""
+    whole_study(setup.app, TEACHER, child="B")
+    setup.deliver()
+    typo = "p-" + "c" * 32
+    unknown = setup.withdraw(typo)
+    assert unknown.exit_code == 1, unknown.output
+    assert unknown.output == (
+        f"Nothing was found for pseudonym '{typo}', in the tool or in the LRS, so nothing was "
+        "removed: check the spelling (as in the export's pseudonym column).\n"
+    )
+    no_child = setup.withdraw(TEACHER, "--child", "Q")
+    assert no_child.exit_code == 1, no_child.output
+    assert no_child.output.startswith(
+        f"Nothing was found for child code 'Q' of pseudonym '{TEACHER}'"
+    )
+    assert len(setup.statements(TEACHER)) == 9
 
 
 def test_the_teachers_own_removal_reaches_the_lrs(setup: Setup) -> None:

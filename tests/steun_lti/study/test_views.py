@@ -106,6 +106,40 @@ def test_posts_without_the_csrf_token_are_refused(
     assert client.post("/study/attempt/1/answer", json={"item": "x", "value": 1}).status_code == 400
 
 
+def test_a_note_that_could_identify_the_child_is_refused_and_not_stored(
+    client: FlaskClient, teacher: Callable[..., str], database: Database, events: list[Event]
+) -> None:
+    """Issue 17: this note was accepted and stored."""
+    token = teacher()
+    note = "Jan de Vries, geboren 03-04-2016, woont bij oma"
+    refused = client.post(
+        "/study/children", data={"reasons": ["loss"], "comment": note, "csrf_token": token}
+    )
+    assert refused.status_code == 400
+    assert (
+        "Uw toelichting lijkt iets te bevatten waaraan het kind te herkennen is: "
+        "een datum (“03-04-2016”), een naam (“Jan de Vries”). Laat dat weg en beschrijf de "
+        "situatie in algemene termen."
+    ) in refused.text
+    assert note in refused.text  # the form keeps what was typed, to correct it
+    with database.session() as session:
+        assert session.scalars(select(Child)).all() == []
+    assert "child_added" not in kinds(events)
+
+    ordinary = "Vader is vorig jaar overleden, sindsdien stil in de klas."
+    accepted = client.post(
+        "/study/children", data={"reasons": ["loss"], "comment": ordinary, "csrf_token": token}
+    )
+    assert accepted.status_code == 302, accepted.text
+    changed = client.post(
+        "/study/children/A",
+        data={"reasons": ["loss"], "comment": "Woont bij oma Truus", "csrf_token": token},
+    )
+    assert changed.status_code == 400 and "een naam (“oma Truus”)" in changed.text
+    with database.session() as session:
+        assert [c.comment for c in session.scalars(select(Child))] == [ordinary]
+
+
 def test_children_get_codes_reasons_and_can_be_withdrawn(
     client: FlaskClient, teacher: Callable[..., str], database: Database, events: list[Event]
 ) -> None:
