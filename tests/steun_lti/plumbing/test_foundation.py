@@ -180,3 +180,13 @@ def test_the_admin_password_file_exists_from_the_first_start(
     password.unlink()
     create_app(settings.model_copy(update={"admin_password": SecretStr("set-by-operator")}))
     assert not password.exists()
+
+
+def test_pages_have_a_favicon(client: FlaskClient) -> None:
+    page = client.get("/lti/")
+    assert 'rel="icon"' in page.text
+    icon = client.get("/static/brand/favicon.svg")
+    try:
+        assert icon.status_code == 200 and b"<svg" in icon.data
+    finally:
+        icon.close()  # a file response: close it (warnings are errors here)

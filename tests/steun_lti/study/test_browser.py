@@ -167,6 +167,17 @@ def test_teacher_flow_with_resume_on_another_device(
     page.get_by_role("button", name="Volgende").click()
     page.locator("#error-summary").wait_for()
     assert page.locator("#error-summary li").count() == 4
+    # answering one of them clears its message and its line in the summary (issue 17)
+    answer(page, "rel18", 2)
+    page.wait_for_function("document.querySelectorAll('#error-summary li').length === 3")
+    assert page.locator("#err-rel18").count() == 0
+    assert "has-error" not in (page.locator("#item-rel18").get_attribute("class") or "")
+    # a 5-point scale stays on one row in a page as wide as an LMS iframe (it wrapped 4 + 1)
+    page.set_viewport_size({"width": 1100, "height": 900})
+    tops = page.locator("#item-rel19 .option").evaluate_all(
+        "els => els.map(e => Math.round(e.getBoundingClientRect().top))"
+    )
+    assert len(tops) == 5 and len(set(tops)) == 1, tops
     for n in range(18, 22):
         answer(page, f"rel{n:02d}", 3)
     page.get_by_role("button", name="Volgende").click()

@@ -253,6 +253,7 @@ def test_the_plain_form_fallback_saves_validates_and_moves_on(
     assert response.status_code == 422
     assert "Enkele antwoorden hebben uw aandacht nodig" in response.text
     assert response.text.count("Beantwoord deze vraag.") == 3 * 2  # summary and item
+    assert ".: Beantwoord" not in response.text  # the question, then the message (issue 17)
     assert 'aria-describedby="err-rel05' in response.text
     full = {f"rel{i:02d}": "2" for i in range(1, 8)}
     response = client.post(

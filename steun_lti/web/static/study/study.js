@@ -114,6 +114,27 @@
       if (state) { state.textContent = text; state.classList.toggle("failed", !!failed); }
     }
 
+    // An answered question is no longer in error: drop its message, its entry in the summary
+    // (and the summary once it is empty).
+    function clearError(fieldset, item) {
+      if (!answered(answers[item])) return;
+      fieldset.classList.remove("has-error");
+      var message = document.getElementById("err-" + item);
+      if (message) message.remove();
+      var described = (fieldset.getAttribute("aria-describedby") || "").replace("err-" + item, "").trim();
+      if (described) fieldset.setAttribute("aria-describedby", described);
+      else fieldset.removeAttribute("aria-describedby");
+      var entry = document.getElementById("sum-" + item);
+      if (entry) {
+        var list = entry.parentNode;
+        entry.remove();
+        if (list && !list.children.length) {
+          var summary = document.getElementById("error-summary");
+          if (summary) summary.remove();
+        }
+      }
+    }
+
     function send(item, value) {
       var fieldset = form.querySelector('fieldset[data-item="' + item + '"]');
       pending[item] = value; keepPending();
@@ -126,7 +147,7 @@
         return response.json().catch(function () { return {}; }).then(function (body) {
           if (response.ok) {
             if (pending[item] === value) { delete pending[item]; keepPending(); }
-            if (fieldset) mark(fieldset, "✓ " + form.getAttribute("data-msg-saved"), false);
+            if (fieldset) { mark(fieldset, "✓ " + form.getAttribute("data-msg-saved"), false); clearError(fieldset, item); }
             announce(form.getAttribute("data-msg-saved"));
             return;
           }
