@@ -944,6 +944,28 @@ def step_grades(step: Step, username: str = "participant1") -> None:
     check(lti_graded, f"no grade from Steun in the gradebook row of {username}")
 
 
+def step_course_overview(step: Step) -> None:
+    """The course's editing teacher sees, inside Moodle's iframe, how many participants of the
+    course started and finished each wave: counts only (issue 13, roles)."""
+    page = STATE["teacher_context"].pages[0]
+    frame = frame_of(page, "#contentframe")
+    nav_click(frame, frame.get_by_role("link", name="Deze cursus"))
+    frame.locator("#course-counts").wait_for()
+    R.shot(page, "course overview")
+    row = frame.locator("#count-t1")
+    started = int(row.locator(".started").inner_text())
+    finished = int(row.locator(".finished").inner_text())
+    caption = frame.locator("#course-counts caption").inner_text()
+    R.note(f"{caption} Wave 1: started {started}, finished {finished}")
+    text = frame_text(frame)
+    check(
+        "Leerling A" not in text and "participant1" not in text,
+        "the overview shows a child or a person",
+    )
+    # participant1 (a student) and the editing teacher (who took part as a control) finished wave 1
+    check(started >= 2 and finished >= 2, f"wave 1 counts {started}/{finished}, expected 2/2")
+
+
 def step_refusal_visible(step: Step) -> None:
     """Control: Moodle refuses a score for a user outside its graded roles (the editing teacher).
 
