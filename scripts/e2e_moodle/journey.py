@@ -1258,6 +1258,12 @@ def main() -> int:
                 ("x-instructor-study",),
             ),
             (
+                "x-course-overview",
+                "the editing teacher sees the course's participation counts (Deze cursus) inside the iframe",
+                step_course_overview,
+                ("x-instructor-study", "d-study"),
+            ),
+            (
                 "y-3pc-blocked",
                 "variant: the editing teacher opens the wave in Chromium blocking third-party cookies",
                 lambda s: step_blocked_cookies(s, pw),
