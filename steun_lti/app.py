@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 
 from flask import Flask
@@ -57,4 +58,28 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     from steun_lti.records import statements
 
     statements.init_app(app)
+    return app
+
+
+def app_with_sender(app: Flask) -> Flask:
+    """Start this process's background threads (``steun serve`` calls it in every worker): the
+    outbox sender (statements to the LRS) and the score sender (grades to the LMSs)."""
+    from steun_lti.lti.ags import start_background_sender
+    from steun_lti.lti.service import EXTENSION
+    from steun_lti.plumbing.db import get_database
+    from steun_lti.records.outbox import BackgroundSender, Sender
+    from steun_lti.records.statements import client_factory
+
+    with app.app_context():
+        database = get_database()
+    settings: Settings = app.config["STEUN_SETTINGS"]
+    background = BackgroundSender(Sender(database, client_factory(settings)))
+    background.start()
+    app.extensions["steun.outbox_sender"] = background
+    atexit.register(background.stop)
+    scores = start_background_sender(
+        database, app.extensions[EXTENSION], retention_days=settings.grades_retention_days
+    )
+    app.extensions["steun.score_sender"] = scores
+    atexit.register(scores.stop)
     return app

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import sys
 
-from steun_lti.app import create_app
+from steun_lti.app import app_with_sender, create_app
 from steun_lti.plumbing.db import Database
 from steun_lti.plumbing.migrations import upgrade
 from steun_lti.plumbing.secrets import ensure_data_dir
 from steun_lti.plumbing.server import run_gunicorn
 from steun_lti.plumbing.settings import load_settings
-from steun_lti.records.statements import app_with_sender
 from steun_lti.web.teacher_support import load_runtime
 
 CLASSES = {

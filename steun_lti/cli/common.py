@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -11,6 +10,9 @@ from typing import Any, TypeVar
 import click
 
 from steun_lti.exceptions import ConfigurationError, SteunError
+from steun_lti.plumbing.db import Database
+from steun_lti.plumbing.migrations import upgrade
+from steun_lti.plumbing.secrets import ensure_data_dir
 from steun_lti.plumbing.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -32,15 +34,26 @@ def friendly_errors(func: F) -> F:
 
 def check_port_free(host: str, port: int, setting: str) -> None:
     """Say so at once when the port is taken (gunicorn retries for 5 s, then prints a traceback)."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise ConfigurationError(
-                f"Cannot listen on {host}:{port} ({exc.strerror}): is Steun already running? "
-                f"Choose another port with --port or {setting}."
-            ) from None
+    from steun_lti.plumbing.server import bind_error  # gunicorn: only for the serve commands
+
+    problem = bind_error(host, port)
+    if problem:
+        raise ConfigurationError(
+            f"Cannot listen on {host}:{port} ({problem}): is Steun already running? "
+            f"Choose another port with --port or {setting}."
+        )
+
+
+def open_database(settings: Settings) -> Database:
+    """The tool's database for a command: data dir made, schema brought up to date. Dispose it."""
+    ensure_data_dir(settings.data_dir)
+    database = Database(settings.resolved_database_url)
+    try:
+        upgrade(database)
+    except BaseException:
+        database.dispose()
+        raise
+    return database
 
 
 def get_settings(ctx: click.Context) -> Settings:

@@ -13,18 +13,7 @@ from typing import Any
 
 import click
 
-from steun_lti.cli.common import friendly_errors, get_settings
-
-
-def _database(settings: Any) -> Any:
-    from steun_lti.plumbing.db import Database
-    from steun_lti.plumbing.migrations import upgrade
-    from steun_lti.plumbing.secrets import ensure_data_dir
-
-    ensure_data_dir(settings.data_dir)
-    database = Database(settings.resolved_database_url)
-    upgrade(database)
-    return database
+from steun_lti.cli.common import friendly_errors, get_settings, open_database
 
 
 @click.group()
@@ -41,7 +30,7 @@ def grades_status_cmd(ctx: click.Context, as_json: bool) -> None:
     from steun_lti.lti.score_queue import grades_status, purge_expired
 
     settings = get_settings(ctx)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.session() as session:
             purge_expired(session, timedelta(days=settings.grades_retention_days))
@@ -81,7 +70,7 @@ def grades_retry(ctx: click.Context, rows: tuple[int, ...]) -> None:
     from steun_lti.lti.score_queue import requeue_refused
 
     settings = get_settings(ctx)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.session() as session:
             n = requeue_refused(session, rows or None)
@@ -104,7 +93,7 @@ def grades_retry(ctx: click.Context, rows: tuple[int, ...]) -> None:
 def grades_send(ctx: click.Context, ignore_backoff: bool) -> None:
     """Deliver the scores that are due now (refused ones wait for `steun grades retry`)."""
     settings = get_settings(ctx)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         _send(settings, database, ignore_backoff=ignore_backoff)
     finally:

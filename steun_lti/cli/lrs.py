@@ -15,13 +15,10 @@ from steun_lti.cli.common import check_port_free, get_settings
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-_settings = get_settings
-
-
 def _database_url(ctx: click.Context) -> str:
     from steun_lti.plumbing.secrets import ensure_data_dir
 
-    settings = _settings(ctx)
+    settings = get_settings(ctx)
     ensure_data_dir(settings.data_dir)
     return settings.resolved_lrs_database_url
 
@@ -70,7 +67,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     from xapi.lrs.admin import provision
     from xapi.lrs.app import create_app
 
-    settings = _settings(ctx)
+    settings = get_settings(ctx)
     url = _database_url(ctx)
     data = settings.data_dir
     provision(

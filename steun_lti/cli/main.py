@@ -95,8 +95,8 @@ def serve(
         settings = settings.model_copy(update={"debug": True})
         create_app(settings).run(host=host, port=port, debug=True)
         return
+    from steun_lti.app import app_with_sender
     from steun_lti.plumbing.server import run_gunicorn
-    from steun_lti.records.statements import app_with_sender
 
     run_gunicorn(
         lambda: app_with_sender(create_app(settings)),

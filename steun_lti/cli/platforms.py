@@ -9,23 +9,17 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from steun_lti.cli.common import friendly_errors, get_settings
+from steun_lti.cli.common import friendly_errors, get_settings, open_database
 from steun_lti.exceptions import SteunError
 from steun_lti.lti import keys as tool_keys
 from steun_lti.lti.models import LtiDeployment, LtiRegistration
 from steun_lti.lti.registration import add_platform, create_invite, parse_duration, set_active
-from steun_lti.plumbing.db import Database
-from steun_lti.plumbing.migrations import upgrade
-from steun_lti.plumbing.secrets import ensure_data_dir
 
 
 @contextmanager
 def _session(ctx: click.Context) -> Iterator[Session]:
-    settings = get_settings(ctx)
-    ensure_data_dir(settings.data_dir)
-    database = Database(settings.resolved_database_url)
+    database = open_database(get_settings(ctx))
     try:
-        upgrade(database)
         with database.session() as session:
             yield session
     finally:

@@ -13,30 +13,12 @@ from typing import Any
 import click
 import yaml
 
-from steun_lti.cli.common import friendly_errors, get_settings
+from steun_lti.cli.common import friendly_errors, get_settings, open_database
 from steun_lti.exceptions import SteunError
 
 
 class RecordsError(SteunError):
     default_message = "The learning records could not be processed."
-
-
-def _settings(ctx: click.Context) -> Any:
-    return get_settings(ctx)
-
-
-def _database(settings: Any) -> Any:
-    from steun_lti.plumbing.db import Database
-    from steun_lti.plumbing.migrations import upgrade
-    from steun_lti.plumbing.secrets import ensure_data_dir
-
-    ensure_data_dir(settings.data_dir)
-    database = Database(settings.resolved_database_url)
-    upgrade(database)
-    return database
-
-
-_friendly = friendly_errors
 
 
 # -- outbox -------------------------------------------------------------------------------
@@ -50,12 +32,12 @@ def outbox() -> None:
 @outbox.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-@_friendly
+@friendly_errors
 def outbox_status_cmd(ctx: click.Context, as_json: bool) -> None:
     """How many statements wait, are delivered or parked (with the LRS's reasons)."""
     from steun_lti.records.outbox import outbox_status
 
-    database = _database(_settings(ctx))
+    database = open_database(get_settings(ctx))
     try:
         with database.session() as session:
             status = outbox_status(session)
@@ -84,14 +66,14 @@ def outbox_status_cmd(ctx: click.Context, as_json: bool) -> None:
     "--max-backoff", type=float, default=60.0, show_default=True, help="Longest wait (s)."
 )
 @click.pass_context
-@_friendly
+@friendly_errors
 def outbox_run(ctx: click.Context, until_empty: bool, batch_size: int, max_backoff: float) -> None:
     """Deliver queued statements to the LRS (Ctrl-C to stop)."""
     from steun_lti.records.outbox import Backoff, Sender
     from steun_lti.records.statements import client_factory
 
-    settings = _settings(ctx)
-    database = _database(settings)
+    settings = get_settings(ctx)
+    database = open_database(settings)
     sender = Sender(
         database,
         client_factory(settings),
@@ -113,14 +95,14 @@ def outbox_run(ctx: click.Context, until_empty: bool, batch_size: int, max_backo
 @outbox.command("requeue")
 @click.argument("rows", nargs=-1, type=int)
 @click.pass_context
-@_friendly
+@friendly_errors
 def outbox_requeue(ctx: click.Context, rows: tuple[int, ...]) -> None:
     """Put parked statements (all, or the given row numbers) back in the queue.
 
     Row numbers that are not parked are refused (exit 2) and nothing is requeued."""
     from steun_lti.records.outbox import not_parked, requeue_parked
 
-    database = _database(_settings(ctx))
+    database = open_database(get_settings(ctx))
     try:
         with database.session() as session:
             refused = not_parked(session, rows)
@@ -145,14 +127,14 @@ def outbox_requeue(ctx: click.Context, rows: tuple[int, ...]) -> None:
     help="Delete delivered statements older than this many days (the LRS keeps them).",
 )
 @click.pass_context
-@_friendly
+@friendly_errors
 def outbox_purge(ctx: click.Context, days: int) -> None:
     """Delete the tool's copies of statements the LRS has had for a while."""
     from datetime import timedelta
 
     from steun_lti.records.outbox import purge_delivered
 
-    database = _database(_settings(ctx))
+    database = open_database(get_settings(ctx))
     try:
         with database.session() as session:
             n = purge_delivered(session, timedelta(days=days))
@@ -217,7 +199,7 @@ def _collect(ctx: click.Context, source: Path | None, filters: dict[str, Any]) -
     from xapi.exceptions import LrsError
     from xapi.export import collect
 
-    settings = _settings(ctx)
+    settings = get_settings(ctx)
     if source is not None:
         with Progress() as progress:
             return collect(_file_statements(source), settings.base_url, progress=progress.update)
@@ -288,7 +270,7 @@ def _with_filters(func: Any) -> Any:
 )
 @_with_filters
 @click.pass_context
-@_friendly
+@friendly_errors
 def export_cmd(
     ctx: click.Context,
     out_dir: Path,
@@ -308,7 +290,7 @@ def export_cmd(
             param_hint="'--format'",
         )
     _make_folder(out_dir)
-    scoring = _load_spec(spec, _settings(ctx))
+    scoring = _load_spec(spec, get_settings(ctx))
     data = _collect(ctx, source, _filters(**filters))
     try:
         written = export_all(data, scoring, out_dir, formats or FORMATS)
@@ -323,7 +305,7 @@ def export_cmd(
 @click.argument("out_file", type=click.Path(dir_okay=False, path_type=Path))
 @_with_filters
 @click.pass_context
-@_friendly
+@friendly_errors
 def report_cmd(ctx: click.Context, out_file: Path, source: Path | None, **filters: Any) -> None:
     """Write an HTML report to OUT_FILE, in a folder that exists (opens in a browser, no
     server needed)."""
@@ -346,7 +328,7 @@ def report_cmd(ctx: click.Context, out_file: Path, source: Path | None, **filter
 @click.option("--child", "child_code", help="Withdraw one child (by code) only.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
-@_friendly
+@friendly_errors
 def withdraw_cmd(
     ctx: click.Context, pseudonym: str | None, child_code: str | None, yes: bool
 ) -> None:
@@ -362,8 +344,8 @@ def withdraw_cmd(
     what = f"child {child_code}" if child_code else f"teacher {pseudonym}"
     if not yes:
         click.confirm(f"Remove every answer of {what} from the tool and the LRS?", abort=True)
-    settings = _settings(ctx)
-    database = _database(settings)
+    settings = get_settings(ctx)
+    database = open_database(settings)
     try:
         result = withdraw_everywhere(database, Scope(pseudonym, child_code), settings)
     finally:

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import secrets
-import socket
 import sys
 import threading
 import time
@@ -47,6 +46,7 @@ from steun_lti.demo.users import (
 )
 from steun_lti.exceptions import SteunError
 from steun_lti.plumbing.secrets import ensure_data_dir, write_private_file
+from steun_lti.plumbing.server import bind_error
 from steun_lti.plumbing.settings import Settings
 
 log = logging.getLogger("steun.demo")
@@ -117,15 +117,12 @@ class DemoLms:
     def start(self) -> DemoLms:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log in the terminal
         # werkzeug exits the process on a taken port; ask first, to give a clear error instead.
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(("127.0.0.1", self.port))
-            except OSError as exc:
-                raise DemoError(
-                    f"The demo LMS cannot listen on 127.0.0.1:{self.port} ({exc.strerror}); "
-                    "is another demo still running? Set STEUN_DEMO_LMS_PORT to use another port."
-                ) from exc
+        problem = bind_error("127.0.0.1", self.port)
+        if problem:
+            raise DemoError(
+                f"The demo LMS cannot listen on 127.0.0.1:{self.port} ({problem}); "
+                "is another demo still running? Set STEUN_DEMO_LMS_PORT to use another port."
+            )
         # The fake platform derives its issuer from its server, here on the demo's fixed port.
         self.platform.start(port=self.port, app=self.wsgi)
         self._load_state()

@@ -31,6 +31,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from sqlalchemy import delete, update
@@ -42,6 +43,7 @@ from steun_lti.lti.launch import LaunchContext
 from steun_lti.lti.models import LtiLineItem, LtiRegistration
 from steun_lti.lti.score_queue import LtiScore
 from steun_lti.lti.service import services
+from steun_lti.plumbing.background import BackgroundLoop
 from steun_lti.plumbing.db import Database, db_session
 
 log = logging.getLogger("steun.lti.ags")
@@ -237,15 +239,7 @@ class ScoreSender:
     def _post(
         self, session: Session, row: LtiScore, registration: LtiRegistration, subject: str
     ) -> None:
-        key = keys.signing_key(session)
-        access = adapter.PlatformAccess(
-            issuer=registration.issuer,
-            client_id=registration.client_id,
-            auth_token_url=registration.auth_token_url,
-            auth_audience=registration.auth_audience,
-            private_pem=key.private_pem,
-            kid=key.kid,
-        )
+        access = keys.platform_access(session, registration)
         client = adapter.AgsClient(access, row.endpoint)
         score: dict[str, Any] = {
             "given": row.given,
@@ -312,24 +306,12 @@ class ScoreSender:
                 stop.wait(idle_wait)
 
 
-class BackgroundScoreSender:
+class BackgroundScoreSender(BackgroundLoop):
     """One score sender thread per process (``steun serve`` starts it in every worker)."""
 
     def __init__(self, sender: ScoreSender, *, idle_wait: float = 5.0) -> None:
         self.sender = sender
-        self.idle_wait = idle_wait
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="steun-scores", daemon=True)
-
-    def _run(self) -> None:
-        self.sender.run(self.stop_event, idle_wait=self.idle_wait)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.stop_event.set()
-        self.thread.join(timeout)
+        super().__init__(partial(sender.run, idle_wait=idle_wait), name="steun-scores")
 
 
 def start_background_sender(

@@ -18,7 +18,8 @@ from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from steun_lti.lti.models import LtiToolKey
+from steun_lti.lti import adapter
+from steun_lti.lti.models import LtiRegistration, LtiToolKey
 
 
 def _new_key() -> LtiToolKey:
@@ -51,6 +52,19 @@ def active_keys(session: Session) -> list[LtiToolKey]:
 
 def signing_key(session: Session) -> LtiToolKey:
     return active_keys(session)[0]
+
+
+def platform_access(session: Session, registration: LtiRegistration) -> adapter.PlatformAccess:
+    """What calling this platform's services (AGS) or signing a message to it needs."""
+    key = signing_key(session)
+    return adapter.PlatformAccess(
+        issuer=registration.issuer,
+        client_id=registration.client_id,
+        auth_token_url=registration.auth_token_url,
+        auth_audience=registration.auth_audience,
+        private_pem=key.private_pem,
+        kid=key.kid,
+    )
 
 
 def jwks(session: Session) -> dict[str, list[dict[str, object]]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import selectors
+import socket
 import time
 from collections.abc import Callable
 from functools import partial
@@ -53,6 +54,20 @@ class GracefulThreadWorker(ThreadWorker):
         conn.timeout = time.monotonic() + max(self.cfg.keepalive, 5)
         pending.append(conn)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(on_readable, conn))
+
+
+def bind_error(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (e.g. "Address already in use"), or None.
+
+    Asked before starting a server: gunicorn retries a taken port for 5 s and then prints a stack
+    trace, werkzeug exits the process; callers say what to do instead."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
 
 
 class _Application(BaseApplication):

@@ -45,6 +45,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from steun_lti.plumbing.background import BackgroundLoop
 from steun_lti.plumbing.db import Base, Database
 from xapi.client import LrsClient
 from xapi.exceptions import (
@@ -438,20 +439,9 @@ class Sender:
 # -- the background thread of `steun serve` --------------------------------------------
 
 
-class BackgroundSender:
+class BackgroundSender(BackgroundLoop):
     """One sender thread per process; claiming makes several processes safe."""
 
     def __init__(self, sender: Sender) -> None:
         self.sender = sender
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="steun-outbox", daemon=True)
-
-    def _run(self) -> None:
-        self.sender.run(self.stop_event)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.stop_event.set()
-        self.thread.join(timeout)
+        super().__init__(sender.run, name="steun-outbox")

@@ -10,7 +10,6 @@ Extra, optional keys an ``item_answered`` event may carry to describe the item i
 
 from __future__ import annotations
 
-import atexit
 import logging
 from collections.abc import Callable
 from functools import lru_cache, partial
@@ -22,7 +21,7 @@ from sqlalchemy.orm import Session
 from steun_lti.plumbing.secrets import load_or_create_secret
 from steun_lti.plumbing.settings import Settings
 from steun_lti.records.events import Event, add_handler
-from steun_lti.records.outbox import BackgroundSender, Sender, enqueue
+from steun_lti.records.outbox import enqueue
 from xapi.client import LrsClient
 from xapi.statements import Choice, ItemDefinition, Statement, StatementFactory
 
@@ -192,26 +191,3 @@ def handle_event(session: Session, event: Event) -> None:
 
 def init_app(app: Flask) -> None:
     add_handler(app, handle_event)
-
-
-def app_with_sender(app: Flask) -> Flask:
-    """Start this process's outbox sender thread (``steun serve`` calls it in every worker)."""
-    from steun_lti.plumbing.db import get_database
-
-    with app.app_context():
-        database = get_database()
-    settings = app.config["STEUN_SETTINGS"]
-    background = BackgroundSender(Sender(database, client_factory(settings)))
-    background.start()
-    app.extensions["steun.outbox_sender"] = background
-    atexit.register(background.stop)
-    # The gradebook's score queue has its own thread (steun_lti/lti/ags.py).
-    from steun_lti.lti.ags import start_background_sender
-    from steun_lti.lti.service import EXTENSION
-
-    scores = start_background_sender(
-        database, app.extensions[EXTENSION], retention_days=settings.grades_retention_days
-    )
-    app.extensions["steun.score_sender"] = scores
-    atexit.register(scores.stop)
-    return app

@@ -53,15 +53,7 @@ def respond() -> ResponseReturnValue:
     registration = session.get(LtiRegistration, row.registration_id)
     if registration is None:
         abort(400)
-    key = keys.signing_key(session)
-    access = adapter.PlatformAccess(
-        issuer=registration.issuer,
-        client_id=registration.client_id,
-        auth_token_url=registration.auth_token_url,
-        auth_audience=registration.auth_audience,
-        private_pem=key.private_pem,
-        kid=key.kid,
-    )
+    access = keys.platform_access(session, registration)
     deployment_id = str(row.context.get("deployment_id") or "")
     token = adapter.deep_linking_response_jwt(access, deployment_id, settings, items)
     return render_template(

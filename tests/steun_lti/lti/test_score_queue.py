@@ -15,29 +15,15 @@ import requests
 from sqlalchemy import select
 
 from steun_lti.lti import adapter, score_queue
-from steun_lti.lti.ags import BackgroundScoreSender, ScoreSender, report_completion
-from steun_lti.lti.launch import LaunchContext
-from steun_lti.lti.models import LtiLaunch
+from steun_lti.lti.ags import BackgroundScoreSender, ScoreSender
 from steun_lti.lti.score_queue import LtiScore
 from steun_lti.lti.service import LtiServices
 from tests.steun_lti.lti.conftest import Tool
+from tests.steun_lti.lti.test_ags_lineitems import _launch, _report
 from tests.support.environ import clean_environ
 from tests.support.platform import LEARNER, LaunchSpec
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-def _launch(tool: Tool, spec: LaunchSpec) -> LaunchContext:
-    assert tool.launch(spec).status_code == 303
-    with tool.database.session() as session:
-        row = session.scalars(select(LtiLaunch).order_by(LtiLaunch.created_at.desc())).first()
-        assert row is not None
-        return LaunchContext.from_dict(row.context)
-
-
-def _report(tool: Tool, launch: LaunchContext, **kwargs: float) -> bool:
-    with tool.app.test_request_context():
-        return report_completion(launch, **kwargs)
 
 
 def _rows(tool: Tool) -> list[LtiScore]:

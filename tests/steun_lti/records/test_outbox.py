@@ -213,7 +213,7 @@ def test_outbox_cli_status_run_and_purge(
 def test_the_serve_worker_thread_delivers(sqlite_app: Flask, fake_lrs: FakeLrs) -> None:
     import time
 
-    from steun_lti.records.statements import app_with_sender
+    from steun_lti.app import app_with_sender
 
     app_with_sender(sqlite_app)
     background = sqlite_app.extensions["steun.outbox_sender"]
