@@ -12,6 +12,7 @@ from scorm_package.loader import load_course
 from scorm_package.manifest import STANDARDS, build_manifest, schema_files, validate_manifest
 from scorm_package.model import Course
 from scorm_package.render import render_course
+from xapi.course_relay import RELAY_FILE, parse_relay_key, relay_script
 
 RUNTIME_DIR = Path(__file__).parent / "runtime"
 DEFAULT_COURSE = Path(__file__).parent / "course"
@@ -37,11 +38,19 @@ def package_files(
     course: Course,
     standard: str,
     relay_url: str | None = None,
-    relay_platform: str | None = None,
+    relay_key: tuple[str, str] | None = None,
 ) -> dict[str, bytes]:
-    """Every file of the package (name -> bytes), manifest included and validated."""
-    html, assets = render_course(course, standard, relay_url, relay_platform)
-    files: dict[str, bytes] = {"index.html": html.encode("utf-8")}
+    """Every file of the package (name -> bytes), manifest included and validated.
+
+    ``steun-relay.js`` says where course events go: nowhere (the default, and what the tool
+    expects in the package it hands out with a platform's key), or ``relay_url`` with the package
+    key ``relay_key`` = (kid, key) as ``steun platform course-key`` prints it."""
+    html, assets = render_course(course, standard)
+    kid, key = relay_key if relay_key else (None, None)
+    files: dict[str, bytes] = {
+        "index.html": html.encode("utf-8"),
+        RELAY_FILE: relay_script(relay_url, kid, key).encode(),
+    }
     for src in sorted(RUNTIME_DIR.iterdir()):
         if src.is_file() and src.suffix in (".js", ".css"):
             files[f"runtime/{src.name}"] = src.read_bytes()
@@ -78,7 +87,7 @@ def build(
     out: Path = Path("dist"),
     standards: tuple[str, ...] = STANDARDS,
     relay_url: str | None = None,
-    relay_platform: str | None = None,
+    relay_key: str | None = None,
 ) -> tuple[Course, list[BuildResult]]:
     """Build the course once per standard into ``out``; BuildError on any problem in the source."""
     for standard in standards:
@@ -86,13 +95,22 @@ def build(
             raise BuildError(f"unknown standard '{standard}' (use {' or '.join(STANDARDS)})")
     if relay_url is not None and not relay_url.startswith(("http://", "https://")):
         raise BuildError(f"--relay-url must be an http(s) URL, got {relay_url!r}")
-    if relay_platform is not None and relay_url is None:
-        raise BuildError("--lms-issuer only has a meaning together with --relay-url")
+    if (relay_key is None) != (relay_url is None):
+        raise BuildError(
+            "--relay-url and --relay-key go together (the tool refuses course events without "
+            "a package key; `steun platform course-key ISSUER` prints one)"
+        )
+    key_parts = None
+    if relay_key is not None:
+        try:
+            key_parts = parse_relay_key(relay_key)
+        except ValueError as exc:
+            raise BuildError(f"--relay-key: {exc}") from None
     course = load_course(course_dir)
     results = []
     for standard in standards:
         start = time.perf_counter()
-        files = package_files(course, standard, relay_url, relay_platform)
+        files = package_files(course, standard, relay_url, key_parts)
         path = out / zip_name(course, standard)
         try:
             write_zip(files, path)

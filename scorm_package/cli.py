@@ -35,10 +35,11 @@ def parser() -> argparse.ArgumentParser:
         help="learning-records relay: the runtime POSTs course events as JSON to this URL",
     )
     p.add_argument(
-        "--lms-issuer",
-        metavar="ISSUER",
-        help="the LMS's LTI issuer (e.g. https://moodle.school.nl): course pseudonyms then match "
-        "the questionnaire tool's for the same user (needs --relay-url)",
+        "--relay-key",
+        metavar="KID:KEY",
+        help="the package key of one registered LMS, as `steun platform course-key` prints it "
+        "(needs --relay-url). Without both, the package sends no course events; an LMS admin "
+        "downloads a keyed copy from the tool's /lti/admin page instead",
     )
     return p
 
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     standards = (args.standard,) if args.standard else STANDARDS
     try:
-        course, results = build(args.course, args.out, standards, args.relay_url, args.lms_issuer)
+        course, results = build(args.course, args.out, standards, args.relay_url, args.relay_key)
     except ScormPackageError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2

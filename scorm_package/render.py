@@ -183,10 +183,11 @@ def _exercise_config(ex: Exercise, final: bool) -> dict[str, Any]:
     return cfg
 
 
-def runtime_config(
-    course: Course, standard: str, relay_url: str | None, relay_platform: str | None = None
-) -> dict[str, Any]:
-    """What the runtime needs to know: structure, answers, the SCORM flavour, the relay."""
+def runtime_config(course: Course, standard: str) -> dict[str, Any]:
+    """What the runtime needs to know: structure, answers, the SCORM flavour.
+
+    The relay is not here: it is ``steun-relay.js`` (``xapi/course_relay.py``), the one file the
+    tool replaces when it hands a platform its keyed copy of the package."""
     exercises = course.exercises()
     index = {ex.key: i for i, ex in enumerate(exercises)}
     pages: list[dict[str, Any]] = [{"key": "start", "module": -1, "kind": "welcome"}]
@@ -221,8 +222,6 @@ def runtime_config(
         "courseId": course.id,
         "version": course.version,
         "structure": digest,
-        "relayUrl": relay_url,
-        "relayPlatform": relay_platform,
         "pages": pages,
         "modules": modules,
         "exercises": [_exercise_config(ex, ex.key.startswith("final.")) for ex in exercises],
@@ -235,12 +234,7 @@ def _script_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, sort_keys=True).replace("<", "\\u003c")
 
 
-def render_course(
-    course: Course,
-    standard: str,
-    relay_url: str | None = None,
-    relay_platform: str | None = None,
-) -> tuple[str, dict[str, Path]]:
+def render_course(course: Course, standard: str) -> tuple[str, dict[str, Path]]:
     """index.html and the files it needs (name in the zip -> source file)."""
     md = MarkdownRenderer(course)
     assets: dict[str, Path] = {}
@@ -271,7 +265,7 @@ def render_course(
         final=course.final_check,
         minutes=round(study_minutes(course)),
         ex_index={ex.key: i for i, ex in enumerate(course.exercises())},
-        config=_script_json(runtime_config(course, standard, relay_url, relay_platform)),
+        config=_script_json(runtime_config(course, standard)),
     )
     assets.update(md.assets)
     return html, assets

@@ -313,9 +313,13 @@ class StatementFactory:
         response: str | None = None,
         duration: str | None = None,
         session: str | None = None,
+        provenance: str | None = None,
     ) -> Statement:
         """module_started / module_completed / exercise_answered / course_started /
-        course_completed / course_suspended / course_resumed / course_terminated."""
+        course_completed / course_suspended / course_resumed / course_terminated.
+
+        ``provenance`` says how the record reached the tool (``package-key:<kid>``: a course
+        package keyed for one platform, decision 0012); it goes into a context extension."""
         course_ref = self._ref(self.iris.course(course), vocab.T_COURSE)
         activities: dict[str, Any] = {}
         result: dict[str, Any] | None = None
@@ -351,6 +355,8 @@ class StatementFactory:
         ctx: dict[str, Any] = {"contextActivities": activities}
         if session:
             ctx["registration"] = natural_id("course-session", actor, course, session)
+        if provenance:
+            ctx["extensions"] = self._ext(provenance=provenance)
         sid = natural_id(
             "course", actor, course, event, module or "", exercise or "", response or "", iso(at)
         )

@@ -224,5 +224,10 @@ OWN_EXTENSIONS = {
     "role": ("ContextExtension", "The launch role: teacher, learner or admin."),
     "course-context": ("ContextExtension", "Pseudonym of the LMS course the launch came from."),
     "consent-version": ("ContextExtension", "Version of the consent text agreed to."),
+    "provenance": (
+        "ContextExtension",
+        "How a course record reached the tool: package-key:<key id>, a course package keyed for "
+        "one registered platform (the relay checked the key's token and the participant's consent).",
+    ),
     "scores": ("ResultExtension", "Scale scores computed by the tool: {scale: number or null}."),
 }

@@ -393,25 +393,54 @@
   }
 
   // ------------------------------------------------------------------ relay (learning records)
-  // Contract: steun_lti/web/relay.py (POST /relay/course). Events are queued and sent in one request at
-  // each save point. The body is JSON sent as text/plain, so no CORS preflight is needed. The relay
-  // pseudonymises learner_id; it is read from the LMS only when a relay is configured, and nothing is sent
-  // in preview (no LMS) or review mode. Free text (reflections) never leaves through the relay.
+  // Contract: xapi/course_relay.py and steun_lti/web/relay.py (POST /relay/course), decision 0012.
+  // steun-relay.js (loaded before this file) sets window.STEUN_RELAY: null, or {url, kid, key} in the
+  // copy of the package the tool handed one LMS's admin. Each post carries kid, learner_id and
+  // token = HMAC-SHA256(key, learner_id), computed once per session with WebCrypto (secure contexts
+  // only: https, or localhost). Events are queued and sent in one request at each save point. The body
+  // is JSON sent as text/plain, so no CORS preflight is needed. Nothing is sent in preview (no LMS) or
+  // review mode. Free text (reflections) never leaves through the relay.
+  var relayCfg = window.STEUN_RELAY && window.STEUN_RELAY.url ? window.STEUN_RELAY : null;
   var relayQueue = [];
   var learnerId = "";
+  var relayToken = "";
   function relay(event, data) {
-    if (!cfg.relayUrl || lms.preview || mode !== "normal") return;
+    if (!relayCfg || lms.preview || mode !== "normal") return;
     var ev = { event: event, timestamp: new Date().toISOString() };
     for (var k in data) if (Object.prototype.hasOwnProperty.call(data, k) && data[k] !== null) ev[k] = data[k];
     relayQueue.push(ev);
   }
+  function stopRelay(why) {
+    relayCfg = null;
+    relayQueue = [];
+    if (window.console) window.console.warn("Steun: no learning records are sent (" + why + ")");
+  }
+  function startRelay(id) {
+    var subtle = window.crypto && window.crypto.subtle;
+    if (!id) return stopRelay("the LMS gave no learner id");
+    if (!subtle || typeof window.TextEncoder !== "function") return stopRelay("no WebCrypto: not https");
+    learnerId = id;
+    var raw = new Uint8Array(relayCfg.key.length / 2);
+    for (var i = 0; i < raw.length; i++) raw[i] = parseInt(relayCfg.key.substr(i * 2, 2), 16);
+    subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"])
+      .then(function (key) { return subtle.sign("HMAC", key, new window.TextEncoder().encode(id)); })
+      .then(function (sig) {
+        var bytes = new Uint8Array(sig), hex = "";
+        for (var j = 0; j < bytes.length; j++) hex += (bytes[j] < 16 ? "0" : "") + bytes[j].toString(16);
+        relayToken = hex;
+        flushRelay();
+      })
+      .catch(function () { stopRelay("the package key could not be used"); });
+  }
   function flushRelay() {
-    if (!relayQueue.length || !learnerId || typeof window.fetch !== "function") return;
+    if (!relayCfg || !relayQueue.length || !relayToken || typeof window.fetch !== "function") return;
     var events = relayQueue.splice(0, 50);
-    var body = { learner_id: learnerId, course: cfg.courseId, session: state.reg, events: events };
-    if (cfg.relayPlatform) body.platform = cfg.relayPlatform;
+    var body = {
+      kid: relayCfg.kid, token: relayToken, learner_id: learnerId,
+      course: cfg.courseId, session: state.reg, events: events
+    };
     try {
-      window.fetch(cfg.relayUrl, {
+      window.fetch(relayCfg.url, {
         method: "POST",
         keepalive: true,
         headers: { "Content-Type": "text/plain;charset=UTF-8" },
@@ -811,8 +840,8 @@
     }
     if (!state.reg) state.reg = newRegistration();
     noteProgress(true);
-    if (cfg.relayUrl && lms.phase === "open" && !lms.preview && mode === "normal") {
-      learnerId = lms.get(is12 ? "cmi.core.student_id" : "cmi.learner_id");
+    if (relayCfg && lms.phase === "open" && !lms.preview && mode === "normal") {
+      startRelay(lms.get(is12 ? "cmi.core.student_id" : "cmi.learner_id"));
       var resumed = state.visited.some(function (v, j) { return v && j > 0; });
       relay(resumed ? "course_resumed" : "course_started", {});
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 from sqlalchemy import select
@@ -14,6 +15,8 @@ from steun_lti.exceptions import SteunError
 from steun_lti.lti import keys as tool_keys
 from steun_lti.lti.models import LtiDeployment, LtiRegistration
 from steun_lti.lti.registration import add_platform, create_invite, parse_duration, set_active
+from steun_lti.records import course_channel
+from steun_lti.records.statements import hmac_key
 
 
 @contextmanager
@@ -145,6 +148,77 @@ def platform_invite(
             + ". The LMS admin pastes it as the tool URL of Dynamic Registration.",
             err=True,
         )
+
+
+def _registration(session: Session, issuer: str, client_id: str | None) -> LtiRegistration:
+    query = select(LtiRegistration).where(LtiRegistration.issuer == issuer)
+    if client_id:
+        query = query.where(LtiRegistration.client_id == client_id)
+    found = list(session.scalars(query))
+    if not found:
+        raise SteunError(f"no platform with issuer {issuer!r} (see `steun platform list`)")
+    if len(found) > 1:
+        raise SteunError(f"{len(found)} platforms have issuer {issuer!r}: add --client-id")
+    return found[0]
+
+
+@platform.command("course-package")
+@click.argument("issuer")
+@click.option("--client-id", default=None, help="When several registrations share the issuer.")
+@click.option(
+    "--standard",
+    type=click.Choice(course_channel.STANDARDS),
+    default="scorm12",
+    show_default=True,
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Zip to write."
+)
+@click.pass_context
+@friendly_errors
+def platform_course_package(
+    ctx: click.Context, issuer: str, client_id: str | None, standard: str, out: Path
+) -> None:
+    """Write the course package for one LMS, with its package key (as /lti/admin hands it out)."""
+    settings = get_settings(ctx)
+    with _session(ctx) as session:
+        registration = _registration(session, issuer, client_id)
+        source = course_channel.built_package(settings.resolved_packages_dir, standard)
+        key = course_channel.current_key(session, registration)
+        data = course_channel.keyed_package(
+            source,
+            settings.base_url.rstrip("/") + "/relay/course",
+            key.kid,
+            course_channel.key_secret(hmac_key(settings), key.kid),
+        )
+        if not out.parent.is_dir():
+            raise SteunError(f"the folder {out.parent} does not exist")
+        out.write_bytes(data)
+        session.commit()
+    click.echo(f"{out}: {source.name} with package key {key.kid} of {issuer}.")
+
+
+@platform.command("course-key")
+@click.argument("issuer")
+@click.option("--client-id", default=None, help="When several registrations share the issuer.")
+@click.option("--revoke", is_flag=True, help="Revoke the platform's keys instead.")
+@click.pass_context
+@friendly_errors
+def platform_course_key(
+    ctx: click.Context, issuer: str, client_id: str | None, revoke: bool
+) -> None:
+    """Print the platform's package key as KID:KEY (for build_scorm.py --relay-key)."""
+    settings = get_settings(ctx)
+    with _session(ctx) as session:
+        registration = _registration(session, issuer, client_id)
+        if revoke:
+            count = course_channel.revoke_keys(session, registration)
+            session.commit()
+            click.echo(f"Revoked {count} key(s) of {issuer}: its packages send nothing now.")
+            return
+        key = course_channel.current_key(session, registration)
+        session.commit()
+        click.echo(f"{key.kid}:{course_channel.key_secret(hmac_key(settings), key.kid)}")
 
 
 @click.group()

@@ -157,3 +157,21 @@ class LtiLineItem(Base):
     )
     url: Mapped[str | None] = mapped_column(Text, nullable=True)
     claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LtiCourseKey(Base):
+    """The key built into the course package one platform's admin downloaded (decision 0012).
+
+    The secret is not stored: it is derived from the tool's HMAC key and ``kid``
+    (``steun_lti/records/course_channel.py``), so a copy of the database alone cannot sign course
+    events. A revoked key (or an inactive registration) makes the relay refuse the package.
+    """
+
+    __tablename__ = "lti_course_key"
+
+    kid: Mapped[str] = mapped_column(String(32), primary_key=True)
+    registration_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_registration.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the tool's database; default: SQLite steun.sqlite3 in data_dir.",
     )
+    packages_dir: Path | None = Field(
+        default=None,
+        description="Folder with the built course packages (build_scorm.py --out) that /lti/admin "
+        "hands out with each platform's package key; default: dist in data_dir.",
+    )
     base_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Public base URL of the tool, as the LMS and browsers reach it (no trailing slash).",
@@ -156,6 +161,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     lrs: LrsSettings = Field(default_factory=LrsSettings)
     lrs_server: LrsServerSettings = Field(default_factory=LrsServerSettings)
+
+    @property
+    def resolved_packages_dir(self) -> Path:
+        return (self.packages_dir or self.data_dir / "dist").expanduser().absolute()
 
     @property
     def resolved_database_url(self) -> str:

@@ -89,6 +89,16 @@ class OutboxStatement(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+def drop_queued(session: Session, actor: str) -> int:
+    """Delete what is queued (pending or parked) about one person; what is being sent goes on."""
+    result = session.execute(
+        delete(OutboxStatement).where(
+            OutboxStatement.actor == actor, OutboxStatement.status.in_((PENDING, PARKED))
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def enqueue(
     session: Session,
     statement: Mapping[str, Any],

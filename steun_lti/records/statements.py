@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from steun_lti.plumbing.secrets import load_or_create_secret
 from steun_lti.plumbing.settings import Settings
 from steun_lti.records.events import Event, add_handler
-from steun_lti.records.outbox import enqueue
+from steun_lti.records.outbox import drop_queued, enqueue
 from xapi.client import LrsClient
 from xapi.statements import Choice, ItemDefinition, Statement, StatementFactory
 
@@ -185,6 +185,11 @@ def handle_event(session: Session, event: Event) -> None:
         # A malformed event is our bug; the fact must still be saved. Log without content.
         log.error("Event %s could not become a statement: %s", event.kind, type(exc).__name__)
         return
+    if event.kind == "consent_withdrawn":
+        # A withdrawal also stops what is still queued about this person (issue 14).
+        dropped = drop_queued(session, event.actor)
+        if dropped:
+            log.info("Consent withdrawn: %d queued statement(s) dropped", dropped)
     for statement in statements:
         enqueue(session, statement, actor=event.actor, child_code=event.data.get("child_code"))
 

@@ -30,6 +30,8 @@ from steun_lti.lti.service import init_services, services
 from steun_lti.plumbing.db import db_session
 from steun_lti.plumbing.settings import get_settings
 from steun_lti.records.events import emit
+from steun_lti.study.consent import current_consent
+from steun_lti.web.teacher_support import RUNTIME_KEY
 
 log = logging.getLogger("steun.lti")
 bp = Blueprint("lti", __name__, url_prefix="/lti")
@@ -144,14 +146,16 @@ def launch() -> ResponseReturnValue:
     flow.store_launch(
         session, context, extra, registration_id=verified.registration.id, sealed_subject=sealed
     )
-    emit(
-        session,
-        "launched",
-        context.pseudonym,
-        target=context.target or verified.message_type,
-        context=context.context_pseudonym,
-        role=context.roles[0] if context.roles else "other",
-    )
+    if verified.message_type != flow.DEEP_LINKING_REQUEST and takes_part(session, context):
+        # Only a participant's launch is a record (issue 14): no statement before consent.
+        emit(
+            session,
+            "launched",
+            context.pseudonym,
+            target=context.target or verified.message_type,
+            context=context.context_pseudonym,
+            role=context.roles[0] if context.roles else "other",
+        )
     session.commit()
     remember(context)
     log.info(
@@ -165,6 +169,14 @@ def launch() -> ResponseReturnValue:
     if from_storage:  # cookies do not work in this frame: carry the launch in the URL
         target += ("&" if "?" in target else "?") + urlencode({LAUNCH_PARAM: launch_id})
     return redirect(target, code=303)
+
+
+def takes_part(session: Any, context: LaunchContext) -> bool:
+    """Has this person consented to the study (and not withdrawn)?"""
+    study_runtime = current_app.extensions.get(RUNTIME_KEY)
+    if study_runtime is None:
+        return False
+    return current_consent(session, study_runtime.study, context.pseudonym) is not None
 
 
 def row_registration_login_url(registration_id: int) -> str:

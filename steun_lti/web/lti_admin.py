@@ -13,12 +13,14 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from steun_lti.lti.models import LtiDeployment, LtiInvite, LtiRegistration
+from steun_lti.lti.models import LtiCourseKey, LtiDeployment, LtiInvite, LtiRegistration
 from steun_lti.lti.registration import create_invite, parse_duration, set_active
 from steun_lti.plumbing.audit import record
 from steun_lti.plumbing.db import db_session
 from steun_lti.plumbing.secrets import load_or_create_secret
 from steun_lti.plumbing.settings import get_settings
+from steun_lti.records import course_channel
+from steun_lti.records.statements import hmac_key
 
 bp = Blueprint("lti_admin", __name__, url_prefix="/lti/admin")
 
@@ -62,10 +64,22 @@ def index() -> ResponseReturnValue:
     db = db_session()
     registrations = list(db.scalars(select(LtiRegistration).order_by(LtiRegistration.id)))
     invites = list(db.scalars(select(LtiInvite).order_by(LtiInvite.id.desc()).limit(20)))
+    keys = {
+        key.registration_id: key
+        for key in db.scalars(
+            select(LtiCourseKey)
+            .where(LtiCourseKey.revoked_at.is_(None))
+            .order_by(LtiCourseKey.created_at)
+        )
+    }
+    packages_dir = get_settings().resolved_packages_dir
     return render_template(
         "lti/admin.html",
         registrations=registrations,
         invites=invites,
+        course_keys=keys,
+        packages={s: any(packages_dir.glob(f"*-{s}.zip")) for s in course_channel.STANDARDS},
+        packages_dir=packages_dir,
         csrf=csrf_token(),
         new_invite_url=request.args.get("invite_url"),
     )
@@ -100,3 +114,53 @@ def invite() -> ResponseReturnValue:
     db.commit()
     url = get_settings().base_url.rstrip("/") + "/lti/register/" + token
     return redirect(url_for("lti_admin.index", invite_url=url), code=303)
+
+
+@bp.get("/platforms/<int:row_id>/course-<standard>.zip")
+def course_package(row_id: int, standard: str) -> ResponseReturnValue:
+    """The course package for this platform: the built zip with the platform's package key.
+
+    The first download creates the key (decision 0012); later downloads carry the same key
+    until it is replaced."""
+    db = db_session()
+    registration = db.get(LtiRegistration, row_id)
+    if registration is None:
+        abort(404)
+    settings = get_settings()
+    try:
+        source = course_channel.built_package(settings.resolved_packages_dir, standard)
+    except course_channel.PackageError as exc:
+        return Response(f"Geen cursuspakket / No course package: {exc}", 404, mimetype="text/plain")
+    key = course_channel.current_key(db, registration)
+    data = course_channel.keyed_package(
+        source,
+        settings.base_url.rstrip("/") + "/relay/course",
+        key.kid,
+        course_channel.key_secret(hmac_key(settings), key.kid),
+    )
+    record(db, "lti.course_package.downloaded", actor="admin", id=row_id, kid=key.kid)
+    db.commit()
+    host = registration.issuer.split("://")[-1].split("/")[0].replace(":", "-")
+    name = source.name.removesuffix(".zip") + f"-{host}.zip"
+    return Response(
+        data,
+        mimetype="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@bp.post("/platforms/<int:row_id>/course-key")
+def replace_course_key(row_id: int) -> ResponseReturnValue:
+    """Revoke the platform's package key: its installed packages stop sending course events
+    until the admin imports a freshly downloaded package."""
+    db = db_session()
+    registration = db.get(LtiRegistration, row_id)
+    if registration is None:
+        abort(404)
+    revoked = course_channel.revoke_keys(db, registration)
+    record(db, "lti.course_key.revoked", actor="admin", id=row_id, count=revoked)
+    db.commit()
+    return redirect(url_for("lti_admin.index"), code=303)

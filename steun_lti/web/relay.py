@@ -1,47 +1,53 @@
 """``POST /relay/course``: the course package's progress, relayed into the outbox.
 
-The SCORM runtime (built with a relay URL) posts course events from the learner's browser; the
-browser never holds LRS credentials. The relay:
+The SCORM runtime posts course events from the learner's browser; the browser never holds LRS
+credentials. The relay takes a post only with proof (decision 0012):
 
-- accepts only course-progress events (module started/completed, exercise answered, course
-  started/completed/suspended/resumed/terminated) and builds the statements itself, with activity
-  IRIs under ``{base}/xapi/course/…`` — so they can only be about the course's own activities;
-- pseudonymises the LMS learner id (``cmi.core.student_id`` / ``cmi.learner_id``) with the HMAC key,
-  keyed on the LMS's issuer, and never stores or logs the raw id. The issuer is ``platform`` when the
-  package sends it; otherwise the one registered LTI platform whose issuer has the request's
-  ``Origin`` (Moodle's issuer is its own address). The LTI launch pseudonymises the same value: its
-  ``sub``, or where the LMS's SCORM player reports another id (Moodle: the username), the
-  ``scorm_learner_id`` custom parameter asked for at registration (``steun_lti/lti/identity.py``);
-- accepts an exercise response only as choice ids (no free text: it might name a child);
-- answers CORS for any origin (it takes no cookies or credentials) and accepts ``text/plain``
-  bodies so ``navigator.sendBeacon`` works without a preflight;
-- is rate-limited per client address: a token bucket in the tool's database, shared by every
-  worker (:mod:`steun_lti.plumbing.ratelimit`; ``STEUN_RELAY_RATE`` and ``STEUN_RELAY_BURST``).
+- the package key: ``kid`` names a key the tool gave one registered platform's admin with the
+  package (``steun_lti/records/course_channel.py``), and ``token`` is HMAC-SHA256(key,
+  learner_id). The platform (issuer) is the key's registration, never a value from the request;
+  a revoked key or an inactive registration is refused;
+- consent: the pseudonym of (issuer, learner_id) must have given consent to the study and not
+  withdrawn it. A post for anyone else is refused (403) and stored nowhere;
+- only course-progress events (module started/completed, exercise answered, course
+  started/completed/suspended/resumed/terminated), built into statements here, with activity IRIs
+  under ``{base}/xapi/course/…`` and a provenance extension naming the key;
+- an exercise response only as choice ids (no free text: it might name a child);
+- the learner id (``cmi.core.student_id`` / ``cmi.learner_id``) is pseudonymised with the HMAC
+  key, keyed on the issuer, the same way as the LTI launch (``steun_lti/lti/identity.py``), and
+  never stored or logged;
+- CORS for any origin (it takes no cookies), ``text/plain`` bodies (no preflight, so
+  ``navigator.sendBeacon`` works);
+- a rate limit per client address (an IPv6 address counts by its /64), a token bucket in the
+  tool's database shared by every worker (``STEUN_RELAY_RATE``, ``STEUN_RELAY_BURST``).
 
-Body: ``{"learner_id", "course", "platform"?, "session"?, "events": [{"event", "module"?,
+Body: ``{"kid", "token", "learner_id", "course", "session"?, "events": [{"event", "module"?,
 "exercise"?, "response"?, "duration"?, "timestamp"?}]}`` or one event's fields at the top level.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from dateutil import parser as dateparser
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from steun_lti.plumbing.db import db_session
 from steun_lti.plumbing.ratelimit import bucket_key, purge, take
 from steun_lti.plumbing.settings import get_settings
+from steun_lti.records import course_channel
 from steun_lti.records.outbox import enqueue
 from steun_lti.records.statements import hmac_key, statement_factory
+from steun_lti.study.consent import current_consent
+from steun_lti.web.teacher_support import runtime
 from xapi.pseudonym import pseudonymise
 from xapi.statements import ALL_COURSE_EVENTS, StatementFactory
 from xapi.validate import _DURATION
@@ -51,7 +57,6 @@ bp = Blueprint("relay", __name__)
 
 MAX_EVENTS = 50
 _RESPONSE = re.compile(r"^[A-Za-z0-9_.:,\[\]-]{0,200}$")
-DEFAULT_PLATFORM = "scorm"
 
 
 class RelayInputError(ValueError):
@@ -102,16 +107,25 @@ def _timestamp(raw: Any) -> datetime:
     return at if abs(at - now) < timedelta(days=1) else now
 
 
-def parse_events(body: Any) -> tuple[str, str, str, str | None, list[dict[str, Any]]]:
+@dataclass(frozen=True)
+class RelayPost:
+    kid: str
+    token: str
+    learner: str
+    course: str
+    session: str | None
+    events: list[dict[str, Any]]
+
+
+def parse_events(body: Any) -> RelayPost:
     if not isinstance(body, dict):
         raise RelayInputError("the body must be a JSON object")
+    kid = _text(body, "kid", slug=True, required=True) or ""
+    token = _text(body, "token", slug=True, required=True) or ""
     learner = _text(body, "learner_id", slug=False, required=True) or ""
     if len(learner) > 255:
         raise RelayInputError("'learner_id' is too long")
     course = _text(body, "course", slug=True, required=True) or ""
-    platform = _text(body, "platform", slug=False, required=False) or DEFAULT_PLATFORM
-    if len(platform) > 255:
-        raise RelayInputError("'platform' is too long")
     session = _text(body, "session", slug=True, required=False)
     events = body.get("events", [body])
     if not isinstance(events, list) or not events:
@@ -149,32 +163,25 @@ def parse_events(body: Any) -> tuple[str, str, str, str | None, list[dict[str, A
                 "at": _timestamp(ev.get("timestamp")),
             }
         )
-    return learner, course, platform, session, parsed
+    return RelayPost(kid, token, learner, course, session, parsed)
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def platform_for_origin(session: Session, origin: str | None) -> str | None:
-    """The issuer of the one registered LTI platform served from this origin, if exactly one."""
-    if not origin or origin == "null":
-        return None
-    from steun_lti.lti.models import LtiRegistration
-
-    wanted = _origin(origin)
-    issuers = {
-        issuer
-        for issuer in session.scalars(select(LtiRegistration.issuer).distinct())
-        if _origin(issuer) == wanted
-    }
-    return issuers.pop() if len(issuers) == 1 else None
+def client_bucket(address: str) -> str:
+    """The rate limit's client: the address, or for IPv6 its /64 (one host owns a whole /64)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def rate_allows(session: Session, rate: float, burst: int) -> bool:
     """One token from this client address's shared bucket (in the request's transaction)."""
-    key = bucket_key(hmac_key(get_settings()), "relay", request.remote_addr or "?")
+    key = bucket_key(hmac_key(get_settings()), "relay", client_bucket(request.remote_addr or "?"))
     allowed = take(session, key, rate=rate, burst=burst)
     if secrets.randbelow(500) == 0:  # now and then, forget buckets that are full again
         purge(session, rate=rate, burst=burst)
@@ -197,26 +204,33 @@ def relay_course() -> ResponseReturnValue:
         return response
     body = request.get_json(force=True, silent=True)
     try:
-        learner, course, platform, session_id, events = parse_events(body)
+        post = parse_events(body)
     except RelayInputError as exc:
         session.commit()  # the token stays taken
         return _error(400, str(exc))
-    if platform == DEFAULT_PLATFORM:
-        platform = platform_for_origin(session, request.headers.get("Origin")) or platform
-    pseudonym = pseudonymise(hmac_key(settings), platform, learner)
+    key = hmac_key(settings)
+    registration = course_channel.verify(session, key, post.kid, post.learner, post.token)
+    if registration is None:
+        session.commit()
+        return _error(403, "unknown or revoked package key, or a token that does not match it")
+    pseudonym = pseudonymise(key, registration.issuer, post.learner)
+    if current_consent(session, runtime().study, pseudonym) is None:
+        session.commit()
+        return _error(403, "no consent to the study for this participant: nothing is recorded")
     factory: StatementFactory = statement_factory(settings)
-    for ev in events:
+    for ev in post.events:
         statement = factory.course_event(
             pseudonym,
             ev["at"],
-            course=course,
+            course=post.course,
             event=ev["event"],
             module=ev["module"],
             exercise=ev["exercise"],
             response=ev["response"],
             duration=ev["duration"],
-            session=session_id,
+            session=post.session,
+            provenance=f"package-key:{post.kid}",
         )
         enqueue(session, statement, actor=pseudonym)
     session.commit()
-    return _cors(jsonify({"queued": len(events)})), 202
+    return _cors(jsonify({"queued": len(post.events)})), 202

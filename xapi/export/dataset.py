@@ -42,6 +42,9 @@ class CourseProgress:
     seconds: float = 0.0
     first: str | None = None
     last: str | None = None
+    # How the records reached the tool (``package-key:<kid>``; "unverified" for records from
+    # before decision 0012, when the relay took posts without proof).
+    provenance: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -125,6 +128,7 @@ def _collect(
     child_ext = iris.extension("child-code")
     attempt_ext = iris.extension("attempt")
     scores_ext = iris.extension("scores")
+    provenance_ext = iris.extension("provenance")
     data = Dataset()
     for st in statements:
         data.statements_read += 1
@@ -182,6 +186,7 @@ def _collect(
             cp.first = ts if cp.first is None or ts < cp.first else cp.first
             cp.last = ts if cp.last is None or ts > cp.last else cp.last
             cp.seconds += _duration_seconds((st.get("result") or {}).get("duration"))
+            cp.provenance.add(str(ext.get(provenance_ext) or "unverified"))
             if kind == "module":
                 if verb == vocab.ATTEMPTED.id:
                     cp.modules_started.add(parsed["module"])

@@ -46,6 +46,7 @@ PROGRESS_COLUMNS = (
     "time_spent_s",
     "first_activity",
     "last_activity",
+    "provenance",
 )
 
 
@@ -251,6 +252,7 @@ class Exporter:
                 pseudonym, str(len(cp.modules_started)), str(len(cp.modules_completed)),
                 str(len(cp.exercises_answered)), "1" if cp.course_completed_at else "0",
                 cp.course_completed_at or "", fmt(round(cp.seconds, 3)), cp.first or "", cp.last or "",
+                ";".join(sorted(cp.provenance)),
             ]  # fmt: skip
 
     # -- files --

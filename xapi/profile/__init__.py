@@ -170,6 +170,10 @@ def _template_specs(iris: Iris) -> list[dict[str, Any]]:
                 "rules": [],
             }
         )
+    course_keys = {"module-started", "module-completed", "exercise-answered", *course_verbs}
+    for spec in specs:  # the course's records carry how they reached the tool (decision 0012)
+        if spec["key"] in course_keys:
+            spec["rules"].append({"location": _ext(iris, "provenance"), "presence": "included"})
     return specs
 
 

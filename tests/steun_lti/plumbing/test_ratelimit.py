@@ -12,6 +12,7 @@ from steun_lti.app import create_app
 from steun_lti.plumbing.db import Database
 from steun_lti.plumbing.ratelimit import RateBucket, bucket_key, purge, take
 from steun_lti.plumbing.settings import Settings
+from tests.support.course_channel import open_channel, signed
 
 T0 = 1_800_000_000.0
 
@@ -91,7 +92,8 @@ def test_relay_limit_is_shared_by_workers(
 ) -> None:
     """Two apps on one database (two gunicorn workers): the limit holds in total, not per worker."""
     workers = [_worker_app(settings, database), _worker_app(settings, database)]
-    body = {"learner_id": "x", "course": "c", "event": "course_started"}
+    key = open_channel(workers[0], "https://lms.school.example", "x")
+    body = {**signed(key, "x"), "course": "c", "event": "course_started"}
     codes = [
         workers[i % 2].test_client().post("/relay/course", json=body).status_code for i in range(8)
     ]

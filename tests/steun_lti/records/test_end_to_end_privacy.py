@@ -15,6 +15,7 @@ from steun_lti.records.events import emit
 from steun_lti.records.outbox import Backoff, OutboxStatement, Sender
 from steun_lti.records.statements import client_factory, hmac_key
 from tests.steun_lti.lti.conftest import Tool, registered_tool
+from tests.support.course_channel import consent, open_channel, pseudonym_of, signed
 from tests.support.fake_lrs import FakeLrs, fake_lrs_fixture
 from tests.support.platform import FakePlatform, LaunchSpec
 from xapi.profile import build_profile
@@ -47,23 +48,30 @@ def tool(
     server.stop()
 
 
+def outbox_actors(tool: Tool) -> list[str]:
+    with tool.database.session() as session:
+        return [row.actor for row in session.query(OutboxStatement)]
+
+
 def test_launch_study_and_course_reach_the_lrs_without_personal_data(
     tool: Tool, platform: FakePlatform, fake_lrs: FakeLrs
 ) -> None:
     response = tool.launch(LaunchSpec(sub=SUB))
     assert response.status_code == 303
-    with tool.database.session() as session:
-        (launch_row,) = session.query(OutboxStatement).all()
-        teacher = launch_row.actor
-        keys = dict(study="steun", wave="t1", instrument="demo-relationship",
-                    instrument_version="1.0", child_code="A", attempt=1)  # fmt: skip
+    assert outbox_actors(tool) == []  # no record of a launch before consent (issue 14)
+    key = open_channel(tool.app, platform.issuer, SUB)
+    assert tool.launch(LaunchSpec(sub=SUB)).status_code == 303
+    (teacher,) = outbox_actors(tool)
+    assert teacher == pseudonym_of(tool.app, platform.issuer, SUB)
+    keys = dict(study="steun", wave="t1", instrument="demo-relationship",
+                instrument_version="1.0", child_code="A", attempt=1)  # fmt: skip
     with tool.app.app_context(), tool.database.session() as session:
         emit(session, "child_added", teacher, study="steun", child_code="A")
         emit(session, "item_answered", teacher, item="rel01", response=4, **keys)
         emit(session, "questionnaire_completed", teacher, scores={"closeness": 4.0}, **keys)
     relayed = tool.browser().post(
         tool.url + "/relay/course",
-        json={"learner_id": SUB, "platform": platform.issuer, "course": "steun",
+        json={**signed(key, SUB), "platform": platform.issuer, "course": "steun",
               "events": [{"event": "module_completed", "module": "m1", "duration": "PT5M"}]},
         headers={"Origin": "https://lms.example"},
     )  # fmt: skip
@@ -85,30 +93,27 @@ def test_launch_study_and_course_reach_the_lrs_without_personal_data(
         assert matching_templates(profile, statement), explain(profile, statement)
 
 
-def test_relay_without_platform_uses_the_lti_platform_of_the_origin(
+def test_the_runtimes_text_plain_post_lands_under_the_launch_pseudonym(
     tool: Tool, platform: FakePlatform, fake_lrs: FakeLrs
 ) -> None:
-    """What the course runtime sends (no ``platform``): the Origin names the LMS."""
+    """What the course runtime sends: text/plain JSON with the key's token, no ``platform``."""
+    key = open_channel(tool.app, platform.issuer, SUB)
     tool.launch(LaunchSpec(sub=SUB))
-    with tool.database.session() as session:
-        teacher = session.query(OutboxStatement).one().actor
-    origin = "/".join(platform.issuer.split("/")[:3])
+    (teacher,) = outbox_actors(tool)
     relayed = tool.browser().post(
         tool.url + "/relay/course",
         data=json.dumps(
             {
-                "learner_id": SUB,
+                **signed(key, SUB),
                 "course": "steun",
                 "session": "Ab12Cd34Ef",
                 "events": [{"event": "course_completed", "timestamp": "2026-11-25T10:00:00.000Z"}],
             }
         ),
-        headers={"Origin": origin, "Content-Type": "text/plain;charset=UTF-8"},
+        headers={"Origin": "https://lms.example", "Content-Type": "text/plain;charset=UTF-8"},
     )
     assert relayed.status_code == 202, relayed.text
-    with tool.database.session() as session:
-        actors = {row.actor for row in session.query(OutboxStatement)}
-    assert actors == {teacher}
+    assert set(outbox_actors(tool)) == {teacher}
 
 
 def test_moodle_style_ids_give_one_pseudonym_through_the_custom_parameter(
@@ -119,24 +124,30 @@ def test_moodle_style_ids_give_one_pseudonym_through_the_custom_parameter(
     With ``scorm_learner_id=$User.username`` (asked for at registration) the launch pseudonymises
     the username, as the relay does: one teacher, one pseudonym (issue 13)."""
     username = "j.devries"
+    key = open_channel(tool.app, platform.issuer, username)
     tool.launch(LaunchSpec(sub="42", custom={"scorm_learner_id": username}))
-    with tool.database.session() as session:
-        teacher = session.query(OutboxStatement).one().actor
-    origin = "/".join(platform.issuer.split("/")[:3])
+    (teacher,) = outbox_actors(tool)
     relayed = tool.browser().post(
         tool.url + "/relay/course",
-        json={"learner_id": username, "course": "steun", "events": [{"event": "course_started"}]},
-        headers={"Origin": origin},
+        json={**signed(key, username), "course": "steun", "events": [{"event": "course_started"}]},
     )
     assert relayed.status_code == 202, relayed.text
-    with tool.database.session() as session:
-        assert {row.actor for row in session.query(OutboxStatement)} == {teacher}
+    assert set(outbox_actors(tool)) == {teacher}
+
+
+def test_a_deep_linking_launch_is_no_record(tool: Tool, platform: FakePlatform) -> None:
+    """Placing links is not taking part: no statement, even for a teacher who consented."""
+    consent(tool.app, platform.issuer, SUB)
+    response = tool.launch(LaunchSpec(sub=SUB, message_type="LtiDeepLinkingRequest"))
+    assert response.status_code == 303
+    assert outbox_actors(tool) == []
 
 
 def test_without_the_custom_parameter_the_pseudonym_stays_as_it_was(
     tool: Tool, platform: FakePlatform
 ) -> None:
     """Platforms whose SCORM and LTI ids agree (no parameter, or one the LMS could not fill)."""
+    consent(tool.app, platform.issuer, SUB)
     tool.launch(LaunchSpec(sub=SUB))
     tool.launch(LaunchSpec(sub=SUB, custom={"scorm_learner_id": "$User.username"}))
     tool.launch(LaunchSpec(sub=SUB, custom={"scorm_learner_id": ""}))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
@@ -13,6 +15,7 @@ from steun_lti.records.events import emit
 from steun_lti.records.outbox import Backoff, OutboxStatement, Sender
 from steun_lti.records.statements import client_factory, hmac_key, make_client, statement_factory
 from steun_lti.records.withdrawal import Scope, Withdrawal, withdraw
+from tests.support.course_channel import consent, open_channel, signed
 from tests.support.fake_lrs import FakeLrs
 from xapi.profile import build_profile
 from xapi.profile.conformance import explain, matching_templates
@@ -36,6 +39,11 @@ def deliver(app: Flask) -> None:
 
 def relay(client: Any, **body: Any) -> Any:
     return client.post("/relay/course", json=body, headers={"Origin": "https://lms.school.example"})
+
+
+def outbox_count(app: Flask) -> int:
+    with app.app_context(), get_database().session() as s:
+        return len(s.scalars(select(OutboxStatement)).all())
 
 
 def teacher(app: Flask) -> str:
@@ -66,10 +74,10 @@ def test_relay_queues_course_statements_under_the_pseudonym(
     sqlite_app: Flask, fake_lrs: FakeLrs
 ) -> None:
     client = sqlite_app.test_client()
+    key = open_channel(sqlite_app, PLATFORM["iss"], PLATFORM["sub"])
     response = relay(
         client,
-        learner_id=PLATFORM["sub"],
-        platform=PLATFORM["iss"],
+        **signed(key, PLATFORM["sub"]),
         course="steun-cursus",
         session="s1",
         events=[
@@ -89,11 +97,14 @@ def test_relay_queues_course_statements_under_the_pseudonym(
         assert st["actor"]["account"]["name"] == teacher(sqlite_app)
         assert matching_templates(profile, st), explain(profile, st)
         assert st["object"]["id"].startswith("http://127.0.0.1:8000/xapi/course/steun-cursus")
+        provenance = st["context"]["extensions"]["http://127.0.0.1:8000/xapi/ext/provenance"]
+        assert provenance == f"package-key:{key[0]}"
 
 
 def test_relay_refuses_what_is_not_course_progress(sqlite_app: Flask) -> None:
     client = sqlite_app.test_client()
-    base = {"learner_id": "x", "course": "c"}
+    key = open_channel(sqlite_app, PLATFORM["iss"], "x")
+    base = {**signed(key, "x"), "course": "c"}
     assert relay(client, **base, event="item_answered").status_code == 400
     assert relay(client, **base, event="module_started").status_code == 400  # no module
     bad = relay(
@@ -106,7 +117,7 @@ def test_relay_refuses_what_is_not_course_progress(sqlite_app: Flask) -> None:
     )
     assert bad.status_code == 400 and "free text" in bad.json["error"]
     assert (
-        relay(client, learner_id="x", course="../../evil", event="course_started").status_code
+        relay(client, **signed(key, "x"), course="../../evil", event="course_started").status_code
         == 400
     )
     assert (
@@ -125,8 +136,9 @@ def test_relay_is_rate_limited(sqlite_app: Flask) -> None:
         update={"relay_rate": 0.0001, "relay_burst": 3}
     )
     client = sqlite_app.test_client()
+    key = open_channel(sqlite_app, PLATFORM["iss"], "x")
     codes = [
-        relay(client, learner_id="x", course="c", event="course_started").status_code
+        relay(client, **signed(key, "x"), course="c", event="course_started").status_code
         for _ in range(5)
     ]
     assert codes == [202, 202, 202, 429, 429]
@@ -135,12 +147,9 @@ def test_relay_is_rate_limited(sqlite_app: Flask) -> None:
 def test_no_personal_data_in_anything_sent(sqlite_app: Flask, fake_lrs: FakeLrs) -> None:
     actor = teacher(sqlite_app)
     whole_study(sqlite_app, actor)
+    key = open_channel(sqlite_app, PLATFORM["iss"], PLATFORM["sub"])
     relay(
-        sqlite_app.test_client(),
-        learner_id=PLATFORM["sub"],
-        platform=PLATFORM["iss"],
-        course="c",
-        event="course_started",
+        sqlite_app.test_client(), **signed(key, PLATFORM["sub"]), course="c", event="course_started"
     )
     deliver(sqlite_app)
     sent = fake_lrs.all_sent_text()
@@ -206,3 +215,91 @@ def test_withdrawal_of_one_child_voids_only_that_child(
     for st in fake_lrs.stored.values():
         if st["id"] in voided:
             assert st["context"]["extensions"][child_ext] == "B"
+
+
+# -- issue 14: the course channel carries proof; nothing without consent ---------------------
+
+
+def test_forged_course_records_are_refused_and_stored_nowhere(sqlite_app: Flask) -> None:
+    """The attack of issue 14: a stranger posts a completed course for a real teacher."""
+    client = sqlite_app.test_client()
+    key = open_channel(sqlite_app, PLATFORM["iss"], PLATFORM["sub"])
+    event = {"course": "steun", "events": [{"event": "course_completed"}]}
+    forged = {"learner_id": PLATFORM["sub"], "platform": PLATFORM["iss"], **event}
+    assert relay(client, **forged).status_code == 400  # no key at all: as before the fix
+    wrong_token = {**signed(key, PLATFORM["sub"]), "token": "0" * 64}
+    assert relay(client, **wrong_token, **event).status_code == 403
+    other_learner = {**signed(key, "someone-else"), "learner_id": PLATFORM["sub"]}
+    assert relay(client, **other_learner, **event).status_code == 403
+    unknown_kid = signed(("AAAAAAAAAAAAAAAA", key[1]), PLATFORM["sub"])
+    assert relay(client, **unknown_kid, **event).status_code == 403
+    assert outbox_count(sqlite_app) == 0
+    assert relay(client, **signed(key, PLATFORM["sub"]), **event).status_code == 202
+    assert outbox_count(sqlite_app) == 1
+
+
+def test_the_platform_comes_from_the_key_not_from_the_request(sqlite_app: Flask) -> None:
+    """A post naming another platform still lands under the key's platform (or nowhere)."""
+    client = sqlite_app.test_client()
+    key = open_channel(sqlite_app, PLATFORM["iss"], PLATFORM["sub"])
+    body = {**signed(key, PLATFORM["sub"]), "platform": "https://evil.example", "course": "c"}
+    assert relay(client, **body, event="course_started").status_code == 202
+    with sqlite_app.app_context(), get_database().session() as s:
+        (row,) = s.scalars(select(OutboxStatement)).all()
+    assert row.actor == teacher(sqlite_app)
+
+
+def test_no_course_records_without_consent_or_after_withdrawal(sqlite_app: Flask) -> None:
+    client = sqlite_app.test_client()
+    key = open_channel(sqlite_app, PLATFORM["iss"])  # nobody consented
+    body = {**signed(key, PLATFORM["sub"]), "course": "c", "event": "course_started"}
+    refused = relay(client, **body)
+    assert refused.status_code == 403 and "consent" in refused.json["error"]
+    assert outbox_count(sqlite_app) == 0
+    consent(sqlite_app, PLATFORM["iss"], PLATFORM["sub"])
+    assert relay(client, **body).status_code == 202
+    from steun_lti.study.consent import withdraw_consent
+    from steun_lti.web.teacher_support import RUNTIME_KEY
+
+    with sqlite_app.app_context(), get_database().session() as s:
+        study = sqlite_app.extensions[RUNTIME_KEY].study
+        assert withdraw_consent(s, study, teacher(sqlite_app), datetime.now(UTC))
+        s.commit()
+        kinds = [json.loads(r.statement)["verb"]["id"] for r in s.scalars(select(OutboxStatement))]
+    # the queued course statement is gone with the withdrawal; only the withdrawal is queued
+    assert len(kinds) == 1 and kinds[0].endswith("/withdrew")
+    assert relay(client, **body).status_code == 403
+    assert outbox_count(sqlite_app) == 1
+
+
+def test_a_revoked_key_or_an_inactive_platform_sends_nothing(sqlite_app: Flask) -> None:
+    from steun_lti.lti.models import LtiCourseKey, LtiRegistration
+    from steun_lti.records.course_channel import revoke_keys
+
+    client = sqlite_app.test_client()
+    key = open_channel(sqlite_app, PLATFORM["iss"], PLATFORM["sub"])
+    body = {**signed(key, PLATFORM["sub"]), "course": "c", "event": "course_started"}
+    with sqlite_app.app_context(), get_database().session() as s:
+        registration = s.get(LtiRegistration, s.get(LtiCourseKey, key[0]).registration_id)
+        registration.active = False
+        s.commit()
+    assert relay(client, **body).status_code == 403
+    with sqlite_app.app_context(), get_database().session() as s:
+        registration = s.get(LtiRegistration, s.get(LtiCourseKey, key[0]).registration_id)
+        registration.active = True
+        assert revoke_keys(s, registration) == 1
+        s.commit()
+    assert relay(client, **body).status_code == 403
+    fresh = open_channel(sqlite_app, PLATFORM["iss"])
+    assert fresh[0] != key[0]
+    assert relay(client, **{**body, **signed(fresh, PLATFORM["sub"])}).status_code == 202
+    assert outbox_count(sqlite_app) == 1
+
+
+def test_ipv6_clients_share_one_bucket_per_64() -> None:
+    from steun_lti.web.relay import client_bucket
+
+    assert client_bucket("2001:db8:1:2:aaaa::1") == client_bucket("2001:db8:1:2:ffff::9")
+    assert client_bucket("2001:db8:1:3::1") != client_bucket("2001:db8:1:2::1")
+    assert client_bucket("::ffff:192.0.2.1") == "192.0.2.1"
+    assert client_bucket("192.0.2.1") == "192.0.2.1"
