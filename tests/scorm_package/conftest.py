@@ -41,6 +41,9 @@ def node_modules() -> Path:
     return NODE_MODULES
 
 
+RELAY_KEY = "testkid0:" + "ab" * 32  # what `steun platform course-key` prints
+
+
 @dataclass
 class Built:
     zip: Path
@@ -51,7 +54,7 @@ class Built:
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
     """The fixture course built for both standards, zipped and unzipped."""
     out = tmp_path_factory.mktemp("dist")
-    _, results = build(MINI, out, relay_url="http://127.0.0.1:9/relay")
+    _, results = build(MINI, out, relay_url="http://127.0.0.1:9/relay", relay_key=RELAY_KEY)
     packages = {}
     for result in results:
         folder = out / result.standard

@@ -123,25 +123,33 @@ def test_write_zip_is_deterministic(tmp_path: Path) -> None:
     assert (tmp_path / "1.zip").read_bytes() == (tmp_path / "2.zip").read_bytes()
 
 
-def test_relay_url_is_embedded_only_when_given(tmp_path: Path) -> None:
-    def config(out: Path, relay: str | None) -> dict[str, object]:
-        _, results = build(MINI, out, ("scorm12",), relay)
-        html = results[0].files["index.html"].decode()
-        match = re.search(
-            r'<script type="application/json" id="steun-config">(.*?)</script>', html, re.S
-        )
-        assert match
-        return dict(json.loads(match.group(1)))
+def test_the_relay_is_one_file_the_tool_can_replace(tmp_path: Path) -> None:
+    """steun-relay.js: null without a relay, or URL + package key; nothing relay-ish elsewhere."""
 
-    assert config(tmp_path / "a", None)["relayUrl"] is None
-    assert (
-        config(tmp_path / "b", "https://lrs.example.org/relay")["relayUrl"]
-        == "https://lrs.example.org/relay"
-    )
+    def relay_js(out: Path, *relay: str) -> str:
+        _, results = build(MINI, out, ("scorm12",), *relay)
+        files = results[0].files
+        assert b"steun-relay.js" in files["imsmanifest.xml"]
+        assert b"relayUrl" not in files["index.html"]
+        html = files["index.html"].decode()
+        assert html.index('src="steun-relay.js"') < html.index('src="runtime/steun.js"')
+        return files["steun-relay.js"].decode()
+
+    assert relay_js(tmp_path / "a") == "window.STEUN_RELAY = null;\n"
+    key = "kid12345:" + "0f" * 32
+    script = relay_js(tmp_path / "b", "https://tool.example.org/relay/course", key)
+    config = json.loads(script.removeprefix("window.STEUN_RELAY = ").rstrip(";\n"))
+    assert config == {
+        "url": "https://tool.example.org/relay/course",
+        "kid": "kid12345",
+        "key": "0f" * 32,
+    }
     with pytest.raises(BuildError, match="relay-url"):
-        build(MINI, tmp_path / "c", ("scorm12",), "ftp://x")
-    with pytest.raises(BuildError, match="lms-issuer"):
-        build(MINI, tmp_path / "d", ("scorm12",), None, "https://lms.example.org")
+        build(MINI, tmp_path / "c", ("scorm12",), "ftp://x", key)
+    with pytest.raises(BuildError, match="go together"):
+        build(MINI, tmp_path / "d", ("scorm12",), "https://tool.example.org/relay/course")
+    with pytest.raises(BuildError, match="relay-key"):
+        build(MINI, tmp_path / "e", ("scorm12",), "https://t.example/relay", "nokey")
 
 
 def test_video_without_media_shows_placeholder_and_with_media_embeds_it(

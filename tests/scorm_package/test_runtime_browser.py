@@ -19,7 +19,9 @@ from tests.scorm_package.browser_lms import (
     launch,
     prior_data,
 )
+from tests.scorm_package.conftest import RELAY_KEY
 from tests.support.browser import LiveServer
+from xapi.course_relay import learner_token
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -186,6 +188,20 @@ def test_preview_without_lms_keeps_progress_in_local_storage(
 RELAY = "http://127.0.0.1:9/relay"
 
 
+def test_a_package_without_relay_sends_nothing(page: Any, lms_server: LiveServer) -> None:
+    """steun-relay.js holding null (the plain build): the runtime posts no course events."""
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.route(
+        "**/steun-relay.js", lambda route: route.fulfill(body="window.STEUN_RELAY = null;\n")
+    )
+    prior = {"cmi": {"core": {"entry": "ab-initio", "student_id": "lms-user-42"}}}
+    s = launch(page, lms_server.url, "scorm12", "iframe", prior)
+    click_through(s.sco)
+    s.close()
+    assert not [u for u in posts if "relay" in u]
+
+
 def test_relay_receives_course_events(page: Any, lms_server: LiveServer) -> None:
     """Built with --relay-url, the runtime POSTs the events of steun_lti/web/relay.py's contract."""
     bodies: list[dict[str, Any]] = []
@@ -219,6 +235,10 @@ def test_relay_receives_course_events(page: Any, lms_server: LiveServer) -> None
     assert kinds.count("course_completed") == 1
     assert kinds.count("exercise_answered") == 7  # 5 exercises + 2 final-check questions
     assert {(b["learner_id"], b["course"]) for b in bodies} == {("lms-user-42", "mini-cursus")}
+    # the package key's proof (decision 0012): its id and HMAC(key, learner id), never the key
+    kid, key = RELAY_KEY.split(":")
+    assert {(b["kid"], b["token"]) for b in bodies} == {(kid, learner_token(key, "lms-user-42"))}
+    assert not any(key in json.dumps(b) for b in bodies)
     assert len({b["session"] for b in bodies}) == 1
     answered = {
         (e["module"], e["exercise"]): e.get("response")
