@@ -82,9 +82,10 @@ def dataset() -> list[dict[str, Any]]:
     answer("p-a", "B", "t1", "q3", 4, t(11, 1))
     answer("p-b", "A", "t2", "q1", 1, t(12, 0))
     answer("p-b", "A", "t2", "q2", 2, t(12, 1))
-    out.append(F.course_event("p-a", t(9, 0), course="steun", event="module_started", module="m1"))
-    out.append(F.course_event("p-a", t(9, 10), course="steun", event="module_completed", module="m1", duration="PT10M"))  # fmt: skip
-    out.append(F.course_event("p-a", t(9, 11), course="steun", event="module_started", module="m2"))
+    key = {"provenance": "package-key:k1"}  # p-b's record has none: from before decision 0012
+    out.append(F.course_event("p-a", t(9, 0), course="steun", event="module_started", module="m1", **key))  # fmt: skip
+    out.append(F.course_event("p-a", t(9, 10), course="steun", event="module_completed", module="m1", duration="PT10M", **key))  # fmt: skip
+    out.append(F.course_event("p-a", t(9, 11), course="steun", event="module_started", module="m2", **key))  # fmt: skip
     out.append(F.course_event("p-b", t(8, 0), course="steun", event="course_completed", duration="PT1H"))  # fmt: skip
     out.reverse()  # the LRS returns newest first; the export must not depend on order
     return out
@@ -146,6 +147,8 @@ def test_sav_has_variable_and_value_labels(exported: Path) -> None:
 def test_course_progress_and_codebooks(exported: Path) -> None:
     progress = {r["pseudonym"]: r for r in read_csv(exported / "course_progress.csv")}
     assert progress["p-a"]["modules_started"] == "2" and progress["p-a"]["modules_completed"] == "1"
+    assert progress["p-a"]["provenance"] == "package-key:k1"
+    assert progress["p-b"]["provenance"] == "unverified"
     dictionary = read_csv(exported / "data_dictionary.csv")
     assert len(dictionary[0]) == 18
     q1 = next(r for r in dictionary if r["Variable / Field Name"] == "demo_relatie_q1")
