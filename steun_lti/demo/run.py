@@ -1,10 +1,10 @@
 """``steun demo``: build the course, start the LRS, the tool and the demo LMS, print what to open.
 
 Order of work: migrate the database; build the course packages (when ``build_scorm.py`` is in the
-checkout) with the tool's relay URL into ``<data dir>/dist``; start the LRS and the tool as child
-processes and the demo LMS in a thread; register the demo LMS with the tool by LTI Dynamic
-Registration from a one-time invite (only when the tool does not already know it, so a second run
-reuses the registration); optionally seed demo answers and run the export and report; then wait
+checkout) into ``<data dir>/dist``; start the LRS and the tool as child processes and the demo
+LMS in a thread; register the demo LMS with the tool by LTI Dynamic Registration from a one-time
+invite (only when the tool does not already know it, so a second run reuses the registration);
+give the demo LMS's unpacked packages its package key (decision 0012); optionally seed demo answers and run the export and report; then wait
 for Ctrl-C and stop everything.
 """
 
@@ -22,6 +22,7 @@ import click
 import requests
 
 from steun_lti.demo.lms import ROOT, DemoError, DemoLms, demo_env, unpack_packages
+from steun_lti.demo.users import STANDARDS
 from steun_lti.plumbing.settings import Settings
 
 STEUN = [sys.executable, "-m", "steun_lti"]
@@ -94,26 +95,14 @@ def answers(url: str, auth: tuple[str, str] | None = None) -> bool:
 
 
 def build_packages(settings: Settings, out: Path) -> list[Path]:
-    """Build both SCORM packages with the relay URL, when the checkout has the builder."""
+    """Build both SCORM packages (plain, as for dist/), when the checkout has the builder."""
     script = ROOT / "build_scorm.py"
     if not script.exists():
         click.echo("No build_scorm.py in this checkout yet: no course package to play.")
         return []
-    relay = settings.base_url.rstrip("/") + "/relay/course"
-    # The demo LMS's issuer: course pseudonyms then match the questionnaire tool's for each user.
-    issuer = f"http://127.0.0.1:{settings.demo_lms_port}"
-    click.echo(f"Building the course packages into {out} (relay {relay}) ...")
+    click.echo(f"Building the course packages into {out} ...")
     done = subprocess.run(
-        [
-            sys.executable,
-            str(script),
-            "--out",
-            str(out),
-            "--relay-url",
-            relay,
-            "--lms-issuer",
-            issuer,
-        ],
+        [sys.executable, str(script), "--out", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -124,6 +113,42 @@ def build_packages(settings: Settings, out: Path) -> list[Path]:
         )
         return []
     return unpack_packages(out)
+
+
+def key_packages(settings: Settings, lms: DemoLms) -> str:
+    """Give the demo LMS's unpacked packages its package key, as a school's admin would by
+    importing the package downloaded from /lti/admin (decision 0012)."""
+    from sqlalchemy import select
+
+    from steun_lti.lti.models import LtiRegistration
+    from steun_lti.plumbing.db import Database
+    from steun_lti.records.course_channel import current_key, key_secret
+    from steun_lti.records.statements import hmac_key
+    from xapi.course_relay import RELAY_FILE, relay_script
+
+    tool = lms.platform.tool
+    folders = [lms.dist / s for s in STANDARDS if (lms.dist / s / RELAY_FILE).is_file()]
+    if tool is None or not folders:
+        return "The course packages send no learning records (no package or no registration)."
+    database = Database(settings.resolved_database_url)
+    try:
+        with database.session() as session:
+            registration = session.scalars(
+                select(LtiRegistration).where(
+                    LtiRegistration.issuer == lms.platform.issuer,
+                    LtiRegistration.client_id == tool.client_id,
+                )
+            ).one()
+            kid = current_key(session, registration).kid
+            session.commit()
+    finally:
+        database.dispose()
+    script = relay_script(
+        settings.base_url.rstrip("/") + "/relay/course", kid, key_secret(hmac_key(settings), kid)
+    )
+    for folder in folders:
+        (folder / RELAY_FILE).write_text(script)
+    return f"The demo LMS's course packages carry its package key {kid} (learning records on)."
 
 
 def registration_is_known(settings: Settings, lms: DemoLms) -> bool:
@@ -243,6 +268,7 @@ def run_demo(settings: Settings, *, seed: bool, serve: bool) -> None:
         ):
             return
         click.echo(register(settings, lms))
+        click.echo(key_packages(settings, lms))
         if seed and not supervisor.stopping:
             from steun_lti.demo.seed import seed_demo
 
