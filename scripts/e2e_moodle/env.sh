@@ -42,6 +42,7 @@ export PHP_INI_SCAN_DIR=":$PHP_INI_DIR_E2E"
 steun_env() {
   export STEUN_DATA_DIR="$STEUN_DATA"
   export STEUN_BASE_URL="$STEUN_URL"
+  export STEUN_PACKAGES_DIR="$E2E_VAR/dist"   # the plain build that /lti/admin hands out keyed
   export STEUN_HOST=127.0.0.1
   export STEUN_PORT="$STEUN_APP_PORT"
   export STEUN_PROXY_HOPS=1

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import traceback
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -442,11 +443,47 @@ def steun_log_lines(pattern: str) -> list[str]:
 STATE: dict[str, Any] = {}
 
 
+def step_package(step: Step, browser: Any) -> None:
+    """a. The operator downloads the course package for this Moodle from Steun's /lti/admin
+    (the built package with Moodle's package key, decision 0012)."""
+    from steun_lti.plumbing.secrets import load_or_create_secret
+    from steun_lti.plumbing.settings import load_settings
+
+    password = load_or_create_secret(load_settings().data_dir, "admin_password", nbytes=18)
+    context = browser.new_context(
+        locale="nl-NL",
+        viewport={"width": 1280, "height": 900},
+        http_credentials={"username": "admin", "password": password},
+        accept_downloads=True,
+    )
+    try:
+        page = context.new_page()
+        page.goto(f"{STEUN}/lti/admin/")
+        R.shot(page, "steun admin: course package per LMS")
+        row = page.locator("tr", has_text=MOODLE.split("://")[1]).filter(has_text="SCORM 1.2")
+        check(row.count() > 0, "no course package link for Moodle on /lti/admin")
+        with page.expect_download() as info:
+            row.first.get_by_text("SCORM 1.2 (Moodle)").click()
+        keyed = VAR / "dist" / "keyed" / info.value.suggested_filename
+        keyed.parent.mkdir(parents=True, exist_ok=True)
+        info.value.save_as(keyed)
+    finally:
+        context.close()
+    with zipfile.ZipFile(keyed) as zf:
+        relay = json.loads(zf.read("steun-relay.js").decode().split("= ", 1)[1].rstrip(";\n"))
+    check(relay.get("url") == f"{STEUN}/relay/course", f"relay URL in the package: {relay}")
+    STATE["package"] = keyed
+    R.note(
+        f"operator downloaded {keyed.name} from /lti/admin: steun-relay.js has url {relay['url']}, "
+        f"key id {relay['kid']} (the key itself not shown)"
+    )
+
+
 def step_fixtures(step: Step) -> None:
     """b. Set-up data by Moodle's API: the course, the people, the SCORM activity."""
-    dist = VAR / "dist"
-    zips = sorted(dist.glob("*-scorm12.zip"))
-    check(zips, f"no SCORM 1.2 package in {dist}")
+    dist = VAR / "dist" / "keyed"
+    zips = sorted(dist.glob("*-scorm12-*.zip"))
+    check(zips, f"no keyed SCORM 1.2 package in {dist} (step a-package)")
     out = subprocess.run(
         ["php", str(Path(ENV["E2E_HERE"]) / "moodle_fixtures.php"), str(zips[-1]), PASSWORD],
         capture_output=True,
@@ -457,9 +494,7 @@ def step_fixtures(step: Step) -> None:
     check(out.returncode == 0, f"moodle_fixtures.php failed: {(out.stdout + out.stderr)[-600:]}")
     ids = json.loads(out.stdout.strip().splitlines()[-1])
     STATE.update(ids)
-    R.note(
-        f"package {zips[-1].name} built with --relay-url {STEUN}/relay/course --lms-issuer {MOODLE}"
-    )
+    R.note(f"package {zips[-1].name}: the plain build with Moodle's package key from /lti/admin")
     R.note(
         f"course id {ids['course']} (STEUN-PD); users {ids['users']}: editingteacher as editing "
         "teacher, participant1/2 enrolled as student; SCORM activity cmid "
@@ -1045,6 +1080,11 @@ def step_export(step: Step) -> None:
         "no single pseudonym of participant1 has both course progress and questionnaire answers",
     )
     R.note(f"joined under one pseudonym: {joined}")
+    progress = [r for r in tables.get("course_progress.csv", []) if r["pseudonym"] in joined]
+    check(
+        progress and progress[0].get("provenance", "").startswith("package-key:"),
+        f"course progress without the package key's provenance: {progress}",
+    )
     for name in ("course_progress.csv", "wide.csv"):
         for row in tables.get(name, []):
             if joined[0] in row.values():
@@ -1198,16 +1238,22 @@ def main() -> int:
         )
         steps: list[tuple[str, str, Callable[[Step], None], tuple[str, ...]]] = [
             (
-                "b-fixtures",
-                "set-up data by Moodle's PHP API: course, people, SCORM activity",
-                step_fixtures,
-                (),
-            ),
-            (
                 "a-register",
                 "operator invite; admin registers Steun (Manage tools → Tool URL → Add LTI Advantage)",
                 lambda s: step_register(s, browser),
                 (),
+            ),
+            (
+                "a-package",
+                "operator downloads the course package for this Moodle (with its package key) from /lti/admin",
+                lambda s: step_package(s, browser),
+                ("a-register",),
+            ),
+            (
+                "b-fixtures",
+                "set-up data by Moodle's PHP API: course, people, SCORM activity (the downloaded package)",
+                step_fixtures,
+                ("a-package",),
             ),
             (
                 "a-activate",
@@ -1222,12 +1268,6 @@ def main() -> int:
                 ("a-activate",),
             ),
             (
-                "d-scorm",
-                "participant (student) plays the SCORM course in Moodle's player (Enter, normal) to completion",
-                lambda s: step_scorm(s, browser),
-                ("b-fixtures",),
-            ),
-            (
                 "d-wave-iframe",
                 "participant opens the wave activity inside Moodle's iframe (no new window)",
                 lambda s: step_wave_launch(s, browser),
@@ -1238,6 +1278,12 @@ def main() -> int:
                 "participant consents, adds children, answers the questionnaires",
                 step_study,
                 ("d-wave-iframe",),
+            ),
+            (
+                "d-scorm",
+                "participant (student), having consented in d-study, plays the SCORM course in Moodle's player (Enter, normal) to completion",
+                lambda s: step_scorm(s, browser),
+                ("b-fixtures", "d-study"),
             ),
             (
                 "x-instructor-wave",

@@ -14,8 +14,9 @@ T_SETUP=$(( $(date +%s) - T0 ))
 log "setup: ${T_SETUP} s"
 
 mkdir -p "$E2E_VAR/dist"
+# The plain build; the operator downloads Moodle's keyed copy from /lti/admin (step a-package).
 "$VENV_BIN/python" "$E2E_ROOT/build_scorm.py" --out "$E2E_VAR/dist" --standard scorm12 \
-  --relay-url "$STEUN_URL/relay/course" --lms-issuer "$MOODLE_URL" >"$LOG_DIR/build_scorm.log" 2>&1 \
+  >"$LOG_DIR/build_scorm.log" 2>&1 \
   || { cat "$LOG_DIR/build_scorm.log"; exit 2; }
 
 cleanup() { "$E2E_HERE/services.sh" stop; }
