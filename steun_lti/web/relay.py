@@ -28,6 +28,7 @@ Body: ``{"kid", "token", "learner_id", "course", "session"?, "events": [{"event"
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 import re
 import secrets
@@ -56,6 +57,7 @@ from xapi.vocab import is_slug
 bp = Blueprint("relay", __name__)
 
 MAX_EVENTS = 50
+MAX_BODY = 64 * 1024  # 50 events of a few hundred bytes each fit many times over
 _RESPONSE = re.compile(r"^[A-Za-z0-9_.:,\[\]-]{0,200}$")
 
 
@@ -202,7 +204,17 @@ def relay_course() -> ResponseReturnValue:
         response = _error(429, "too many requests; try again later")
         response.headers["Retry-After"] = str(math.ceil(1 / settings.relay_rate))
         return response
-    body = request.get_json(force=True, silent=True)
+    if (request.content_length or 0) > MAX_BODY:
+        session.commit()
+        return _error(413, f"at most {MAX_BODY} bytes per post")
+    raw = request.stream.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        session.commit()
+        return _error(413, f"at most {MAX_BODY} bytes per post")
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
     try:
         post = parse_events(body)
     except RelayInputError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from datetime import UTC, datetime
@@ -303,3 +304,20 @@ def test_ipv6_clients_share_one_bucket_per_64() -> None:
     assert client_bucket("2001:db8:1:3::1") != client_bucket("2001:db8:1:2::1")
     assert client_bucket("::ffff:192.0.2.1") == "192.0.2.1"
     assert client_bucket("192.0.2.1") == "192.0.2.1"
+
+
+def test_a_huge_post_is_refused_before_it_is_read(sqlite_app: Flask) -> None:
+    client = sqlite_app.test_client()
+    key = open_channel(sqlite_app, PLATFORM["iss"], "x")
+    body = json.dumps(
+        {**signed(key, "x"), "course": "c", "event": "course_started", "pad": "x" * 70_000}
+    )
+    assert client.post("/relay/course", data=body).status_code == 413
+    chunked = client.post(
+        "/relay/course",
+        input_stream=io.BytesIO(body.encode()),
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},  # as gunicorn marks a chunked body
+    )
+    assert chunked.status_code == 413
+    assert outbox_count(sqlite_app) == 0
