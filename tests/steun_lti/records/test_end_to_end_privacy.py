@@ -155,3 +155,21 @@ def test_without_the_custom_parameter_the_pseudonym_stays_as_it_was(
         actors = {row.actor for row in session.query(OutboxStatement)}
     settings = tool.app.config["STEUN_SETTINGS"]
     assert actors == {pseudonymise(hmac_key(settings), platform.issuer, SUB)}
+
+
+def test_a_relaunch_after_withdrawal_is_no_record(tool: Tool, platform: FakePlatform) -> None:
+    from datetime import UTC, datetime
+
+    from steun_lti.study.consent import withdraw_consent
+    from steun_lti.web.teacher_support import RUNTIME_KEY
+
+    teacher = consent(tool.app, platform.issuer, SUB)
+    tool.launch(LaunchSpec(sub=SUB))
+    assert outbox_actors(tool) == [teacher]
+    with tool.app.app_context(), tool.database.session() as session:
+        study = tool.app.extensions[RUNTIME_KEY].study
+        assert withdraw_consent(session, study, teacher, datetime.now(UTC))
+        session.commit()
+    assert len(outbox_actors(tool)) == 1  # the launch's statement dropped, the withdrawal queued
+    tool.launch(LaunchSpec(sub=SUB))
+    assert len(outbox_actors(tool)) == 1
