@@ -35,6 +35,9 @@ def test_prints_what_to_open_in_order_and_registers(demo: DemoProcess) -> None:
     assert f"{demo.tool}/healthz" in out
     assert "Registered the demo LMS with the tool by LTI Dynamic Registration" in out
     assert f"Ready. Start at {demo.lms}/" in out
+    # printed only once the LRS and the tool answer (they are probed before registering)
+    assert out.index("Registered the demo LMS") < out.index("Open, in this order:")
+    assert "course packages carry its package key" in out
 
 
 def test_lms_page_is_labelled_as_a_local_demo(demo: DemoProcess) -> None:
