@@ -168,6 +168,16 @@ def test_the_journey_in_the_browser(demo: DemoProcess, page: Any) -> None:
     report = requests.get(demo.lms + "/export/report.html", timeout=5)
     assert report.status_code == 200
     assert "<html" in report.text.lower()
+    # every file the page lists downloads (README stop 4), and so does every course zip (stop 2)
+    for href in page.locator("#export-files a").evaluate_all("els => els.map(e => e.href)"):
+        got = requests.get(href, timeout=10)
+        assert got.status_code == 200 and got.content, href
+    page.goto(demo.lms + "/cursus")
+    zips = page.locator('a[href^="/zips/"]').evaluate_all("els => els.map(e => e.href)")
+    assert len(zips) == 2
+    for href in zips:
+        got = requests.get(href, timeout=10)
+        assert got.status_code == 200 and got.content[:2] == b"PK", href
 
     # 5. A fresh demo course: placed items and grades removed.
     page.goto(demo.lms + "/")
