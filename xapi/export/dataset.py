@@ -20,6 +20,7 @@ from dateutil import parser as dateparser
 
 from xapi import vocab
 from xapi.client import UnreadableStatement
+from xapi.jsoncheck import is_finite_json
 from xapi.vocab import Iris
 
 log = logging.getLogger("xapi.export")
@@ -197,17 +198,21 @@ def _collect(
                 elif kind == "instrument" and verb == vocab.COMPLETED.id:
                     prev = data.completed[key].get(instrument)
                     if prev is None or ts > prev:
-                        data.completed[key][instrument] = ts
                         scores = ((st.get("result") or {}).get("extensions") or {}).get(scores_ext)
+                        if isinstance(scores, Mapping) and not is_finite_json(scores):
+                            raise ValueError("the reported scores hold a non-finite number")
+                        data.completed[key][instrument] = ts
                         if isinstance(scores, Mapping):
                             data.scores_reported[key][instrument] = scores
                 continue
             if kind in ("course", "module", "exercise"):
+                seconds = _duration_seconds((st.get("result") or {}).get("duration"))
+                provenance = str(ext.get(provenance_ext) or "unverified")
                 cp = data.course[pseudonym]
                 cp.first = ts if cp.first is None or ts < cp.first else cp.first
                 cp.last = ts if cp.last is None or ts > cp.last else cp.last
-                cp.seconds += _duration_seconds((st.get("result") or {}).get("duration"))
-                cp.provenance.add(str(ext.get(provenance_ext) or "unverified"))
+                cp.seconds += seconds
+                cp.provenance.add(provenance)
                 if kind == "module":
                     if verb == vocab.ATTEMPTED.id:
                         cp.modules_started.add(parsed["module"])
