@@ -30,6 +30,7 @@ from sqlalchemy import create_engine, text
 
 from tests.lrs.conftest import Lrs, statement, unique_iri
 from tests.lrs.inprocess import InProcessLrs, in_process_lrs
+from tests.support.lrs_process import start_lrs, stop_lrs
 from tests.support.postgres import PostgresServer, free_port, start_postgres
 from xapi.lrs.limits import LrsLimits
 
@@ -248,6 +249,48 @@ def test_limits_are_the_apps_own_configuration(tmp_path: Path) -> None:
         assert (status, read) == (413, 301)
 
 
+def test_steun_lrs_serve_takes_its_limits_from_the_settings(tmp_path: Path) -> None:
+    """STEUN_LRS_SERVER__MAX_STATEMENT_BODY / __MAX_DOCUMENT_BODY reach the served app."""
+    settings = {
+        "STEUN_LRS_SERVER__MAX_STATEMENT_BODY": "4096",
+        "STEUN_LRS_SERVER__MAX_DOCUMENT_BODY": "2048",
+    }
+    proc, endpoint = start_lrs(tmp_path / "var", workers=1, env_vars=settings)
+    try:
+        secrets = tmp_path / "var" / "secrets"
+        auth = (
+            (secrets / "lrs_tool_key").read_text().strip(),
+            (secrets / "lrs_tool_secret").read_text().strip(),
+        )
+        headers = {"X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"}
+
+        def post(body: Any) -> int:
+            data = json.dumps(body)
+            response = requests.post(
+                endpoint + "statements", data=data, headers=headers, auth=auth, timeout=30
+            )
+            return response.status_code
+
+        assert post(statement()) == 200
+        assert post(statement(result={"response": "x" * 4096})) == 413
+        params = {
+            "activityId": unique_iri(),
+            "agent": json.dumps({"mbox": "mailto:a@example.org"}),
+            "stateId": "s",
+        }
+        response = requests.put(
+            endpoint + "activities/state",
+            params=params,
+            data=b"x" * 2049,
+            headers=headers,
+            auth=auth,
+            timeout=30,
+        )
+        assert response.status_code == 413
+    finally:
+        stop_lrs(proc)
+
+
 def test_an_anonymous_body_is_never_read(local: InProcessLrs) -> None:
     local.auth = {"Authorization": "Basic " + base64.b64encode(b"nobody:wrong").decode()}
     status, read = local.chunked(
@@ -265,7 +308,10 @@ def test_an_anonymous_body_is_never_read(local: InProcessLrs) -> None:
 def _assert_503(response: Any) -> None:
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
-    assert response.json == {"error": 503, "message": "The LRS's database is unavailable; try again."}
+    assert response.json == {
+        "error": 503,
+        "message": "The LRS's database is unavailable; try again.",
+    }
 
 
 def test_an_unreadable_sqlite_database_is_503(tmp_path: Path, caplog: Any) -> None:
