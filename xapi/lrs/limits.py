@@ -57,6 +57,8 @@ def _parse_float(text: str) -> float:
 
 
 def _parse_int(text: str) -> int:
+    if len(text) < 20:
+        return int(text)  # the usual case, no check needed
     if len(text.lstrip("-")) > _MAX_INT_DIGITS or abs(value := int(text)) > sys.float_info.max:
         raise BadRequest(f"The number {text[:40]}... is too large (more than a double holds).")
     return value
@@ -85,14 +87,19 @@ def loads(
 
 
 def check_depth(value: Any, text: bytes | str, max_depth: int) -> None:
-    """Refuse arrays and objects nested more than ``max_depth`` levels."""
+    """Refuse arrays and objects nested more than ``max_depth`` levels. Walked level by level
+    over the containers only (a statement batch costs about as much as parsing it)."""
     opening = (b"[", b"{") if isinstance(text, bytes) else ("[", "{")
     if text.count(opening[0]) + text.count(opening[1]) <= max_depth:  # type: ignore[arg-type]
-        return  # cannot be deeper than the brackets it has (the common case: no walk)
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
+        return  # cannot be deeper than the brackets it has (a single statement: no walk)
+    level = [value] if isinstance(value, dict | list) else []
+    depth = 0
+    while level:
+        depth += 1
         if depth > max_depth:
             raise BadRequest(f"The JSON is nested more than {max_depth} levels deep.")
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+        deeper: list[Any] = []
+        for item in level:
+            children = item.values() if type(item) is dict else item
+            deeper += [c for c in children if type(c) is dict or type(c) is list]
+        level = deeper
