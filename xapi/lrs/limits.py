@@ -33,7 +33,9 @@ class LrsLimits:
     statement_body: int = 10 * MIB
     # State, Activity Profile and Agent Profile documents, and every other resource's body.
     document_body: int = 1 * MIB
-    # Arrays and objects inside each other; a statement needs about 8, extensions leave room.
+    # Arrays and objects inside each other in a request body; a statement needs about 8, the
+    # rest is room for extensions. (JSON in a query parameter, such as ``agent``, and documents
+    # read back for a merge always have the default.)
     json_depth: int = 64
     # Seconds a client is told to wait (Retry-After) when the database is unavailable.
     retry_after: int = 5

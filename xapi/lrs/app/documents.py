@@ -58,7 +58,7 @@ class Documents(Resource):
                 raise BadRequest(f"Parameter '{id_param}' is required.")
             content_type = xreq.content_type or "application/octet-stream"
             if xreq.method == "POST" and xreq.version.is_2:
-                xapi2.check_json_post(content_type, xreq.body)
+                xapi2.check_json_post(content_type, xreq.body, xreq.json_depth)
             elif xreq.method == "POST" and _is_json(content_type):
                 # Communication 2.2 (1.0.3): a posted JSON document must parse as a JSON
                 # object, also when there is no document yet to merge it with.
