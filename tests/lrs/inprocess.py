@@ -50,13 +50,15 @@ class InProcessLrs:
             headers=all_headers,
         )
 
-    def chunked(self, resource: str, body: bytes, headers: dict[str, str]) -> tuple[int, int]:
-        """POST ``body`` without a Content-Length, as a server passes a chunked request on
+    def chunked(
+        self, resource: str, body: bytes, headers: dict[str, str], method: str = "POST"
+    ) -> tuple[int, int]:
+        """Send ``body`` without a Content-Length, as a server passes a chunked request on
         (``wsgi.input_terminated``); returns the status and how many bytes the app read."""
         stream = CountingStream(body)
         builder = EnvironBuilder(
             path="/xapi/" + resource,
-            method="POST",
+            method=method,
             headers={**VERSION, **self.auth, **headers, "Transfer-Encoding": "chunked"},
         )
         environ = builder.get_environ()

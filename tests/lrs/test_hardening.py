@@ -300,6 +300,11 @@ def test_an_anonymous_body_is_never_read(local: InProcessLrs) -> None:
     local.auth = {}
     status, read = local.chunked("activities/state", b"x" * 1_000_000, {})
     assert (status, read) == (401, 0)
+    # About answers without credentials, and reads no body either.
+    status, read = local.chunked("about", b"x" * 1_000_000, {})
+    assert (status, read) == (405, 0)  # POST
+    status, read = local.chunked("about", b"x" * 1_000_000, {}, method="GET")
+    assert (status, read) == (200, 0)
 
 
 # -- 4. the database unavailable ---------------------------------------------------------------

@@ -182,7 +182,7 @@ class LrsApp(Statements, Documents, AgentsActivities, About, Withdrawal):
                     f"X-Experience-API-Version {version} is not supported; use 1.0.3 or 2.0.0."
                 )
             xreq.credential = self.authenticate(xreq)
-        if not xreq.body_read:
+        if not xreq.body_read and resource != "about":  # About (no credentials) takes no body
             xreq.body = self.read_body(request, resource)
             xreq.body_read = True
         return handler(xreq)
