@@ -497,6 +497,24 @@ def test_a_stored_nan_statement_is_left_out_of_pages(lrs: Lrs) -> None:
     assert "NaN" in single.json()["message"]
 
 
+def test_a_stored_nan_activity_definition_is_left_out(lrs: Lrs) -> None:
+    activity_id = unique_iri()
+    definition = {"type": unique_iri("type"), "extensions": {"http://example.org/e": 12345}}
+    assert lrs.post(statement(object={"id": activity_id, "definition": definition})).ok
+    engine = create_engine(lrs.database_url)
+    try:
+        with engine.begin() as conn:
+            changed = conn.execute(
+                text("UPDATE lrs_activity SET definition = replace(definition, '12345', 'NaN')")
+            ).rowcount
+        assert changed >= 1
+    finally:
+        engine.dispose()
+    response = lrs.get("activities", params={"activityId": activity_id})
+    assert response.status_code == 200
+    assert orjson.loads(response.content) == {"objectType": "Activity", "id": activity_id}
+
+
 # -- 8. issue 16 -------------------------------------------------------------------------------
 
 
