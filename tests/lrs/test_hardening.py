@@ -495,6 +495,12 @@ def test_a_stored_nan_statement_is_left_out_of_pages(lrs: Lrs) -> None:
     single = lrs.get(params={"statementId": bad})
     assert single.status_code == 404
     assert "NaN" in single.json()["message"]
+    # Deleted by id like any other (and so gone for the other tests of this session's LRS).
+    deleted = lrs.request(
+        "POST", "extensions/statements/delete", json_body={"statementIds": [bad]}, auth="admin"
+    )
+    assert deleted.status_code == 200
+    assert deleted.json()["statements"] == 1
 
 
 def test_a_stored_nan_activity_definition_is_left_out(lrs: Lrs) -> None:
