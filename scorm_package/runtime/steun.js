@@ -656,10 +656,10 @@
       var vals = Array.prototype.map.call(scope.querySelectorAll("input:checked"), function (c) { return +c.value; });
       return vals.length ? vals : null;
     }
-    if (ex.type === "sorting") {
-      var sel = Array.prototype.slice.call(scope.querySelectorAll("select"));
-      if (sel.some(function (s) { return s.value === ""; })) return null;
-      return sel.map(function (s) { return +s.value; });
+    if (ex.type === "sorting") { // items are shown shuffled; data-item is the index in the source
+      var chosen = ex.items.map(function (it, j) { return scope.querySelector('select[data-item="' + j + '"]').value; });
+      if (chosen.some(function (v) { return v === ""; })) return null;
+      return chosen.map(Number);
     }
     var text = scope.querySelector("textarea").value.trim();
     return text ? text : null;
@@ -708,7 +708,9 @@
         inp.checked = vals.indexOf(+inp.value) >= 0;
       });
     } else if (ex.type === "sorting") {
-      Array.prototype.forEach.call(scope.querySelectorAll("select"), function (s, j) { s.value = String(a.value[j]); });
+      Array.prototype.forEach.call(scope.querySelectorAll("select[data-item]"), function (s) {
+        s.value = String(a.value[+s.getAttribute("data-item")]);
+      });
     } else if (text) {
       scope.querySelector("textarea").value = text;
     }

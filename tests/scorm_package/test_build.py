@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -218,3 +219,27 @@ def test_manifest_matches_the_golden_file(built: dict[str, Built], standard: str
         golden.write_bytes(manifest)
     validate_manifest(golden.read_bytes(), standard)
     assert manifest == golden.read_bytes()
+
+
+def test_sorting_items_are_shuffled_the_same_way_in_every_build(
+    real_built: dict[str, Built],
+) -> None:
+    """Authors list sorting items category by category; shown in that order, the pattern is the answer."""
+    from lxml import html as lxml_html
+
+    for standard in STANDARDS:
+        page = (real_built[standard].folder / "index.html").read_text(encoding="utf-8")
+        doc = lxml_html.fromstring(page)
+        config = json.loads(doc.get_element_by_id("steun-config").text)
+        forms = [f for f in doc.iter("form") if "exercise-sorting" in (f.get("class") or "")]
+        assert len(forms) == 2
+        for form in forms:
+            ex = config["exercises"][int(form.get("data-exercise"))]
+            shown = [int(s.get("data-item")) for s in form.iter("select")]
+            assert sorted(shown) == list(range(len(ex["items"])))
+            cats = [ex["items"][j]["category"] for j in shown]
+            runs = 1 + sum(a != b for a, b in itertools.pairwise(cats))
+            assert runs > len(set(cats)), (ex["key"], cats)  # not one block per category
+            # each label still belongs to its own select
+            for select in form.iter("select"):
+                assert form.xpath(f'.//label[@for="{select.get("id")}"]')
