@@ -29,7 +29,7 @@ WORD_RE = re.compile(r"\w+", re.UNICODE)
 
 
 class MarkdownRenderer:
-    """CommonMark + tables; headings shifted one level down; images checked and collected."""
+    """CommonMark + tables; headings shifted so a text's top level is h2; images checked and collected."""
 
     def __init__(self, course: Course):
         self.course = course
@@ -45,9 +45,13 @@ class MarkdownRenderer:
 
     def render(self, text: str, path: Path) -> str:
         tokens = self.md.parse(text)
+        # The page title is the h1, so the text's own top level (authors write `##`, transcripts `#`)
+        # becomes h2: no level is skipped (axe heading-order).
+        levels = [int(t.tag[1]) for t in tokens if t.type == "heading_open"]
+        shift = 2 - min(levels) if levels else 0
         for i, tok in enumerate(tokens):
             if tok.type in ("heading_open", "heading_close"):
-                tok.tag = f"h{min(int(tok.tag[1]) + 1, 6)}"
+                tok.tag = f"h{min(max(int(tok.tag[1]) + shift, 2), 6)}"
             elif tok.type == "blockquote_open" and self._is_tip(tokens, i):
                 tok.attrSet("class", "tip")
             elif tok.type == "table_open":
