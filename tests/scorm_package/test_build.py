@@ -243,3 +243,17 @@ def test_sorting_items_are_shuffled_the_same_way_in_every_build(
             # each label still belongs to its own select
             for select in form.iter("select"):
                 assert form.xpath(f'.//label[@for="{select.get("id")}"]')
+
+
+def test_the_course_tells_teachers_about_the_study(real_built: dict[str, Built]) -> None:
+    """Where the questionnaires are, when each of the three waves is, and that taking part is voluntary."""
+    from lxml import html as lxml_html
+
+    doc = lxml_html.fromstring(
+        (real_built["scorm12"].folder / "index.html").read_text(encoding="utf-8")
+    )
+    welcome = doc.xpath('//section[@data-page="1"]')[0].text_content()
+    for needed in ("Steun vragenlijsten", "Half februari", "Half maart", "Eind juni", "vrijwillig"):
+        assert needed in welcome, needed
+    last_module = doc.xpath('//section[contains(@class, "page-text")]')[-1].text_content()
+    assert "Steun vragenlijsten" in last_module and "eind juni" in last_module
