@@ -257,3 +257,28 @@ def test_the_course_tells_teachers_about_the_study(real_built: dict[str, Built])
         assert needed in welcome, needed
     last_module = doc.xpath('//section[contains(@class, "page-text")]')[-1].text_content()
     assert "Steun vragenlijsten" in last_module and "eind juni" in last_module
+
+
+def test_module_6_states_the_duties_for_sexual_offences_by_school_staff(
+    real_built: dict[str, Built],
+) -> None:
+    """WPO art. 4a: staff must tell the board, the board must consult the vertrouwensinspecteur and,
+    on a reasonable suspicion, report to the police; not "the board can ask for advice"."""
+    from lxml import html as lxml_html
+
+    doc = lxml_html.fromstring(
+        (real_built["scorm12"].folder / "index.html").read_text(encoding="utf-8")
+    )
+    (section,) = [
+        s for s in doc.iter("section") if "meldcode en Veilig Thuis" in s.findtext(".//h1", "")
+    ]
+    text = " ".join(section.text_content().split())
+    assert "kunnen advies vragen aan de vertrouwensinspecteur" not in text
+    for needed in (
+        "artikel 4a van de Wet op het primair onderwijs",
+        "Jij moet het melden",
+        "verplicht direct contact op te nemen met een vertrouwensinspecteur",
+        "redelijk vermoeden",
+        "aangifte bij de politie",
+    ):
+        assert needed in text, needed
