@@ -265,7 +265,7 @@
   }
 
   // suspend_data = "1.<structure>.<registration>.<bits>." (the fifth part held reflection text before
-  // version 1.1 of the runtime; it is now always empty: reflections stay in this browser, see `notes`)
+  // course version 1.1.0; it is now always empty: reflections stay in this browser, see `notes`)
   function encodeState() {
     return ["1", cfg.structure, state.reg, packBits()].join(".") + ".";
   }
