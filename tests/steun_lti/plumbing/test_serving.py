@@ -138,7 +138,7 @@ def test_demo_starts_prints_what_to_open_and_stops_on_ctrl_c_twice(env: dict[str
             response = wait_for(f"{env['STEUN_BASE_URL']}/healthz", proc, seconds=60)
             assert response.status_code == 200
             # the plan comes once everything answers, just before "Ready."
-            early = read_until(proc, "Ready. Start at", seconds=90)
+            early = read_until(proc, "Ready. Start at", seconds=180)
         finally:
             out = early + stop(proc, signal.SIGINT)
         assert "Open, in this order" in out
