@@ -135,7 +135,12 @@ def statements_for(factory: StatementFactory, event: Event) -> list[Statement]:
     if kind in ("child_added", "child_withdrawn"):
         return [
             factory.child(
-                a, at, study=d["study"], child_code=d["child_code"], added=kind == "child_added"
+                a,
+                at,
+                study=d["study"],
+                child_code=d["child_code"],
+                added=kind == "child_added",
+                reasons=d.get("reasons"),
             )
         ]
     attempt_keys = {

@@ -108,7 +108,9 @@ def add_child(
     )
     session.add(child)
     session.flush()
-    emit(session, "child_added", teacher, study=study.id, child_code=child.code)
+    emit(
+        session, "child_added", teacher, study=study.id, child_code=child.code, reasons=chosen
+    )
     return child
 
 

@@ -11,6 +11,7 @@ Instrument demo-relatie v1, items q1..q4 on 1..5.
                 nabijheid missing (1 missing > 0); conflict prorated 4 × 2 = 8
   p-b / A / t2: q1 1, q2 2 (q3, q4 missing)
                 nabijheid 1.5; conflict missing (2 missing > 1)
+Reasons: p-a/A loss and poverty, p-a/B behaviour; p-b/A was added before statements carried them.
 Course: p-a completed m1 (PT10M) and started m2 → 1 module, 600 s, not completed;
         p-b completed the course (PT1H) → 0 modules, 3600 s, completed.
 """
@@ -69,6 +70,9 @@ def dataset() -> list[dict[str, Any]]:
                             attempt=1, definition=LIKERT)
         )  # fmt: skip
 
+    out.append(F.child("p-a", t(9, 50), study="steun", child_code="A", added=True, reasons=["loss", "poverty"]))  # fmt: skip
+    out.append(F.child("p-a", t(9, 51), study="steun", child_code="B", added=True, reasons=["behaviour"]))  # fmt: skip
+    out.append(F.consent("p-a", t(9, 40), study="steun", given=True, consent_version="1"))
     answer("p-a", "A", "t1", "q1", 2, t(10, 0))
     answer("p-a", "A", "t1", "q2", 5, t(10, 1))
     answer("p-a", "A", "t1", "q3", 2, t(10, 2))
@@ -121,7 +125,9 @@ def test_wide_table_has_the_hand_computed_scores(exported: Path) -> None:
     assert b["demo_relatie_q2"] == "" and b["demo_relatie_nabijheid"] == ""
     assert b["demo_relatie_conflict"] == "8"
     assert b["demo_relatie_completed_at"] == "" and b["demo_relatie_n_answered"] == "2"
+    assert (a["reasons"], b["reasons"]) == ("loss;poverty", "behaviour")
     c = rows[("p-b", "A", "t2")]
+    assert c["reasons"] == ""
     assert c["demo_relatie_nabijheid"] == "1.5" and c["demo_relatie_conflict"] == ""
     assert (c["course_completed"], c["course_time_spent_s"]) == ("1", "3600")
 

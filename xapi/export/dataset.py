@@ -48,6 +48,23 @@ class CourseProgress:
 
 
 @dataclass
+class ChildRecord:
+    """A child on a teacher's list: the reason category ids ticked when it was added."""
+
+    reasons: tuple[str, ...] = ()
+    added_at: str | None = None
+    withdrawn_at: str | None = None
+
+
+@dataclass
+class ConsentRecord:
+    """A teacher's consent to a study: the latest consent and the latest withdrawal."""
+
+    consented_at: str | None = None
+    withdrawn_at: str | None = None
+
+
+@dataclass
 class Dataset:
     # answers[key][instrument][item] = latest Answer
     answers: dict[WideKey, dict[str, dict[str, Answer]]] = field(
@@ -60,6 +77,10 @@ class Dataset:
     )
     course: dict[str, CourseProgress] = field(default_factory=lambda: defaultdict(CourseProgress))
     answers_per_day: Counter[tuple[str, str]] = field(default_factory=Counter)  # (wave, date)
+    # (pseudonym, study, child_code) -> the child's list record (reasons, added, withdrawn)
+    children: dict[tuple[str, str, str], ChildRecord] = field(default_factory=dict)
+    # (pseudonym, study) -> consent given / withdrawn
+    consent: dict[tuple[str, str], ConsentRecord] = field(default_factory=dict)
     statements_read: int = 0
     skipped: int = 0
 
@@ -200,10 +221,48 @@ def _collect(
             ):
                 cp.course_completed_at = ts
             continue
+        if kind in ("study", "child-list") and _study_fact(
+            data, iris, kind, verb, pseudonym, parsed["study"], ext, ts
+        ):
+            continue
         data.skipped += 1
     if progress is not None:
         progress(data.statements_read)
     return data
+
+
+def _study_fact(
+    data: Dataset,
+    iris: Iris,
+    kind: str,
+    verb: str | None,
+    pseudonym: str,
+    study: str,
+    ext: Mapping[str, Any],
+    ts: str,
+) -> bool:
+    """Consent given or withdrawn, a child added (with its reasons) or withdrawn: the latest
+    statement of each kind counts. False when the statement is none of these."""
+    added, withdrew = verb == iris.verb("added"), verb == iris.verb("withdrew")
+    if kind == "study" and (verb == iris.verb("consented") or withdrew):
+        consent = data.consent.setdefault((pseudonym, study), ConsentRecord())
+        if withdrew:
+            consent.withdrawn_at = max(consent.withdrawn_at or "", ts)
+        else:
+            consent.consented_at = max(consent.consented_at or "", ts)
+        return True
+    code = str(ext.get(iris.extension("child-code")) or "")
+    if kind != "child-list" or not code or not (added or withdrew):
+        return False
+    child = data.children.setdefault((pseudonym, study, code), ChildRecord())
+    if withdrew:
+        child.withdrawn_at = max(child.withdrawn_at or "", ts)
+    elif child.added_at is None or ts >= child.added_at:
+        child.added_at = ts
+        reasons = ext.get(iris.extension("reasons"))
+        if isinstance(reasons, list):
+            child.reasons = tuple(str(r) for r in reasons)
+    return True
 
 
 def seconds_between(start: str | None, end: str | None) -> float | None:

@@ -131,6 +131,13 @@ class Exporter:
             Variable("child_code", "Child (code)", "ids", "identifier", identifier=True),
             Variable("study", "Study", "ids", "text"),
             Variable("wave", "Wave", "ids", "text"),
+            Variable(
+                "reasons",
+                "Why the teacher picked the child: reason category ids",
+                "ids",
+                "text",
+                note="ids of the study's reasons, separated by ';' (empty: not recorded)",
+            ),
         ]
         for inst in self.instruments:
             for item in inst.items:
@@ -209,7 +216,7 @@ class Exporter:
 
     def wide_rows(self) -> Iterator[list[Any]]:
         for key in self.keys:
-            row: list[Any] = list(key)
+            row: list[Any] = [*key, self.reasons(key)]
             per = self.data.answers.get(key, {})
             for inst in self.instruments:
                 answers = _shown(inst, per.get(inst.id, {}))
@@ -244,6 +251,12 @@ class Exporter:
                     round(cp.seconds, 3),
                 ]
             yield row
+
+    def reasons(self, key: WideKey) -> str:
+        """The child's reason category ids, ';'-separated (children added before the
+        statements carried them: empty)."""
+        child = self.data.children.get((key[0], key[2], key[1]))
+        return ";".join(child.reasons) if child else ""
 
     def progress_rows(self) -> Iterator[list[str]]:
         for pseudonym in sorted(self.data.course):
