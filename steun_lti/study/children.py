@@ -108,9 +108,7 @@ def add_child(
     )
     session.add(child)
     session.flush()
-    emit(
-        session, "child_added", teacher, study=study.id, child_code=child.code, reasons=chosen
-    )
+    emit(session, "child_added", teacher, study=study.id, child_code=child.code, reasons=chosen)
     return child
 
 
