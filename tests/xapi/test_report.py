@@ -208,4 +208,5 @@ def test_one_day_of_answers_gets_a_date_axis_of_days() -> None:
 
     low, high = (mdates.num2date(x) for x in ax.get_xlim())
     assert (high - low).days <= 3
+    assert all(float(tick).is_integer() for tick in ax.get_xticks())  # whole days, no hours
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["t1", "t2", "t3"]

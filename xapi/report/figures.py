@@ -41,6 +41,12 @@ def _wrap(text: str, width: int = 28) -> str:
     return "\n".join(textwrap.wrap(text, width)) or text
 
 
+def _short(label: str, n: int) -> str:
+    """A group's label on at most two lines: the Dutch part (the table has both), shortened."""
+    dutch = label.split(" / ")[0]
+    return _wrap(textwrap.shorten(dutch, 52, placeholder="…") + f" (n={n})", 32)
+
+
 def _err(summary: Summary) -> tuple[list[float], list[float]] | None:
     if summary.mean is None or summary.ci_low is None or summary.ci_high is None:
         return None
@@ -137,7 +143,7 @@ def groups_figure(
     n_groups = max(len(gs) for _, gs in panels)
     cols = min(2, len(panels))
     rows = math.ceil(len(panels) / cols)
-    fig = _figure(5.2 * cols, (0.8 + 0.45 * n_groups) * rows)
+    fig = _figure(5.2 * cols, (0.9 + 0.5 * n_groups) * rows)
     axes = fig.subplots(rows, cols, squeeze=False)
     for ax, (result, groups) in zip(axes.flat, panels, strict=False):
         ordered = list(reversed(groups))
@@ -148,7 +154,7 @@ def groups_figure(
         ax.axvline(0, color="#444", linewidth=0.8)
         ax.set_yticks(
             range(len(ordered)),
-            [_wrap(f"{g.label} (n={g.children})", 34) for g in ordered],
+            [_short(g.label, g.children) for g in ordered],
             fontsize=7,
         )
         ax.set_ylim(-0.6, len(ordered) - 0.4)
@@ -194,7 +200,12 @@ def answers_per_day_axes(analysis: Analysis) -> Any:
             bottom[d] += h
     first, last = parsed[days[0]], parsed[days[-1]]
     ax.set_xlim(first - timedelta(days=1), last + timedelta(days=1))
-    locator = mdates.AutoDateLocator(maxticks=8)
+    span = (last - first).days + 2
+    locator: Any = (
+        mdates.DayLocator(interval=max(1, math.ceil(span / 8)))
+        if span <= 60
+        else mdates.AutoDateLocator(maxticks=8)
+    )
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.set_ylabel("antwoorden / answers", fontsize=8)
