@@ -201,6 +201,7 @@ OWN_VERBS = {
     "consented": ("gaf toestemming", "consented"),
     "withdrew": ("trok zich terug", "withdrew"),
     "added": ("voegde toe", "added"),
+    "updated": ("wijzigde", "updated"),
 }
 
 

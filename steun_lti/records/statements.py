@@ -143,6 +143,12 @@ def statements_for(factory: StatementFactory, event: Event) -> list[Statement]:
                 reasons=d.get("reasons"),
             )
         ]
+    if kind == "child_reasons_changed":
+        return [
+            factory.child_reasons(
+                a, at, study=d["study"], child_code=d["child_code"], reasons=d["reasons"]
+            )
+        ]
     attempt_keys = {
         "study": d.get("study"),
         "wave": d.get("wave"),

@@ -11,7 +11,7 @@ Instrument demo-relatie v1, items q1..q4 on 1..5.
                 nabijheid missing (1 missing > 0); conflict prorated 4 × 2 = 8
   p-b / A / t2: q1 1, q2 2 (q3, q4 missing)
                 nabijheid 1.5; conflict missing (2 missing > 1)
-Reasons: p-a/A loss and poverty, p-a/B behaviour; p-b/A was added before statements carried them.
+Reasons: p-a/A loss and poverty, p-a/B loss changed to behaviour (the latest counts); p-b/A was added before statements carried them.
 Course: p-a completed m1 (PT10M) and started m2 → 1 module, 600 s, not completed;
         p-b completed the course (PT1H) → 0 modules, 3600 s, completed.
 """
@@ -71,7 +71,8 @@ def dataset() -> list[dict[str, Any]]:
         )  # fmt: skip
 
     out.append(F.child("p-a", t(9, 50), study="steun", child_code="A", added=True, reasons=["loss", "poverty"]))  # fmt: skip
-    out.append(F.child("p-a", t(9, 51), study="steun", child_code="B", added=True, reasons=["behaviour"]))  # fmt: skip
+    out.append(F.child("p-a", t(9, 51), study="steun", child_code="B", added=True, reasons=["loss"]))  # fmt: skip
+    out.append(F.child_reasons("p-a", t(9, 52), study="steun", child_code="B", reasons=["behaviour"]))  # fmt: skip
     out.append(F.consent("p-a", t(9, 40), study="steun", given=True, consent_version="1"))
     answer("p-a", "A", "t1", "q1", 2, t(10, 0))
     answer("p-a", "A", "t1", "q2", 5, t(10, 1))

@@ -41,6 +41,10 @@ def every_statement() -> list[tuple[str, dict[str, Any]]]:
             "child-added",
             F.child("p-1", AT, study="steun", child_code="B", added=True, reasons=["loss"]),
         ),
+        (
+            "child-reasons-updated",
+            F.child_reasons("p-1", AT, study="steun", child_code="B", reasons=["loss", "other"]),
+        ),
         ("child-withdrawn", F.child("p-1", AT, study="steun", child_code="B", added=False)),
         ("page-completed", F.page_completed("p-1", AT, page="2", **ATTEMPT)),
         (

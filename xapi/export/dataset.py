@@ -49,9 +49,11 @@ class CourseProgress:
 
 @dataclass
 class ChildRecord:
-    """A child on a teacher's list: the reason category ids ticked when it was added."""
+    """A child on a teacher's list: the reason category ids ticked (when it was added, or
+    later changed), when it was added and withdrawn."""
 
     reasons: tuple[str, ...] = ()
+    reasons_at: str = ""
     added_at: str | None = None
     withdrawn_at: str | None = None
 
@@ -243,7 +245,10 @@ def _study_fact(
 ) -> bool:
     """Consent given or withdrawn, a child added (with its reasons) or withdrawn: the latest
     statement of each kind counts. False when the statement is none of these."""
-    added, withdrew = verb == iris.verb("added"), verb == iris.verb("withdrew")
+    added, withdrew = (
+        verb in (iris.verb("added"), iris.verb("updated")),
+        verb == iris.verb("withdrew"),
+    )
     if kind == "study" and (verb == iris.verb("consented") or withdrew):
         consent = data.consent.setdefault((pseudonym, study), ConsentRecord())
         if withdrew:
@@ -257,11 +262,13 @@ def _study_fact(
     child = data.children.setdefault((pseudonym, study, code), ChildRecord())
     if withdrew:
         child.withdrawn_at = max(child.withdrawn_at or "", ts)
-    elif child.added_at is None or ts >= child.added_at:
-        child.added_at = ts
-        reasons = ext.get(iris.extension("reasons"))
-        if isinstance(reasons, list):
-            child.reasons = tuple(str(r) for r in reasons)
+        return True
+    if verb == iris.verb("added"):
+        child.added_at = min(child.added_at or ts, ts)
+    reasons = ext.get(iris.extension("reasons"))
+    if isinstance(reasons, list) and ts >= child.reasons_at:
+        child.reasons = tuple(str(r) for r in reasons)
+        child.reasons_at = ts  # the latest word on the reasons counts (added or updated)
     return True
 
 
