@@ -192,6 +192,12 @@ def test_empty_and_early_data_give_sentences_not_empty_charts(tmp_path: Path) ->
     one_wave = [s for s in statements(teachers=2) if "/wave/t1" in str(s.get("context"))]
     page = build_report(collect(one_wave, BASE), ScoringSpec.from_dict(SPEC))
     assert "Nog geen drie meetmomenten" in page and page.count("data:image") >= 2
+    # the study says three waves: the comparison's tables are there, its figures are sentences
+    layout = StudyLayout(waves=(("t1", "M1"), ("t2", "M2"), ("t3", "M3")), reasons=(("loss", "L"),))
+    page = build_report(collect(one_wave, BASE), ScoringSpec.from_dict(SPEC), layout)
+    assert 'id="did-demo_rel_closeness"' in page
+    assert "Nog geen kinderen met scores op twee opeenvolgende meetmomenten" in page
+    assert "Nog geen kinderen met redenen en scores" in page
 
 
 def test_one_day_of_answers_gets_a_date_axis_of_days() -> None:
