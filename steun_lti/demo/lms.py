@@ -427,7 +427,8 @@ class DemoLms:
             report = write_report(
                 data, self.export_dir / "report.html", spec, self._report_layout()
             )
-            lines.append(f"$ steun report {report}")
+            spec_option = f" --spec {self.export_dir / 'scoring-spec.yaml'}" if raw else ""
+            lines.append(f"$ steun report {report}{spec_option}")
             lines.append(f"Report of {data.statements_read:,} statements: {report}")
             self.export_log = "\n".join(lines)
             return self.export_log
