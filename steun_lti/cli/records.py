@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import threading
@@ -321,11 +322,21 @@ def _study_layout(settings: Any) -> Any:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Scoring spec (YAML/JSON) as for `steun export` (default: the tool's instruments).",
 )
+@click.option(
+    "--course-after",
+    metavar="WAVE",
+    help="The wave after which the course takes place (default: the study's second wave).",
+)
 @_with_filters
 @click.pass_context
 @friendly_errors
 def report_cmd(
-    ctx: click.Context, out_file: Path, spec: Path | None, source: Path | None, **filters: Any
+    ctx: click.Context,
+    out_file: Path,
+    spec: Path | None,
+    course_after: str | None,
+    source: Path | None,
+    **filters: Any,
 ) -> None:
     """Write an HTML report to OUT_FILE, in a folder that exists (opens in a browser, no
     server needed): scores per wave, change before and after the course, by reason and by
@@ -336,6 +347,14 @@ def report_cmd(
     settings = get_settings(ctx)
     scoring = _load_spec(spec, settings)
     layout = _study_layout(settings)
+    if course_after is not None:
+        if course_after not in [w for w, _ in layout.waves]:
+            raise click.BadParameter(
+                f"{course_after!r} is not a wave of the study "
+                f"({', '.join(w for w, _ in layout.waves)}).",
+                param_hint="'--course-after'",
+            )
+        layout = dataclasses.replace(layout, course_after=course_after)
     data = _collect(ctx, source, _filters(**filters))
     try:
         write_report(data, out_file, scoring, layout)

@@ -191,7 +191,7 @@ def test_empty_and_early_data_give_sentences_not_empty_charts(tmp_path: Path) ->
     # one wave only: no comparison yet, but the wave's means are drawn
     one_wave = [s for s in statements(teachers=2) if "/wave/t1" in str(s.get("context"))]
     page = build_report(collect(one_wave, BASE), ScoringSpec.from_dict(SPEC))
-    assert "Nog geen drie meetmomenten" in page and page.count("data:image") >= 2
+    assert "Nog geen vergelijking" in page and page.count("data:image") >= 2
     # the study says three waves: the comparison's tables are there, its figures are sentences
     layout = StudyLayout(waves=(("t1", "M1"), ("t2", "M2"), ("t3", "M3")), reasons=(("loss", "L"),))
     page = build_report(collect(one_wave, BASE), ScoringSpec.from_dict(SPEC), layout)
@@ -216,3 +216,34 @@ def test_one_day_of_answers_gets_a_date_axis_of_days() -> None:
     assert (high - low).days <= 3
     assert all(float(tick).is_integer() for tick in ax.get_xticks())  # whole days, no hours
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["t1", "t2", "t3"]
+
+
+def test_cli_report_with_spec_and_course_wave(tmp_path: Path, settings: Any) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from steun_lti.cli import main
+
+    source = tmp_path / "statements.jsonl"
+    source.write_text("\n".join(json.dumps(s) for s in statements(teachers=3)) + "\n")
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(SPEC))
+    settings = settings.model_copy(update={"base_url": BASE})
+    runner = CliRunner()
+
+    def report(*extra: str) -> Any:
+        args = ["report", str(tmp_path / "r.html"), "--from-file", str(source), "--spec", str(spec)]
+        return runner.invoke(main, [*args, *extra], obj={"settings": settings})
+
+    out = report()
+    assert out.exit_code == 0, out.output
+    page = (tmp_path / "r.html").read_text()
+    assert 'id="did-demo_rel_closeness"' in page and "cursus na / course after t2" in page
+    # the bundled demo study's reason labels, Dutch / English
+    assert "Signalen van verwaarlozing / Signs of neglect" in page
+    out = report("--course-after", "t1")  # nothing before t1: no comparison
+    assert out.exit_code == 0, out.output
+    assert "Nog geen vergelijking" in (tmp_path / "r.html").read_text()
+    out = report("--course-after", "t9")
+    assert out.exit_code == 2 and "'t9' is not a wave of the study (t1, t2, t3)" in out.output

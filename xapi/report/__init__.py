@@ -109,9 +109,11 @@ def _answer_section(analysis: Analysis) -> str:
     if analysis.design is None:
         return _section(
             title,
-            f"<p>Nog geen drie meetmomenten in de gegevens (nu: {_e(', '.join(analysis.waves) or DASH)}): "
-            "de verandering met en zonder cursus is nog niet te vergelijken. / Not yet three waves "
-            "in the data: change with and without the course cannot be compared yet.</p>",
+            '<p class="empty">Nog geen vergelijking: daarvoor zijn twee meetmomenten vóór de '
+            "cursus en één erna nodig (meetmomenten nu: "
+            f"{_e(', '.join(analysis.waves) or DASH)}). / No comparison yet: it needs two waves "
+            "before the course and one after it. Zie de scores per meetmoment hieronder. / See "
+            "the scores per wave below.</p>",
         )
     w0, w1, w2 = analysis.design
     parts = [

@@ -9,10 +9,9 @@ scoring spec), so every number here can be recomputed from ``wide.csv`` or ``lon
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any
 
 import pandas as pd
 
@@ -399,16 +398,3 @@ def _consent(data: Dataset) -> dict[str, int]:
 def wave_label(analysis: Analysis, wave: str) -> str:
     label = analysis.wave_labels.get(wave)
     return f"{wave}: {label}" if label else wave
-
-
-def as_dict(summary: Summary | None) -> Mapping[str, Any]:
-    if summary is None:
-        return {}
-    return {
-        "n": summary.n,
-        "mean": summary.mean,
-        "sd": summary.sd,
-        "ci_low": summary.ci_low,
-        "ci_high": summary.ci_high,
-        "d_z": summary.d_z,
-    }
