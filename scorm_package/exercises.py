@@ -4,6 +4,8 @@ categories and items (within what SCORM 1.2 can record), into an :class:`Exercis
 
 from __future__ import annotations
 
+import re
+
 from scorm_package.model import Category, Exercise, Option, SortItem
 from scorm_package.source_yaml import Ctx, LineDict, unique
 
@@ -12,9 +14,16 @@ EXERCISE_TYPES = ("choice", "multiple", "sorting", "reflection")
 MAX_CHOICES = 26
 MAX_SORT_ITEMS = 36
 MAX_REFLECTION = 4000
+# The course itself says "Goed!" or "Niet helemaal." above the feedback of a choice, a sorting exercise and a
+# final-check question; feedback that opens with a verdict of its own repeats it ("Goed! Goed gekozen.").
+# (A multiple-answer exercise may: there each chosen option's "Ja."/"Nee." says which choices were right.)
+VERDICT = re.compile(
+    r"^(goed gekozen|helemaal goed|niet helemaal|niet juist|goed|juist|precies|klopt|fout|ja|nee)\s*[.!:,;]",
+    re.IGNORECASE,
+)
 
 
-def _options(ctx: Ctx, m: LineDict, what: str) -> list[Option]:
+def _options(ctx: Ctx, m: LineDict, what: str, verdict_free: bool) -> list[Option]:
     options: list[Option] = []
     seen: set[str] = set()
     raw = ctx.sequence(m, "options", what)
@@ -30,15 +39,20 @@ def _options(ctx: Ctx, m: LineDict, what: str) -> list[Option]:
         correct = o.get("correct", False)
         if not isinstance(correct, bool):
             raise ctx.fail("'correct' must be true or false", o.lines["correct"])
-        options.append(
-            Option(
-                oid,
-                ctx.string(o, "text", "an option"),
-                correct,
-                ctx.string(o, "feedback", "an option", ""),
-            )
-        )
+        feedback = ctx.string(o, "feedback", "an option", "")
+        if verdict_free:
+            _no_verdict(ctx, feedback, o.lines.get("feedback", line))
+        options.append(Option(oid, ctx.string(o, "text", "an option"), correct, feedback))
     return options
+
+
+def _no_verdict(ctx: Ctx, text: str, line: int) -> None:
+    if found := VERDICT.match(text):
+        raise ctx.fail(
+            f"feedback starts with the verdict '{found.group(0)}', which the course already shows"
+            " above it: start with the explanation",
+            line,
+        )
 
 
 def _feedback(ctx: Ctx, m: LineDict, what: str) -> dict[str, str]:
@@ -68,7 +82,7 @@ def load_exercise(ctx: Ctx, m: LineDict, key: str, what: str, types: tuple[str, 
     ctx.keys(m, f"{what} (type {etype})", required, optional + extra)
     ex = Exercise(key=key, type=etype, prompt=ctx.string(m, "prompt", what))
     if etype in ("choice", "multiple"):
-        ex.options = _options(ctx, m, what)
+        ex.options = _options(ctx, m, what, verdict_free=etype == "choice")
         n_correct = sum(o.correct for o in ex.options)
         if etype == "choice" and n_correct != 1:
             raise ctx.fail(
@@ -80,6 +94,9 @@ def load_exercise(ctx: Ctx, m: LineDict, key: str, what: str, types: tuple[str, 
                 "a 'multiple' exercise needs at least one correct option", m.lines["options"]
             )
         ex.feedback = _feedback(ctx, m, what)
+        if etype == "choice":
+            for text in ex.feedback.values():
+                _no_verdict(ctx, text, m.lines["feedback"])
     elif etype == "sorting":
         seen: set[str] = set()
         cats = ctx.sequence(m, "categories", what)
@@ -109,6 +126,8 @@ def load_exercise(ctx: Ctx, m: LineDict, key: str, what: str, types: tuple[str, 
                 raise ctx.fail(f"item '{iid}' names unknown category '{cat}'", i.lines["category"])
             ex.items.append(SortItem(iid, ctx.string(i, "text", "an item"), cat))
         ex.feedback = _feedback(ctx, m, what)
+        for text in ex.feedback.values():
+            _no_verdict(ctx, text, m.lines["feedback"])
     else:
         ex.max_length = int(ctx.number(m, "max_length", what, 1, MAX_REFLECTION, 1000))
         ex.model_answer = ctx.string(m, "model_answer", what, "")

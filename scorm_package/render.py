@@ -7,6 +7,7 @@ unload the page (and end the LMS session) on every step.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ WORD_RE = re.compile(r"\w+", re.UNICODE)
 
 
 class MarkdownRenderer:
-    """CommonMark + tables; headings shifted one level down; images checked and collected."""
+    """CommonMark + tables; headings shifted so a text's top level is h2; images checked and collected."""
 
     def __init__(self, course: Course):
         self.course = course
@@ -44,9 +45,13 @@ class MarkdownRenderer:
 
     def render(self, text: str, path: Path) -> str:
         tokens = self.md.parse(text)
+        # The page title is the h1, so the text's own top level (authors write `##`, transcripts `#`)
+        # becomes h2: no level is skipped (axe heading-order).
+        levels = [int(t.tag[1]) for t in tokens if t.type == "heading_open"]
+        shift = 2 - min(levels) if levels else 0
         for i, tok in enumerate(tokens):
             if tok.type in ("heading_open", "heading_close"):
-                tok.tag = f"h{min(int(tok.tag[1]) + 1, 6)}"
+                tok.tag = f"h{min(max(int(tok.tag[1]) + shift, 2), 6)}"
             elif tok.type == "blockquote_open" and self._is_tip(tokens, i):
                 tok.attrSet("class", "tip")
             elif tok.type == "table_open":
@@ -165,6 +170,27 @@ def _media(course: Course, page: Page, md: MarkdownRenderer, assets: dict[str, P
     return found
 
 
+def display_order(ex: Exercise) -> list[int]:
+    """The order a sorting exercise shows its items in: shuffled, but the same in every build.
+
+    Authors list items by category, which would give the answer away. Items are sorted by a hash of the
+    exercise key and item id (a different salt while the result still runs category by category), so the
+    build stays byte-reproducible. The items keep their source index everywhere else (ids, state).
+    """
+    order = list(range(len(ex.items)))
+    for salt in range(100):
+
+        def rank(j: int, salt: int = salt) -> str:
+            return hashlib.sha256(f"{ex.key}/{ex.items[j].id}/{salt}".encode()).hexdigest()
+
+        order = sorted(range(len(ex.items)), key=rank)
+        cats = [ex.items[j].category for j in order]
+        runs = 1 + sum(a != b for a, b in itertools.pairwise(cats))
+        if runs > len(set(cats)):  # not one block per category
+            break
+    return order
+
+
 def _exercise_config(ex: Exercise, final: bool) -> dict[str, Any]:
     cfg: dict[str, Any] = {
         "key": ex.key,
@@ -259,6 +285,7 @@ def render_course(course: Course, standard: str) -> tuple[str, dict[str, Path]]:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["display_order"] = display_order
     html = env.get_template("index.html").render(
         course=course,
         modules=modules,

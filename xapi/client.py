@@ -8,6 +8,7 @@ credentials, the LRS's own reason for a 400).
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +28,17 @@ from xapi.exceptions import (
     LrsUnavailable,
     LrsUnreachable,
 )
+from xapi.jsoncheck import is_finite_json
+
+log = logging.getLogger("xapi.client")
+
+
+class UnreadableStatement(dict[str, Any]):
+    """Stands in for a statement of a page that holds a number no JSON reader accepts
+    (``NaN``, ``Infinity``, more than a double: stored by an older or another LRS). It carries
+    only the statement's ``id`` and the ``reason``; readers such as the export count and skip it
+    instead of stopping at the page."""
+
 
 QUERY_FILTERS = (
     "agent",
@@ -201,12 +213,16 @@ class LrsClient:
         response = self._request("GET", url, params=params)
         try:
             page = orjson.loads(response.content)  # about 3 times json's speed on big pages
-        except ValueError as exc:
-            raise LrsError(f"The LRS sent a statement page that is not JSON ({url}).") from exc
+            lenient = False
+        except ValueError:
+            page, lenient = _lenient_page(response.content, url), True
         if not isinstance(page, dict) or not isinstance(page.get("statements", []), list):
             raise LrsError(f"The LRS sent a statement page without a statements list ({url}).")
+        statements = page.get("statements", [])
+        if lenient:
+            statements = [_readable(s) for s in statements]
         more = page.get("more")
-        return page.get("statements", []), self._resolve_more(more) if more else None
+        return statements, self._resolve_more(more) if more else None
 
     def _resolve_more(self, more: str) -> str:
         if urlsplit(more).scheme:
@@ -302,6 +318,28 @@ class LrsClient:
 def _not_offered(exc: LrsError) -> bool:
     """A 400, 404, 405 or 501 (what an LRS without the extension answers), not a failure."""
     return type(exc) in (LrsError, LrsRejected)
+
+
+def _lenient_page(content: bytes, url: str) -> Any:
+    """A page strict JSON refused, read by Python's ``json``, which also takes ``NaN``,
+    ``Infinity`` and numbers of any size: the statements holding them are then set aside one by
+    one (:func:`_readable`) instead of losing the whole page."""
+    try:
+        return json.loads(content)
+    except (ValueError, RecursionError) as exc:
+        raise LrsError(f"The LRS sent a statement page that is not JSON ({url}).") from exc
+
+
+def _readable(statement: Any) -> Any:
+    if is_finite_json(statement):
+        return statement
+    statement_id = statement.get("id") if isinstance(statement, dict) else None
+    log.warning(
+        "statement %s holds a number that is not valid JSON (NaN, Infinity or beyond a "
+        "double); skipped",
+        statement_id,
+    )
+    return UnreadableStatement(id=statement_id, reason="not valid JSON: a non-finite number")
 
 
 def _filter_params(filters: Mapping[str, Any]) -> dict[str, str]:

@@ -190,11 +190,12 @@
     reg: "",
     visited: pages.map(function () { return false; }),
     answers: exercises.map(function () { return null; }), // {correct: bool, value: int | int[]}
-    reflections: {}, // exercise index -> text
+    reflections: {}, // exercise index -> text, kept only in this browser (`notes`), never in the LMS
     final: { attempted: false, score: 0 }
   };
-  var reportedStatus = "";
-  var doneInLms = false; // the LMS already has completed/passed: never report less (e.g. after a course update)
+  var reportedStatus = ""; // set in this session; "" at the start of every session (SCORM 1.2 wants it each time)
+  var lmsStatus = ""; // the status the LMS had at launch
+  var doneInLms = false; // the LMS has completed/passed (at launch or since): never report less
   var mode = "normal";
 
   function bitsFor(n) { // bits to store a number 0..n-1
@@ -263,22 +264,10 @@
     return s;
   }
 
-  // suspend_data = "1.<structure>.<registration>.<bits>.<reflections as JSON>"
+  // suspend_data = "1.<structure>.<registration>.<bits>." (the fifth part held reflection text before
+  // course version 1.1.0; it is now always empty: reflections stay in this browser, see `notes`)
   function encodeState() {
-    var head = ["1", cfg.structure, state.reg, packBits()].join(".") + ".";
-    var keys = Object.keys(state.reflections).filter(function (k) { return state.reflections[k]; });
-    if (!keys.length) return head;
-    // Reflections get what is left of the budget, shared out evenly and cut to fit.
-    var cap = Math.floor((SUSPEND_LIMIT - head.length - 2) / keys.length) - 12;
-    var text = "";
-    while (cap > 0) {
-      var part = {};
-      keys.forEach(function (k) { part[k] = state.reflections[k].slice(0, cap); });
-      text = head + JSON.stringify(part);
-      if (text.length <= SUSPEND_LIMIT) return text;
-      cap = Math.floor(cap * 0.8);
-    }
-    return head;
+    return ["1", cfg.structure, state.reg, packBits()].join(".") + ".";
   }
 
   function decodeState(text) {
@@ -293,10 +282,50 @@
     state.answers = s.answers;
     state.final = s.final;
     var rest = parts.slice(4).join(".");
-    if (rest) {
-      try { state.reflections = JSON.parse(rest) || {}; } catch (e2) { state.reflections = {}; }
+    if (rest) { // reflection text an older runtime put in the LMS: move it into this browser
+      var old = {};
+      try { old = JSON.parse(rest) || {}; } catch (e2) { old = {}; }
+      for (var k in old) {
+        if (Object.prototype.hasOwnProperty.call(old, k) && typeof old[k] === "string" && !state.reflections[k]) {
+          state.reflections[k] = old[k];
+        }
+      }
+      notes.write();
     }
     return true;
+  }
+
+  // Reflection text lives only in this browser's localStorage, under the course and a hash of the LMS's
+  // learner id (so two teachers sharing a browser do not see each other's text). The LMS gets "answered"
+  // and the length; the relay gets nothing. Decision 0009.
+  var notes = {
+    key: "",
+    open: function (owner) {
+      this.key = "steun-notes:" + cfg.courseId + ":" + hashText(owner || "preview");
+      var stored = {};
+      try { stored = JSON.parse(window.localStorage.getItem(this.key) || "{}") || {}; } catch (e) { stored = {}; }
+      for (var k in stored) {
+        if (Object.prototype.hasOwnProperty.call(stored, k) && typeof stored[k] === "string") state.reflections[k] = stored[k];
+      }
+    },
+    write: function () {
+      if (!this.key) return false;
+      try {
+        var keep = {};
+        for (var k in state.reflections) if (state.reflections[k]) keep[k] = state.reflections[k];
+        if (Object.keys(keep).length) window.localStorage.setItem(this.key, JSON.stringify(keep));
+        else window.localStorage.removeItem(this.key);
+        return true;
+      } catch (e) { return false; } // private mode or storage switched off
+    }
+  };
+  function hashText(text) { // FNV-1a, 32 bits: a storage key, not a secret
+    var h = 0x811c9dc5;
+    for (var i = 0; i < text.length; i++) {
+      h ^= text.charCodeAt(i);
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    return h.toString(36);
   }
 
   function newRegistration() {
@@ -347,7 +376,15 @@
     }
     var progress = Math.round(progressFraction() * 100) / 100;
     if (!is12) lms.set("cmi.progress_measure", progress.toFixed(2));
-    if (status === reportedStatus || (doneInLms && !complete)) return false;
+    if (doneInLms && !complete) {
+      // The LMS has more than this state shows (a course update dropped the state): keep what it has.
+      // SCORM 1.2 still gets its status once per session, the LMS's own value again.
+      if (!is12 || reportedStatus) return false;
+      lms.set("cmi.core.lesson_status", lmsStatus);
+      reportedStatus = lmsStatus;
+      return true;
+    }
+    if (status === reportedStatus) return false;
     if (attempted) { // the score goes before the status
       lms.set(EL.min, "0");
       lms.set(EL.max, "100");
@@ -361,6 +398,7 @@
       lms.set("cmi.success_status", attempted ? (passed ? "passed" : "failed") : "unknown");
     }
     reportedStatus = status;
+    if (complete) doneInLms = true;
     return true;
   }
 
@@ -474,11 +512,8 @@
         pattern: ex.items.map(function (it, j) { return pair(j, it.category); }).join(s)
       };
     }
-    var text = String(value).replace(/\s+/g, " ").trim();
-    if (is12) return { type: "fill-in", response: text.slice(0, 255), pattern: null };
-    text = text.slice(0, 4000);
-    if (text.charAt(0) === "{") text = "{lang=nl}" + text.slice(0, 3991);
-    return { type: "long-fill-in", response: text, pattern: null };
+    // A reflection: only that it was answered and how long it is; the text stays in this browser.
+    return { type: "fill-in", response: "beantwoord (" + String(value).length + " tekens)", pattern: null };
   }
 
   function relayResponse(ex, value) { // option/item ids, as in SCORM 2004, whatever the standard
@@ -487,11 +522,32 @@
     return value.map(function (c, j) { return ex.items[j].id + "[.]" + ex.categories[c]; }).join("[,]");
   }
 
+  // The interaction budget (decision 0009): at most one interaction per exercise per session (a new answer
+  // in the same session overwrites it by index, which both standards allow), and none appended once the LMS
+  // holds INTERACTION_LIMIT (SCORM 2004 requires LMSs to keep at least 250).
+  var INTERACTION_LIMIT = 250;
+  var interactionAt = {}; // exercise index -> interaction index written in this session
+
   function recordInteraction(i, value, correct) {
     if (lms.phase !== "open" || mode !== "normal") return;
     var ex = exercises[i];
     var r = responses(ex, value);
-    var n = parseInt(lms.get("cmi.interactions._count"), 10) || 0;
+    var n = interactionAt[i];
+    if (n === undefined) {
+      n = parseInt(lms.get("cmi.interactions._count"), 10) || 0;
+      if (n < INTERACTION_LIMIT) interactionAt[i] = n;
+    }
+    if (n < INTERACTION_LIMIT) writeInteraction(n, ex, r, correct);
+    var dot = ex.key.indexOf(".");
+    var relayed = ex.type === "reflection" ? null : relayResponse(ex, value);
+    relay("exercise_answered", {
+      module: ex.final ? "final-check" : ex.key.slice(0, dot),
+      exercise: ex.key.slice(dot + 1),
+      response: relayed && relayed.length <= 200 ? relayed : null
+    });
+  }
+
+  function writeInteraction(n, ex, r, correct) {
     var base = "cmi.interactions." + n + ".";
     var result = ex.type === "reflection" ? "neutral" : (correct ? "correct" : (is12 ? "wrong" : "incorrect"));
     lms.set(base + "id", ex.key);
@@ -507,13 +563,6 @@
       lms.set(base + "learner_response", r.response);
     }
     lms.set(base + "result", result);
-    var dot = ex.key.indexOf(".");
-    var relayed = ex.type === "reflection" ? null : relayResponse(ex, value);
-    relay("exercise_answered", {
-      module: ex.final ? "final-check" : ex.key.slice(0, dot),
-      exercise: ex.key.slice(dot + 1),
-      response: relayed && relayed.length <= 200 ? relayed : null
-    });
   }
 
   // ------------------------------------------------------------------ page display
@@ -607,10 +656,10 @@
       var vals = Array.prototype.map.call(scope.querySelectorAll("input:checked"), function (c) { return +c.value; });
       return vals.length ? vals : null;
     }
-    if (ex.type === "sorting") {
-      var sel = Array.prototype.slice.call(scope.querySelectorAll("select"));
-      if (sel.some(function (s) { return s.value === ""; })) return null;
-      return sel.map(function (s) { return +s.value; });
+    if (ex.type === "sorting") { // items are shown shuffled; data-item is the index in the source
+      var chosen = ex.items.map(function (it, j) { return scope.querySelector('select[data-item="' + j + '"]').value; });
+      if (chosen.some(function (v) { return v === ""; })) return null;
+      return chosen.map(Number);
     }
     var text = scope.querySelector("textarea").value.trim();
     return text ? text : null;
@@ -628,7 +677,9 @@
   function showExerciseFeedback(scope, ex, a, text) {
     var area = scope.querySelector("[data-feedback-area]");
     if (ex.type === "reflection") {
-      setFeedback(area, null, [text === null ? "Je hebt deze vraag eerder beantwoord." : "Je antwoord is bewaard."]);
+      setFeedback(area, null, [text === null
+        ? "Je hebt deze vraag eerder beantwoord. De tekst zelf staat niet (meer) in deze browser."
+        : (notes.write() ? "Je antwoord is bewaard in deze browser." : "Je antwoord kon niet in deze browser worden bewaard. Kopieer het als je het wilt houden.")]);
       var model = scope.querySelector("[data-model-answer]");
       if (model) model.hidden = false;
       return;
@@ -657,7 +708,9 @@
         inp.checked = vals.indexOf(+inp.value) >= 0;
       });
     } else if (ex.type === "sorting") {
-      Array.prototype.forEach.call(scope.querySelectorAll("select"), function (s, j) { s.value = String(a.value[j]); });
+      Array.prototype.forEach.call(scope.querySelectorAll("select[data-item]"), function (s) {
+        s.value = String(a.value[+s.getAttribute("data-item")]);
+      });
     } else if (text) {
       scope.querySelector("textarea").value = text;
     }
@@ -674,16 +727,33 @@
       return;
     }
     var correct = isCorrect(ex, value);
+    var before = state.answers[i];
+    var unchanged = before !== null && (ex.type === "reflection"
+      ? state.reflections[i] === value.slice(0, ex.maxLength)
+      : JSON.stringify(before.value) === JSON.stringify(value));
     state.answers[i] = { correct: correct, value: ex.type === "reflection" ? null : value };
     if (ex.type === "reflection") state.reflections[i] = value.slice(0, ex.maxLength);
-    recordInteraction(i, value, correct);
     showExerciseFeedback(form, ex, state.answers[i], value);
+    if (unchanged) return; // pressed again without a change: nothing new to record
+    recordInteraction(i, value, correct);
     refresh();
     save("exercise");
   }
 
+  function forgetReflection(form) {
+    var i = +form.getAttribute("data-exercise");
+    delete state.reflections[i];
+    notes.write();
+    form.querySelector("textarea").value = "";
+    setFeedback(form.querySelector("[data-feedback-area]"), null,
+      ["Je antwoord is uit deze browser gewist. De leeromgeving weet alleen dat je de vraag hebt beantwoord."]);
+  }
+
   function onFinalSubmit(form, event) {
     event.preventDefault();
+    // A pass is final: the passed test is shown read-only, and a submission after it changes nothing,
+    // so the LMS's passed/completed can never slide back to failed/incomplete.
+    if (state.final.attempted && finalPassed()) return;
     var fc = cfg.finalCheck;
     var values = [];
     var missing = false;
@@ -729,8 +799,12 @@
     result.textContent = "Je score: " + state.final.score + "%. " + (passed
       ? "Gefeliciteerd, je hebt de toets gehaald."
       : "Je hebt minstens " + fc.passMark + "% nodig. Lees de uitleg bij de vragen en probeer het nog eens.");
+    if (passed) result.textContent += " Je antwoorden blijven hier staan om terug te lezen.";
     if (passed && !allModulesDone()) result.textContent += " Rond ook de modules af die nog niet klaar zijn; dan is de cursus afgerond.";
     form.querySelector('[data-action="retry-final"]').hidden = passed;
+    // read-only after a pass
+    Array.prototype.forEach.call(form.querySelectorAll("input"), function (inp) { inp.disabled = passed; });
+    form.querySelector('[data-action="submit-final"]').hidden = passed;
   }
 
   function retryFinal(form) {
@@ -780,6 +854,8 @@
     });
     Array.prototype.forEach.call(document.querySelectorAll("form[data-exercise]"), function (form) {
       form.addEventListener("submit", function (e) { onExerciseSubmit(form, e); });
+      var forget = form.querySelector('[data-action="forget"]');
+      if (forget) forget.addEventListener("click", function () { forgetReflection(form); });
     });
     var finalForm = document.querySelector("form[data-final]");
     if (finalForm) {
@@ -829,14 +905,17 @@
       mode = m === "browse" || m === "review" ? m : "normal"; // empty (Open edX) counts as normal
       // A first launch (entry ab-initio) has no state; SCORM 2004 answers 403 for unset elements.
       var fresh = lms.get(EL.entry) === "ab-initio";
+      notes.open(lms.preview ? "" : lms.get(is12 ? "cmi.core.student_id" : "cmi.learner_id", true));
       if (!fresh) decodeState(lms.get(EL.suspend, true));
       var loc = fresh ? "" : lms.get(EL.location, true);
       for (var i = 0; i < pages.length; i++) if (pages[i].key === loc) resumeAt = i;
       if (mode === "normal") {
-        var st = lms.get(is12 ? "cmi.core.lesson_status" : "cmi.completion_status", true);
-        doneInLms = st === "passed" || st === "completed";
-        if (is12 && st !== "not attempted") reportedStatus = st;
+        lmsStatus = lms.get(is12 ? "cmi.core.lesson_status" : "cmi.completion_status", true);
+        doneInLms = lmsStatus === "passed" || lmsStatus === "completed";
       }
+      // Suspend from the start: a tab closed without pagehide still leaves a resumable attempt
+      // (the first Commit carries it). Decision 0009.
+      lms.set(EL.exit, "suspend");
     }
     if (!state.reg) state.reg = newRegistration();
     noteProgress(true);

@@ -841,6 +841,24 @@ def step_scorm(step: Step, browser: Any) -> None:
     )
     status = dict(values).get("cmi.core.lesson_status")
     check(status in ("passed", "completed"), f"lesson_status in Moodle is {status!r}")
+    # Issue 15: a bounded number of interactions (one per exercise per session, overwritten by
+    # index), exit=suspend stored, no reflection text in the LMS.
+    stored = sql(
+        "SELECT e.element, v.value FROM mdl_scorm_scoes_value v JOIN mdl_scorm_element e ON e.id=v.elementid "
+        "JOIN mdl_scorm_attempt a ON a.id=v.attemptid WHERE a.userid=%s AND "
+        "(e.element LIKE 'cmi.interactions.%%' OR e.element = 'cmi.core.exit')",
+        uid,
+    )
+    ids = {v for e, v in stored if e.endswith(".id")}
+    indexes = {e.split(".")[2] for e, _ in stored if e.startswith("cmi.interactions.")}
+    exit_value = dict(stored).get("cmi.core.exit")
+    fill_in = [v for e, v in stored if e.endswith(".student_response") and "tekens" in v]
+    R.note(
+        f"Moodle stored {len(indexes)} interactions ({len(ids)} distinct ids), cmi.core.exit "
+        f"{exit_value!r}; reflections as {fill_in[:2]}"
+    )
+    check(len(indexes) <= 30, f"{len(indexes)} interactions stored: over the budget")
+    check(exit_value == "suspend", f"cmi.core.exit is {exit_value!r}, not suspend")
 
 
 def step_wave_launch(step: Step, browser: Any) -> None:

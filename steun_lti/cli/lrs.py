@@ -66,6 +66,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     from steun_lti.plumbing.server import run_gunicorn
     from xapi.lrs.admin import provision
     from xapi.lrs.app import create_app
+    from xapi.lrs.limits import LrsLimits
 
     settings = get_settings(ctx)
     url = _database_url(ctx)
@@ -89,7 +90,14 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     port = port if port is not None else settings.lrs_server.port
     check_port_free(host, port, "STEUN_LRS_SERVER__PORT")
     run_gunicorn(
-        lambda: create_app(url, create_schema=False),
+        lambda: create_app(
+            url,
+            create_schema=False,
+            limits=LrsLimits(
+                statement_body=settings.lrs_server.max_statement_body,
+                document_body=settings.lrs_server.max_document_body,
+            ),
+        ),
         bind=f"{host}:{port}",
         workers=workers or settings.workers,
         log_level=settings.log_level,

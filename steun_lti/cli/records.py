@@ -298,6 +298,12 @@ def export_cmd(
     except ValueError as exc:
         raise RecordsError(str(exc)) from exc
     click.echo(f"Read {data.statements_read:,} statements.")
+    if data.unreadable:
+        click.echo(
+            f"Left out {data.unreadable:,} statement(s) that could not be read (not strict JSON "
+            "or broken values); the log above names the first ones.",
+            err=True,
+        )
     for name, path in written.items():
         click.echo(f"  {name:<11} {path}")
 

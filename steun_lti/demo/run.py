@@ -258,8 +258,6 @@ def run_demo(settings: Settings, *, seed: bool, serve: bool) -> None:
         supervisor.start("lrs", ["lrs", "serve"], env)
         supervisor.start("tool", ["serve", "--workers", "2"], env)
         lms = DemoLms(settings, port=settings.demo_lms_port).start()
-        if serve:
-            print_plan(settings, lms.url)
         base = settings.base_url.rstrip("/")
         lrs = f"http://{settings.lrs_server.host}:{settings.lrs_server.port}/xapi/about"
         if not (
@@ -275,6 +273,8 @@ def run_demo(settings: Settings, *, seed: bool, serve: bool) -> None:
             click.echo(seed_demo(settings, lms))
         if not serve or supervisor.stopping:
             return
+        # Only now that the LRS and the tool answer (issue 17: it came ~20 s too early).
+        print_plan(settings, lms.url)
         click.echo(f"Ready. Start at {lms.url}/ (Ctrl-C stops everything).")
         supervisor.run_until_stopped()
     except DemoError:

@@ -43,6 +43,17 @@ class LrsServerSettings(BaseModel):
         default=None,
         description="SQLAlchemy URL of the LRS store; default: SQLite file lrs.sqlite3 in the data dir.",
     )
+    # The defaults are xapi.lrs.limits.LrsLimits's (docs/lrs.md, "Limits").
+    max_statement_body: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Largest statement request body in bytes (attachments included); 413 above.",
+    )
+    max_document_body: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest State/Profile document (and other request body) in bytes; 413 above.",
+    )
 
 
 class Settings(BaseSettings):

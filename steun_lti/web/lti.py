@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -30,8 +31,6 @@ from steun_lti.lti.service import init_services, services
 from steun_lti.plumbing.db import db_session
 from steun_lti.plumbing.settings import get_settings
 from steun_lti.records.events import emit
-from steun_lti.study.consent import current_consent
-from steun_lti.web.teacher_support import RUNTIME_KEY
 
 log = logging.getLogger("steun.lti")
 bp = Blueprint("lti", __name__, url_prefix="/lti")
@@ -39,6 +38,7 @@ bp = Blueprint("lti", __name__, url_prefix="/lti")
 BROWSER_COOKIE = "steun_lti_browser"
 LAUNCH_PARAM = "lti_launch"
 DESTINATIONS_KEY = "steun.lti_destinations"
+PARTICIPATION_KEY = "steun.lti_participation"
 TEACHER_ENDPOINT = "teacher.index"
 
 
@@ -172,11 +172,14 @@ def launch() -> ResponseReturnValue:
 
 
 def takes_part(session: Any, context: LaunchContext) -> bool:
-    """Has this person consented to the study (and not withdrawn)?"""
-    study_runtime = current_app.extensions.get(RUNTIME_KEY)
-    if study_runtime is None:
-        return False
-    return current_consent(session, study_runtime.study, context.pseudonym) is not None
+    """Is this person a participant (the study's check: consented and not withdrawn)?"""
+    check = current_app.extensions.get(PARTICIPATION_KEY)
+    return bool(check is not None and check(session, context))
+
+
+def set_participation_check(app: Flask, check: Callable[[Any, LaunchContext], bool]) -> None:
+    """Let the study say who takes part: only their launches become records (issue 14)."""
+    app.extensions[PARTICIPATION_KEY] = check
 
 
 def row_registration_login_url(registration_id: int) -> str:

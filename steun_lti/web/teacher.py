@@ -23,6 +23,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from steun_lti.lti.launch import LaunchContext, require_launch
@@ -53,12 +54,18 @@ bp = Blueprint("teacher", __name__, url_prefix="/study")
 
 def register(app: Flask) -> None:
     """Load the study (refusing a bad definition), set up translations, mount the blueprint."""
-    from steun_lti.web.lti import add_destination_resolver
+    from steun_lti.web.lti import add_destination_resolver, set_participation_check
 
     app.extensions[RUNTIME_KEY] = load_runtime(app.config["STEUN_SETTINGS"])
     init_i18n(app)
     app.register_blueprint(bp)
     add_destination_resolver(app, launch_destination)
+    set_participation_check(app, takes_part)
+
+
+def takes_part(session: Session, context: LaunchContext) -> bool:
+    """Consented to the study and not withdrawn: only then is a launch a record."""
+    return service.current_consent(session, runtime().study, context.pseudonym) is not None
 
 
 bp.url_defaults(keep_launch_param)

@@ -35,6 +35,9 @@ def test_prints_what_to_open_in_order_and_registers(demo: DemoProcess) -> None:
     assert f"{demo.tool}/healthz" in out
     assert "Registered the demo LMS with the tool by LTI Dynamic Registration" in out
     assert f"Ready. Start at {demo.lms}/" in out
+    # printed only once the LRS and the tool answer (they are probed before registering)
+    assert out.index("Registered the demo LMS") < out.index("Open, in this order:")
+    assert "course packages carry its package key" in out
 
 
 def test_lms_page_is_labelled_as_a_local_demo(demo: DemoProcess) -> None:
@@ -165,6 +168,16 @@ def test_the_journey_in_the_browser(demo: DemoProcess, page: Any) -> None:
     report = requests.get(demo.lms + "/export/report.html", timeout=5)
     assert report.status_code == 200
     assert "<html" in report.text.lower()
+    # every file the page lists downloads (README stop 4), and so does every course zip (stop 2)
+    for href in page.locator("#export-files a").evaluate_all("els => els.map(e => e.href)"):
+        got = requests.get(href, timeout=10)
+        assert got.status_code == 200 and got.content, href
+    page.goto(demo.lms + "/cursus")
+    zips = page.locator('a[href^="/zips/"]').evaluate_all("els => els.map(e => e.href)")
+    assert len(zips) == 2
+    for href in zips:
+        got = requests.get(href, timeout=10)
+        assert got.status_code == 200 and got.content[:2] == b"PK", href
 
     # 5. A fresh demo course: placed items and grades removed.
     page.goto(demo.lms + "/")

@@ -60,12 +60,10 @@ def test_a_week_duration_stands_alone(lrs: Lrs) -> None:
 def test_empty_objects_are_refused_except_in_extensions(lrs: Lrs) -> None:
     """ADL's LRS conformance requirement XAPI-00001 (for Data 2.2): "An LRS rejects with error
     code 400 Bad Request any Statement having a property whose value is set to "null", an empty
-    object, or has no value, except in an "extensions" property". The ADL suite checks an empty
-    activity definition and empty contextActivities."""
+    object, or has no value, except in an "extensions" property". The ADL suite checks empty
+    contextActivities. An empty activity definition is accepted: every property of a definition
+    is optional (Data 2.4.4.1; issue 16)."""
     empty_cases = {
-        "object.definition": statement(
-            object={"objectType": "Activity", "id": "http://example.com/a", "definition": {}}
-        ),
         "context.contextActivities": statement(context={"contextActivities": {}}),
         "context": statement(context={}),
         "result.score": statement(result={"score": {}}),
@@ -75,6 +73,8 @@ def test_empty_objects_are_refused_except_in_extensions(lrs: Lrs) -> None:
         response = lrs.post(body)
         assert response.status_code == 400, where
         assert f"statement.{where}: must not be an empty object" in response.text
+    empty_definition = {"objectType": "Activity", "id": "http://example.com/a", "definition": {}}
+    assert lrs.post(statement(object=empty_definition)).status_code == 200
     extensions = {"http://example.com/ext": {}}
     ok = statement(
         object={"id": "http://example.com/a", "definition": {"extensions": {}}},

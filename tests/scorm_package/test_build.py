@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -218,3 +219,66 @@ def test_manifest_matches_the_golden_file(built: dict[str, Built], standard: str
         golden.write_bytes(manifest)
     validate_manifest(golden.read_bytes(), standard)
     assert manifest == golden.read_bytes()
+
+
+def test_sorting_items_are_shuffled_the_same_way_in_every_build(
+    real_built: dict[str, Built],
+) -> None:
+    """Authors list sorting items category by category; shown in that order, the pattern is the answer."""
+    from lxml import html as lxml_html
+
+    for standard in STANDARDS:
+        page = (real_built[standard].folder / "index.html").read_text(encoding="utf-8")
+        doc = lxml_html.fromstring(page)
+        config = json.loads(doc.get_element_by_id("steun-config").text)
+        forms = [f for f in doc.iter("form") if "exercise-sorting" in (f.get("class") or "")]
+        assert len(forms) == 2
+        for form in forms:
+            ex = config["exercises"][int(form.get("data-exercise"))]
+            shown = [int(s.get("data-item")) for s in form.iter("select")]
+            assert sorted(shown) == list(range(len(ex["items"])))
+            cats = [ex["items"][j]["category"] for j in shown]
+            runs = 1 + sum(a != b for a, b in itertools.pairwise(cats))
+            assert runs > len(set(cats)), (ex["key"], cats)  # not one block per category
+            # each label still belongs to its own select
+            for select in form.iter("select"):
+                assert form.xpath(f'.//label[@for="{select.get("id")}"]')
+
+
+def test_the_course_tells_teachers_about_the_study(real_built: dict[str, Built]) -> None:
+    """Where the questionnaires are, when each of the three waves is, and that taking part is voluntary."""
+    from lxml import html as lxml_html
+
+    doc = lxml_html.fromstring(
+        (real_built["scorm12"].folder / "index.html").read_text(encoding="utf-8")
+    )
+    welcome = doc.xpath('//section[@data-page="1"]')[0].text_content()
+    for needed in ("Steun vragenlijsten", "Half februari", "Half maart", "Eind juni", "vrijwillig"):
+        assert needed in welcome, needed
+    last_module = doc.xpath('//section[contains(@class, "page-text")]')[-1].text_content()
+    assert "Steun vragenlijsten" in last_module and "eind juni" in last_module
+
+
+def test_module_6_states_the_duties_for_sexual_offences_by_school_staff(
+    real_built: dict[str, Built],
+) -> None:
+    """WPO art. 4a: staff must tell the board, the board must consult the vertrouwensinspecteur and,
+    on a reasonable suspicion, report to the police; not "the board can ask for advice"."""
+    from lxml import html as lxml_html
+
+    doc = lxml_html.fromstring(
+        (real_built["scorm12"].folder / "index.html").read_text(encoding="utf-8")
+    )
+    (section,) = [
+        s for s in doc.iter("section") if "meldcode en Veilig Thuis" in s.findtext(".//h1", "")
+    ]
+    text = " ".join(section.text_content().split())
+    assert "kunnen advies vragen aan de vertrouwensinspecteur" not in text
+    for needed in (
+        "artikel 4a van de Wet op het primair onderwijs",
+        "Jij moet het melden",
+        "verplicht direct contact op te nemen met een vertrouwensinspecteur",
+        "redelijk vermoeden",
+        "aangifte bij de politie",
+    ):
+        assert needed in text, needed

@@ -216,3 +216,27 @@ def test_cli_rejects_missing_course_folder(tmp_path: Path) -> None:
         and "Error: " in proc.stderr
         and "course folder not found" in proc.stderr
     )
+
+
+def test_feedback_that_repeats_the_verdict_is_refused(course_copy: Path) -> None:
+    """The course shows "Goed!" / "Niet helemaal." itself; "Goed! Goed gekozen." says it twice."""
+    edit(course_copy, MODULE1, 'feedback: "Je laat zien', 'feedback: "Goed gekozen. Je laat zien')
+    line = line_of(course_copy, MODULE1, "Goed gekozen.")
+    expect_error(course_copy, MODULE1, line, r"starts with the verdict 'Goed gekozen\.'")
+    # in a multiple-answer exercise each chosen option's "Klopt." says which choices were right
+    edit(course_copy, MODULE1, 'feedback: "Goed gekozen. Je laat zien', 'feedback: "Je laat zien')
+    edit(course_copy, MODULE2, 'feedback: "Klopt."}', 'feedback: "Klopt. Onrust is een signaal."}')
+    load_course(course_copy)
+    edit(course_copy, "course.yaml", "Voorspelbaarheid geeft", "Juist. Voorspelbaarheid geeft")
+    line = line_of(course_copy, "course.yaml", "Juist. Voorspelbaarheid")
+    expect_error(course_copy, "course.yaml", line, r"starts with the verdict 'Juist\.'")
+
+
+def test_the_real_course_never_repeats_a_verdict() -> None:
+    from scorm_package.build import DEFAULT_COURSE
+    from scorm_package.exercises import VERDICT
+
+    for ex in load_course(DEFAULT_COURSE).exercises():
+        if ex.type in ("choice", "sorting"):
+            texts = [o.feedback for o in ex.options] + list(ex.feedback.values())
+            assert not [t for t in texts if VERDICT.match(t)], ex.key

@@ -89,8 +89,9 @@ def test_complete_and_resume(page: Any, lms_server: LiveServer, standard: str, h
     if standard == "scorm12":
         assert values2["cmi.core.lesson_status"] == "passed"
         assert values2["cmi.core.score.raw"] == "100"
-        statuses = [e["args"][0] for e in log2 if e["fn"] == "LMSSetValue"]
-        assert statuses.index("cmi.core.score.raw") < statuses.index("cmi.core.lesson_status", 0)
+        sets = [tuple(e["args"]) for e in log2 if e["fn"] == "LMSSetValue"]
+        order = [name for name, _ in sets]
+        assert order.index("cmi.core.score.raw") < sets.index(("cmi.core.lesson_status", "passed"))
     else:
         assert values2["cmi.completion_status"] == "completed"
         assert values2["cmi.success_status"] == "passed"
@@ -107,11 +108,7 @@ def test_complete_and_resume(page: Any, lms_server: LiveServer, standard: str, h
         for e in log2
         if e["fn"].endswith("SetValue") and e["args"][0].endswith(".type")
     }
-    assert types == (
-        {"choice", "matching", "fill-in"}
-        if standard == "scorm12"
-        else {"choice", "matching", "long-fill-in"}
-    )
+    assert types == {"choice", "matching", "fill-in"}  # reflections: only "answered" and the length
 
 
 @pytest.mark.parametrize("standard", STANDARDS)
@@ -132,6 +129,8 @@ def test_suspend_data_stays_within_limit_when_everything_is_done(
     assert all(a is not None for a in state["answers"])
     assert state["final"] == {"attempted": True, "score": 100}
     assert s2.sco.evaluate("SteunRuntime.complete()")
+    # reflection text is never in the LMS; it comes back from this browser's storage
+    assert "Ik merk" not in suspend
     reflections = state["reflections"]
     assert reflections and all(text.startswith("Ik merk dat") for text in reflections.values())
     assert s2.sco.locator("#done-banner").is_visible()
@@ -300,7 +299,8 @@ def test_a_refused_initialize_is_told_to_the_learner(page: Any, lms_server: Live
 def test_a_completed_status_is_never_lowered(
     page: Any, lms_server: LiveServer, standard: str
 ) -> None:
-    """State from another course version is dropped, but the LMS keeps the completion already reached."""
+    """State from another course version is dropped, but the LMS keeps the completion already reached
+    (SCORM 1.2 gets the LMS's own status again: a status in every session)."""
     values = {
         "cmi.core.lesson_status": "passed",
         "cmi.completion_status": "completed",
@@ -314,6 +314,9 @@ def test_a_completed_status_is_never_lowered(
     s.close()
     assert_clean_session(s.log(), standard)
     status_elements = {"cmi.core.lesson_status", "cmi.completion_status", "cmi.success_status"}
-    assert not [
-        e for e in s.log() if e["fn"].endswith("SetValue") and e["args"][0] in status_elements
+    statuses = [
+        tuple(e["args"])
+        for e in s.log()
+        if e["fn"].endswith("SetValue") and e["args"][0] in status_elements
     ]
+    assert statuses == ([("cmi.core.lesson_status", "passed")] if standard == "scorm12" else [])

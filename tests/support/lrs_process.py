@@ -16,9 +16,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def start_lrs(
-    data_dir: Path, database_url: str | None = None, workers: int = 2, port: int | None = None
+    data_dir: Path,
+    database_url: str | None = None,
+    workers: int = 2,
+    port: int | None = None,
+    env_vars: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """Start the LRS on ``port`` (a free one by default); return the process and its endpoint."""
+    """Start the LRS on ``port`` (a free one by default), with ``env_vars`` (settings) added to
+    its environment; return the process and its endpoint."""
     port = port or free_port()
     env = clean_environ()
     env["STEUN_DATA_DIR"] = str(data_dir)
@@ -26,6 +31,7 @@ def start_lrs(
     env["PYTHONPATH"] = str(REPO)
     if database_url:
         env["STEUN_LRS_SERVER__DATABASE_URL"] = database_url
+    env.update(env_vars or {})
     command = ["lrs", "serve", "--port", str(port), "--workers", str(workers)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "steun_lti", *command],

@@ -80,6 +80,7 @@ def every_statement() -> list[tuple[str, dict[str, Any]]]:
             exercise="e1",
             response="a",
             duration="PT3M",
+            provenance="package-key:0123456789abcdef",  # as the relay adds (decision 0012)
         )
         expected = event.replace("_", "-")
         out.append((expected, st))
@@ -215,3 +216,12 @@ def test_iris_parse_back() -> None:
     }
     assert iris.parse(iris.exercise("c", "m", "e"))["kind"] == "exercise"
     assert iris.parse("https://elsewhere.example/xapi/course/c") == {}
+
+
+def test_a_course_statement_without_provenance_does_not_match() -> None:
+    """Records from before decision 0012 (no package key) are told apart by the profile too."""
+    profile = build_profile(EXAMPLE_BASE_URL)
+    st = StatementFactory(EXAMPLE_BASE_URL).course_event(
+        "p-1", AT, course="steun", event="course_completed"
+    )
+    assert not matching_templates(profile, st)

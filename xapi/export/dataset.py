@@ -7,6 +7,8 @@ item), never to the statements read: each statement is looked at once and droppe
 from __future__ import annotations
 
 import gc
+import logging
+import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +19,13 @@ from typing import Any
 from dateutil import parser as dateparser
 
 from xapi import vocab
+from xapi.client import UnreadableStatement
+from xapi.jsoncheck import is_finite_json
 from xapi.vocab import Iris
+
+log = logging.getLogger("xapi.export")
+# Unreadable statements are logged one by one up to this many, then only counted.
+LOG_UNREADABLE = 20
 
 # (pseudonym, child_code, study, wave)
 WideKey = tuple[str, str, str, str]
@@ -84,7 +92,8 @@ class Dataset:
     # (pseudonym, study) -> consent given / withdrawn
     consent: dict[tuple[str, str], ConsentRecord] = field(default_factory=dict)
     statements_read: int = 0
-    skipped: int = 0
+    skipped: int = 0  # readable, but not of this study (another activity, no wave ...)
+    unreadable: int = 0  # malformed (wrong types, non-finite numbers): skipped with a warning
 
 
 def _duration_seconds(text: str | None) -> float:
@@ -99,7 +108,10 @@ def _duration_seconds(text: str | None) -> float:
     if not m:
         return 0.0
     d, h, mi, s = (float(x) if x else 0.0 for x in m.groups())
-    return d * 86400 + h * 3600 + mi * 60 + s
+    seconds = d * 86400 + h * 3600 + mi * 60 + s
+    if not math.isfinite(seconds):
+        raise ValueError(f"duration {text[:40]} is beyond any number of seconds")
+    return seconds
 
 
 def _utc_key(ts: str) -> str:
@@ -157,80 +169,107 @@ def _collect(
         data.statements_read += 1
         if progress is not None and data.statements_read % progress_every == 0:
             progress(data.statements_read)
-        verb = st.get("verb", {}).get("id")
-        actor = (st.get("actor") or {}).get("account") or {}
-        pseudonym = actor.get("name")
-        obj = st.get("object") or {}
-        parsed = parse(obj.get("id", ""))
-        if not pseudonym or not parsed:
-            data.skipped += 1
+        if isinstance(st, UnreadableStatement) or not isinstance(st, Mapping):
+            _unreadable(data, st, "not a readable statement")
             continue
-        ctx = st.get("context") or {}
-        ext = ctx.get("extensions") or {}
-        ts = _utc_key(st.get("timestamp", ""))
-        kind = parsed["kind"]
-        if kind in ("item", "instrument", "page"):
-            grouping = [
-                parse(a.get("id", "")) for a in ctx.get("contextActivities", {}).get("grouping", [])
-            ]
-            wave = next((g for g in grouping if g.get("kind") == "wave"), None)
-            if wave is None:
+        try:
+            verb = st.get("verb", {}).get("id")
+            actor = (st.get("actor") or {}).get("account") or {}
+            pseudonym = actor.get("name")
+            obj = st.get("object") or {}
+            parsed = parse(obj.get("id", ""))
+            if not pseudonym or not parsed:
                 data.skipped += 1
                 continue
-            key: WideKey = (pseudonym, str(ext.get(child_ext) or ""), wave["study"], wave["wave"])
-            instrument = parsed["instrument"]
-            first = data.started[key].get(instrument)
-            if first is None or ts < first:
-                data.started[key][instrument] = ts
-            if kind == "item" and verb == vocab.ANSWERED.id:
-                item = parsed["item"]
-                response = str((st.get("result") or {}).get("response", ""))
-                current = data.answers[key][instrument].get(item)
-                if current is None or ts >= current.timestamp:
-                    data.answers[key][instrument][item] = Answer(
-                        ts,
-                        response,
-                        str(ctx.get("registration", "")),
-                        str(ext.get(attempt_ext, "")),
-                        parsed["version"],
-                        str(st.get("id", "")),
-                    )
-                data.answers_per_day[(wave["wave"], ts[:10])] += 1
-            elif kind == "instrument" and verb == vocab.COMPLETED.id:
-                prev = data.completed[key].get(instrument)
-                if prev is None or ts > prev:
-                    data.completed[key][instrument] = ts
-                    scores = ((st.get("result") or {}).get("extensions") or {}).get(scores_ext)
-                    if isinstance(scores, Mapping):
-                        data.scores_reported[key][instrument] = scores
-            continue
-        if kind in ("course", "module", "exercise"):
-            cp = data.course[pseudonym]
-            cp.first = ts if cp.first is None or ts < cp.first else cp.first
-            cp.last = ts if cp.last is None or ts > cp.last else cp.last
-            cp.seconds += _duration_seconds((st.get("result") or {}).get("duration"))
-            cp.provenance.add(str(ext.get(provenance_ext) or "unverified"))
-            if kind == "module":
-                if verb == vocab.ATTEMPTED.id:
-                    cp.modules_started.add(parsed["module"])
-                elif verb == vocab.COMPLETED.id:
-                    cp.modules_started.add(parsed["module"])
-                    cp.modules_completed.add(parsed["module"])
-            elif kind == "exercise":
-                cp.exercises_answered.add(f"{parsed['module']}/{parsed['exercise']}")
-            elif verb == vocab.COMPLETED.id and (
-                cp.course_completed_at is None or ts < cp.course_completed_at
+            ctx = st.get("context") or {}
+            ext = ctx.get("extensions") or {}
+            ts = _utc_key(st.get("timestamp", ""))
+            kind = parsed["kind"]
+            if kind in ("item", "instrument", "page"):
+                grouping = [
+                    parse(a.get("id", ""))
+                    for a in ctx.get("contextActivities", {}).get("grouping", [])
+                ]
+                wave = next((g for g in grouping if g.get("kind") == "wave"), None)
+                if wave is None:
+                    data.skipped += 1
+                    continue
+                key: WideKey = (
+                    pseudonym,
+                    str(ext.get(child_ext) or ""),
+                    wave["study"],
+                    wave["wave"],
+                )
+                instrument = parsed["instrument"]
+                first = data.started[key].get(instrument)
+                if first is None or ts < first:
+                    data.started[key][instrument] = ts
+                if kind == "item" and verb == vocab.ANSWERED.id:
+                    item = parsed["item"]
+                    response = str((st.get("result") or {}).get("response", ""))
+                    current = data.answers[key][instrument].get(item)
+                    if current is None or ts >= current.timestamp:
+                        data.answers[key][instrument][item] = Answer(
+                            ts,
+                            response,
+                            str(ctx.get("registration", "")),
+                            str(ext.get(attempt_ext, "")),
+                            parsed["version"],
+                            str(st.get("id", "")),
+                        )
+                    data.answers_per_day[(wave["wave"], ts[:10])] += 1
+                elif kind == "instrument" and verb == vocab.COMPLETED.id:
+                    prev = data.completed[key].get(instrument)
+                    if prev is None or ts > prev:
+                        scores = ((st.get("result") or {}).get("extensions") or {}).get(scores_ext)
+                        if isinstance(scores, Mapping) and not is_finite_json(scores):
+                            raise ValueError("the reported scores hold a non-finite number")
+                        data.completed[key][instrument] = ts
+                        if isinstance(scores, Mapping):
+                            data.scores_reported[key][instrument] = scores
+                continue
+            if kind in ("course", "module", "exercise"):
+                seconds = _duration_seconds((st.get("result") or {}).get("duration"))
+                provenance = str(ext.get(provenance_ext) or "unverified")
+                cp = data.course[pseudonym]
+                cp.first = ts if cp.first is None or ts < cp.first else cp.first
+                cp.last = ts if cp.last is None or ts > cp.last else cp.last
+                cp.seconds += seconds
+                cp.provenance.add(provenance)
+                if kind == "module":
+                    if verb == vocab.ATTEMPTED.id:
+                        cp.modules_started.add(parsed["module"])
+                    elif verb == vocab.COMPLETED.id:
+                        cp.modules_started.add(parsed["module"])
+                        cp.modules_completed.add(parsed["module"])
+                elif kind == "exercise":
+                    cp.exercises_answered.add(f"{parsed['module']}/{parsed['exercise']}")
+                elif verb == vocab.COMPLETED.id and (
+                    cp.course_completed_at is None or ts < cp.course_completed_at
+                ):
+                    cp.course_completed_at = ts
+                continue
+            if kind in ("study", "child-list") and _study_fact(
+                data, iris, kind, verb, pseudonym, parsed["study"], ext, ts
             ):
-                cp.course_completed_at = ts
-            continue
-        if kind in ("study", "child-list") and _study_fact(
-            data, iris, kind, verb, pseudonym, parsed["study"], ext, ts
-        ):
-            continue
-        data.skipped += 1
+                continue
+            data.skipped += 1
+        except (AttributeError, TypeError, KeyError, ValueError) as exc:
+            # One malformed statement (stored by another client or an older LRS) costs its own
+            # data, never the export of everyone else's.
+            _unreadable(data, st, str(exc))
+    if data.unreadable > LOG_UNREADABLE:
+        log.warning("%d unreadable statements skipped in all", data.unreadable)
     if progress is not None:
         progress(data.statements_read)
     return data
+
+
+def _unreadable(data: Dataset, statement: Any, reason: str) -> None:
+    data.unreadable += 1
+    if data.unreadable <= LOG_UNREADABLE:
+        statement_id = statement.get("id") if isinstance(statement, Mapping) else None
+        log.warning("unreadable statement %s skipped: %s", statement_id, reason[:200])
 
 
 def _study_fact(

@@ -57,3 +57,10 @@ class PayloadTooLarge(LrsError):
 class UnsupportedMediaType(LrsError):
     status = 415
     default_message = "Unsupported media type."
+
+
+class ServiceUnavailable(LrsError):
+    """The database is down, locked or unreadable; answered with ``Retry-After``."""
+
+    status = 503
+    default_message = "The LRS's database is unavailable; try again."

@@ -10,6 +10,7 @@ import secrets
 from typing import Any, cast
 
 from xapi.lrs.exceptions import BadRequest
+from xapi.lrs.limits import DEFAULT_LIMITS, loads
 
 SIGNATURE = "http://adlnet.gov/expapi/attachments/signature"
 SIGNING_ALGORITHMS = {"RS256", "RS384", "RS512"}
@@ -50,7 +51,7 @@ def _parse_part(raw: bytes) -> tuple[dict[str, str], bytes]:
 
 
 def parse_statement_request(
-    content_type: str, body: bytes
+    content_type: str, body: bytes, *, max_depth: int = DEFAULT_LIMITS.json_depth
 ) -> tuple[Any, dict[str, tuple[str, bytes]]]:
     """The statement JSON (first part) and the attachment parts keyed by their SHA-2."""
     delimiter = b"--" + _boundary(content_type)
@@ -69,10 +70,7 @@ def parse_statement_request(
         raise BadRequest(
             "The first part of a multipart statement request must be application/json."
         )
-    try:
-        statements = json.loads(first)
-    except ValueError:
-        raise BadRequest("The first part is not valid JSON.") from None
+    statements = loads(first, max_depth=max_depth, what="The first part")
     files: dict[str, tuple[str, bytes]] = {}
     for index, (headers, content) in enumerate(parts[1:], start=2):
         sha2 = headers.get("x-experience-api-hash")
@@ -135,10 +133,10 @@ def check_signature(statement: dict[str, Any], jws: bytes) -> None:
     """A signed statement (Data 2.6): a JWS whose payload is the statement itself."""
     try:
         header_b64, payload_b64, signature_b64 = jws.decode("ascii").strip().split(".")
-        header = json.loads(_b64(header_b64))
-        payload = json.loads(_b64(payload_b64))
+        header = loads(_b64(header_b64))
+        payload = loads(_b64(payload_b64))
         _b64(signature_b64)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
+    except (ValueError, UnicodeDecodeError, binascii.Error, BadRequest):
         raise BadRequest(
             "The signature attachment is not a JWS in compact serialization."
         ) from None

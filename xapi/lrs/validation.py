@@ -14,12 +14,14 @@ the query-parameter parsers at the end are those same checks with a parameter's 
 from __future__ import annotations
 
 import copy as copy_module
+import math
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 from xapi import vocab
 from xapi.lrs.exceptions import BadRequest
+from xapi.lrs.limits import loads
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 
@@ -59,10 +61,17 @@ def fail(path: str, message: str) -> BadRequest:
     return BadRequest(f"Invalid statement: {path}: {message}")
 
 
-def _obj(value: Any, path: str, allowed: set[str], required: tuple[str, ...] = ()) -> dict:
+def _obj(
+    value: Any,
+    path: str,
+    allowed: set[str],
+    required: tuple[str, ...] = (),
+    *,
+    may_be_empty: bool = False,
+) -> dict:
     if not isinstance(value, dict):
         raise fail(path, "must be a JSON object")
-    if not value:
+    if not value and not may_be_empty:
         # ADL's LRS conformance requirement XAPI-00001 (Data 2.2): no property may be "null, an
         # empty object, or has no value, except in an extensions property".
         raise fail(path, "must not be an empty object")
@@ -105,7 +114,15 @@ def check_bool(value: Any, path: str) -> bool:
 def check_number(value: Any, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise fail(path, "must be a number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        # The request parser refuses these already (limits.loads); a statement built in
+        # Python must not store what no JSON reader can read back.
+        raise fail(path, "must be a finite number")
+    return number
 
 
 def valid_language_tag(tag: str) -> bool:
@@ -241,7 +258,9 @@ def check_definition(value: Any, path: str) -> None:
         "correctResponsesPattern",
         *COMPONENT_LISTS,
     }
-    definition = _obj(value, path, allowed)
+    # Data 2.4.4.1: every property of a definition is optional, so {} is a valid (if empty)
+    # definition; ADL's XAPI-00001 reading (empty objects refused) does not apply here.
+    definition = _obj(value, path, allowed, may_be_empty=True)
     for key in ("name", "description"):
         if key in definition:
             check_language_map(definition[key], f"{path}.{key}")
@@ -252,6 +271,8 @@ def check_definition(value: Any, path: str) -> None:
     if "extensions" in definition:
         check_extensions(definition["extensions"], f"{path}.extensions")
     interaction = definition.get("interactionType")
+    if interaction is not None and not isinstance(interaction, str):
+        raise fail(f"{path}.interactionType", "must be a string (an interaction type)")
     if interaction is not None and interaction not in vocab.INTERACTION_TYPES:
         raise fail(f"{path}.interactionType", f"'{interaction}' is not an interaction type")
     if "correctResponsesPattern" in definition:
@@ -461,12 +482,7 @@ def validate_statement(value: Any, path: str = "statement", *, copy: bool = True
 
 def parse_agent_param(text: str, name: str = "agent") -> dict[str, Any]:
     """An Agent or Group given as JSON in a query parameter; it must carry an identifier."""
-    import json
-
-    try:
-        value: dict[str, Any] = json.loads(text)
-    except ValueError:
-        raise BadRequest(f"Parameter '{name}' is not valid JSON.") from None
+    value: dict[str, Any] = loads(text, what=f"Parameter '{name}'")
     try:
         check_agent(value, name)
     except BadRequest as exc:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xapi.lrs.exceptions import BadRequest
+from xapi.lrs.limits import DEFAULT_LIMITS, loads
 from xapi.lrs.validation import (
     check_agent,
     check_iri,
@@ -282,17 +283,14 @@ def latest_stored(rows: list[tuple[int, str, bool]]) -> str:
 # -- documents -------------------------------------------------------------------------------
 
 
-def check_json_post(content_type: str, body: bytes) -> None:
+def check_json_post(
+    content_type: str, body: bytes, max_depth: int = DEFAULT_LIMITS.json_depth
+) -> None:
     """Communication 2.2 (2.0): a POST to a document resource merges JSON objects, so a posted
     document that is not application/json, or not a JSON object, is refused with 400 even when
     no document exists yet."""
-    import json
-
     if content_type.split(";")[0].strip().lower() != "application/json":
         raise BadRequest("POST merges JSON documents only: Content-Type must be application/json.")
-    try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("The document is not valid JSON.") from None
+    value = loads(body, max_depth=max_depth, what="The document")
     if not isinstance(value, dict):
         raise BadRequest("POST merges JSON objects only.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -31,6 +32,24 @@ def wait_for(url: str, proc: subprocess.Popen[str], seconds: float = 30) -> requ
         except requests.ConnectionError:
             time.sleep(0.1)
     raise AssertionError(f"{url} did not answer within {seconds}s")
+
+
+def read_until(proc: subprocess.Popen[str], marker: str, seconds: float) -> str:
+    """The process's output up to the line holding ``marker`` (or all there is at the deadline)."""
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+        if not ready:
+            continue
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if marker in line:
+            break
+    return "".join(lines)
 
 
 @pytest.fixture
@@ -118,8 +137,10 @@ def test_demo_starts_prints_what_to_open_and_stops_on_ctrl_c_twice(env: dict[str
         try:
             response = wait_for(f"{env['STEUN_BASE_URL']}/healthz", proc, seconds=60)
             assert response.status_code == 200
+            # the plan comes once everything answers, just before "Ready."
+            early = read_until(proc, "Ready. Start at", seconds=90)
         finally:
-            out = stop(proc, signal.SIGINT)
+            out = early + stop(proc, signal.SIGINT)
         assert "Open, in this order" in out
         assert f"{env['STEUN_BASE_URL']}/healthz" in out
         assert "Steun demo stopped." in out

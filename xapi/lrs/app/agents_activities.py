@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from xapi.jsoncheck import is_finite_json
 from xapi.lrs.app.auth import Resource
 from xapi.lrs.app.messages import XRequest, XResponse, json_response
 from xapi.lrs.exceptions import MethodNotAllowed
 from xapi.lrs.validation import parse_agent_param, parse_iri_param
+
+log = logging.getLogger("xapi.lrs")
 
 
 class AgentsActivities(Resource):
@@ -33,8 +37,12 @@ class AgentsActivities(Resource):
             raise MethodNotAllowed()
         xreq.allow({"activityId"})
         activity_id = parse_iri_param(xreq.require("activityId"), "activityId")
-        activity = self.store.get_activity(activity_id) or {
-            "objectType": "Activity",
-            "id": activity_id,
-        }
+        bare = {"objectType": "Activity", "id": activity_id}
+        activity = self.store.get_activity(activity_id) or bare
+        if not is_finite_json(activity):
+            # Stored by an older version, which took NaN and Infinity: never answer invalid JSON.
+            log.warning(
+                "the definition of activity %s holds NaN or Infinity; left out", activity_id
+            )
+            activity = bare
         return json_response(activity)

@@ -8,6 +8,7 @@ from xapi.lrs import xapi2
 from xapi.lrs.app.auth import Resource
 from xapi.lrs.app.messages import XRequest, XResponse, http_date_us, json_response, to_us
 from xapi.lrs.exceptions import BadRequest, MethodNotAllowed, NotFound
+from xapi.lrs.limits import loads
 from xapi.lrs.store import agent_hash, agent_identity, hkey, state_owner, state_scope
 from xapi.lrs.validation import (
     parse_agent_param,
@@ -57,7 +58,11 @@ class Documents(Resource):
                 raise BadRequest(f"Parameter '{id_param}' is required.")
             content_type = xreq.content_type or "application/octet-stream"
             if xreq.method == "POST" and xreq.version.is_2:
-                xapi2.check_json_post(content_type, xreq.body)
+                xapi2.check_json_post(content_type, xreq.body, xreq.json_depth)
+            elif xreq.method == "POST" and _is_json(content_type):
+                # Communication 2.2 (1.0.3): a posted JSON document must parse as a JSON
+                # object, also when there is no document yet to merge it with.
+                _json_object(xreq)
             etag = self.store.save_document(
                 kind,
                 scope,
@@ -142,3 +147,12 @@ class Documents(Resource):
             concurrency=True,
             list_scope=(scope, None),
         )
+
+
+def _json_object(xreq: XRequest) -> None:
+    if not isinstance(loads(xreq.body, max_depth=xreq.json_depth, what="The document"), dict):
+        raise BadRequest("POST merges JSON objects only.")
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type.split(";")[0].strip().lower() == "application/json"

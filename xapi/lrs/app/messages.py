@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 
+from xapi.lrs import limits
 from xapi.lrs.exceptions import BadRequest
 from xapi.lrs.store import Credential
 from xapi.lrs.validation import parse_timestamp
@@ -29,6 +30,9 @@ class XRequest:
     accept_language: str = ""
     credential: Credential | None = None
     version: XapiVersion = V1_0_3
+    json_depth: int = limits.DEFAULT_LIMITS.json_depth
+    # False until the body was read (after authentication, within the resource's limit).
+    body_read: bool = False
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -49,10 +53,8 @@ class XRequest:
         return value
 
     def json_body(self) -> Any:
-        try:
-            return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError):
-            raise BadRequest("The request body is not valid JSON.") from None
+        """The body as strict JSON (finite numbers, limited nesting: see ``limits``)."""
+        return limits.loads(self.body, max_depth=self.json_depth)
 
 
 @dataclass

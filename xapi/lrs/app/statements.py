@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
+import sys
 from dataclasses import asdict
 from typing import Any
 
@@ -14,6 +16,7 @@ from xapi.lrs import formats, multipart, xapi2
 from xapi.lrs.app.auth import READ_ANY, Resource
 from xapi.lrs.app.messages import PREFIX, XRequest, XResponse, http_date, json_response, to_us
 from xapi.lrs.exceptions import BadRequest, Forbidden, MethodNotAllowed, NotFound
+from xapi.lrs.limits import loads
 from xapi.lrs.store import StatementQuery, agent_identity, format_us, now_us
 from xapi.lrs.validation import (
     parse_agent_param,
@@ -24,6 +27,9 @@ from xapi.lrs.validation import (
     validate_statement,
 )
 
+log = logging.getLogger("xapi.lrs")
+
+FORMATS = ("exact", "ids", "canonical")
 STATEMENT_PARAMS = {
     "statementId",
     "voidedStatementId",
@@ -64,7 +70,9 @@ class Statements(Resource):
     def _parse_statement_body(self, xreq: XRequest) -> tuple[Any, dict[str, tuple[str, bytes]]]:
         content_type = xreq.content_type.lower()
         if content_type.startswith("multipart/mixed"):
-            return multipart.parse_statement_request(xreq.content_type, xreq.body)
+            return multipart.parse_statement_request(
+                xreq.content_type, xreq.body, max_depth=xreq.json_depth
+            )
         if content_type and not content_type.startswith("application/json"):
             raise BadRequest("Statements are sent as application/json or multipart/mixed.")
         return xreq.json_body(), {}
@@ -116,7 +124,7 @@ class Statements(Resource):
         mine = None if credential.allows("statements/read", *READ_ANY) else credential.id
         consistent = {"X-Experience-API-Consistent-Through": format_us(now_us())}
         fmt = xreq.params.get("format", "exact")
-        if fmt not in ("exact", "ids", "canonical"):
+        if fmt not in FORMATS:
             raise BadRequest("Parameter 'format' must be exact, ids or canonical.")
         attachments = parse_bool_param(xreq.params.get("attachments", "false"), "attachments")
         single = [p for p in ("statementId", "voidedStatementId") if p in xreq.params]
@@ -130,6 +138,11 @@ class Statements(Resource):
             if found is None:
                 raise NotFound(f"No statement {statement_id}.")
             body, _has_attachments = found
+            if not _servable(statement_id, body):
+                raise NotFound(
+                    f"Statement {statement_id} is stored but holds a number JSON cannot carry "
+                    "(NaN or Infinity, from an older version); see the LRS log."
+                )
             statement = json.loads(body)
             statement = formats.apply(statement, fmt, xreq.accept_language)
             headers = {**consistent, "Last-Modified": http_date(statement.get("stored"))}
@@ -139,13 +152,18 @@ class Statements(Resource):
                 return XResponse(200, body.encode(), "application/json", headers)
             return json_response(statement, headers=headers)
         query = self._statement_query(xreq)
+        if "more" in xreq.params:
+            # The next page keeps the format the first page was asked in.
+            fmt, attachments = query.format, query.attachments
         query.format, query.attachments, query.mine = fmt, attachments, mine
         rows, more = self.store.query_statements(query)
+        last_seq = rows[-1][0] if rows else None
+        rows = [row for row in rows if _servable(row[0], row[1])]
         if xreq.version.is_2 and rows:
             consistent = {**consistent, "Last-Modified": http_date(xapi2.latest_stored(rows))}
         more_url = ""
-        if more and rows:
-            query.after = rows[-1][0]
+        if more and last_seq is not None:
+            query.after = last_seq
             state = asdict(query)
             state.pop("mine")
             token = base64.urlsafe_b64encode(
@@ -171,12 +189,7 @@ class Statements(Resource):
         if "more" in xreq.params:
             if len(xreq.params) > 1:
                 raise BadRequest("'more' is used alone.")
-            token = xreq.params["more"]
-            try:
-                state = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-                return StatementQuery(**state)
-            except (ValueError, TypeError, binascii.Error):
-                raise BadRequest("The 'more' token is not valid.") from None
+            return _query_from_token(xreq.params["more"])
         p = xreq.params
         query = StatementQuery()
         if "agent" in p:
@@ -233,3 +246,64 @@ class Statements(Resource):
         query = self._statement_query(xreq)
         query.mine = None if credential.allows("statements/read", *READ_ANY) else credential.id
         return json_response({"count": self.store.count_statements(query)})
+
+
+_BIGINT = 2**63
+_TOKEN_TYPES: dict[str, tuple[type, ...]] = {
+    "agent": (str, type(None)),
+    "verb": (str, type(None)),
+    "activity": (str, type(None)),
+    "registration": (str, type(None)),
+    "related_activities": (bool,),
+    "related_agents": (bool,),
+    "since_us": (int, type(None)),
+    "until_us": (int, type(None)),
+    "limit": (int,),
+    "ascending": (bool,),
+    "format": (str,),
+    "attachments": (bool,),
+    "after": (int, type(None)),
+    "ceiling": (int, type(None)),
+    "extra": (dict,),
+}
+
+
+def _query_from_token(token: str) -> StatementQuery:
+    """The query a ``more`` token carries, every field checked: a token is the client's to
+    change, and a changed one is refused (400), never passed on to the database."""
+    invalid = BadRequest("The 'more' token is not valid.")
+    try:
+        state = loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)), what="more")
+    except (ValueError, binascii.Error, BadRequest):
+        raise invalid from None
+    if not isinstance(state, dict) or not set(state) <= set(_TOKEN_TYPES):
+        raise invalid
+    for name, value in state.items():
+        if not isinstance(value, _TOKEN_TYPES[name]):
+            raise invalid
+        if isinstance(value, bool) != (bool in _TOKEN_TYPES[name]):
+            raise invalid  # True is an int to Python, not a position to the database
+        if (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and not -_BIGINT <= value < _BIGINT
+        ):
+            raise invalid
+    if state.get("limit", 0) < 0 or state.get("format", "exact") not in FORMATS:
+        raise invalid
+    return StatementQuery(**state)
+
+
+def _servable(which: object, body: str) -> bool:
+    """Whether a stored statement is valid JSON to serve. Statements are refused with
+    ``NaN``/``Infinity`` now (limits.loads), but an older version stored them; served as they
+    are, they made every page holding them invalid JSON. Only a body containing those words
+    is parsed (the words are rare: any other body is served untouched, at no cost)."""
+    if "NaN" not in body and "Infinity" not in body:
+        return True
+    try:
+        loads(body, max_depth=sys.maxsize)
+    except BadRequest:
+        log.warning("stored statement %s holds NaN or Infinity; left out of the answer", which)
+        return False
+    return True

@@ -9,17 +9,15 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, exc
 from sqlalchemy.engine import make_url
 
-from xapi.lrs.exceptions import LrsError
+from xapi.lrs.exceptions import ServiceUnavailable
 from xapi.lrs.store.engine import Checkpointer, WriteGate, make_engine
 
 
-class ConnectionLost(LrsError):
+class ConnectionLost(ServiceUnavailable):
     """The database connection was lost (PostgreSQL restarted or ended it)."""
-
-    status = 503
 
     def __init__(self) -> None:
         super().__init__("The database connection was lost; try again.")
@@ -75,6 +73,23 @@ class StoreBase:
         parsed = make_url(url)
         self._gate = WriteGate(parsed.database if parsed.get_backend_name() == "sqlite" else None)
         self._checkpointer = Checkpointer(self.engine) if self._gate.path else None
+
+    def unavailable(self, error: BaseException) -> bool:
+        """Whether ``error`` says the database cannot be reached or used right now (server
+        down or refusing connections, a connection lost, the pool exhausted; SQLite: the file
+        unreadable, locked for longer than the busy timeout, a disk I/O error), as opposed to
+        a fault in a query or in the data. SQLite says "file is not a database" (a damaged or
+        replaced file) with the base DatabaseError; its subclasses (integrity, programming
+        errors) are faults, not outages."""
+        dbapi = self.engine.dialect.loaded_dbapi
+        outage: tuple[type[BaseException], ...] = (
+            exc.OperationalError,
+            exc.InterfaceError,
+            exc.TimeoutError,
+            dbapi.OperationalError,
+            dbapi.InterfaceError,
+        )
+        return isinstance(error, outage) or type(error) in (exc.DatabaseError, dbapi.DatabaseError)
 
     @property
     def dialect(self) -> str:

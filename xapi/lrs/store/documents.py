@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from xapi.lrs import schema as t
 from xapi.lrs.exceptions import BadRequest, Conflict, PreconditionFailed
+from xapi.lrs.limits import loads
 from xapi.lrs.store.clock import now_us
 from xapi.lrs.store.connection import StoreBase
 from xapi.lrs.store.keys import hkey
@@ -158,10 +159,7 @@ def check_preconditions(row: Any, if_match: str | None, if_none_match: str | Non
 def _json_object(content: bytes, content_type: str) -> dict[str, Any]:
     if not content_type.split(";")[0].strip().lower() == "application/json":
         raise BadRequest("POST merges JSON documents only: Content-Type must be application/json.")
-    try:
-        value = json.loads(content)
-    except ValueError:
-        raise BadRequest("The document is not valid JSON.") from None
+    value = loads(content, what="The document")
     if not isinstance(value, dict):
         raise BadRequest("POST merges JSON objects only.")
     return value

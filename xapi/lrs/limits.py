@@ -1,0 +1,107 @@
+"""What the LRS accepts at most, and its strict JSON parser.
+
+:class:`LrsLimits` is the LRS's own configuration of its limits (``create_app(limits=...)``):
+the largest request body per resource and the deepest JSON nesting. :func:`loads` is the one
+JSON parser for everything the LRS receives: besides the nesting limit it refuses what Python's
+``json`` would accept but JSON does not have (``NaN``, ``Infinity``, ``-Infinity``) and numbers
+no double can hold (``1e400``, a 400-digit integer). Such a value, once stored, would make every
+statement page that holds it invalid JSON for every reader (docs/lrs.md, "Limits").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from xapi.lrs.exceptions import BadRequest
+
+MIB = 1024 * 1024
+# A double holds integers up to about 1.8e308, which has 309 digits.
+_MAX_INT_DIGITS = 309
+
+
+@dataclass(frozen=True)
+class LrsLimits:
+    """The LRS's limits. Bodies are counted in bytes as received (a form-encoded alternate
+    syntax request counts its encoded form)."""
+
+    # POST/PUT statements, attachments included (multipart/mixed): a batch of some thousands
+    # of ordinary statements, or one statement with a few MB of attachments.
+    statement_body: int = 10 * MIB
+    # State, Activity Profile and Agent Profile documents, and every other resource's body.
+    document_body: int = 1 * MIB
+    # Arrays and objects inside each other in a request body; a statement needs about 8, the
+    # rest is room for extensions. (JSON in a query parameter, such as ``agent``, and documents
+    # read back for a merge always have the default.)
+    json_depth: int = 64
+    # Seconds a client is told to wait (Retry-After) when the database is unavailable.
+    retry_after: int = 5
+
+    def body_limit(self, resource: str) -> int:
+        return self.statement_body if resource == "statements" else self.document_body
+
+
+DEFAULT_LIMITS = LrsLimits()
+
+
+def _refuse_constant(name: str) -> Any:
+    raise BadRequest(f"{name} is not a JSON number; numbers must be finite.")
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise BadRequest(f"The number {text[:40]} is too large (more than a double holds).")
+    return value
+
+
+def _parse_int(text: str) -> int:
+    if len(text) < 20:
+        return int(text)  # the usual case, no check needed
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS or abs(value := int(text)) > sys.float_info.max:
+        raise BadRequest(f"The number {text[:40]}... is too large (more than a double holds).")
+    return value
+
+
+def loads(
+    data: bytes | str,
+    *,
+    max_depth: int = DEFAULT_LIMITS.json_depth,
+    what: str = "The request body",
+) -> Any:
+    """Parse JSON strictly (see the module's docstring); :class:`BadRequest` if refused."""
+    try:
+        value = json.loads(
+            data,
+            parse_constant=_refuse_constant,
+            parse_float=_parse_float,
+            parse_int=_parse_int,
+        )
+    except RecursionError:
+        raise BadRequest(f"The JSON is nested more than {max_depth} levels deep.") from None
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest(f"{what} is not valid JSON.") from None
+    check_depth(value, data, max_depth)
+    return value
+
+
+def check_depth(value: Any, text: bytes | str, max_depth: int) -> None:
+    """Refuse arrays and objects nested more than ``max_depth`` levels. Walked level by level
+    over the containers only (a statement batch costs about as much as parsing it)."""
+    opening = (b"[", b"{") if isinstance(text, bytes) else ("[", "{")
+    if text.count(opening[0]) + text.count(opening[1]) <= max_depth:  # type: ignore[arg-type]
+        return  # cannot be deeper than the brackets it has (a single statement: no walk)
+    level = [value] if isinstance(value, dict | list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > max_depth:
+            raise BadRequest(f"The JSON is nested more than {max_depth} levels deep.")
+        deeper: list[Any] = []
+        for item in level:
+            children = item.values() if type(item) is dict else item
+            deeper += [c for c in children if type(c) is dict or type(c) is list]
+        level = deeper
