@@ -367,6 +367,12 @@ def report_cmd(
     except OSError as exc:
         raise RecordsError(f"Cannot write {out_file}: {exc.strerror}.") from None
     click.echo(f"Report of {data.statements_read:,} statements: {out_file}")
+    if data.unreadable:
+        click.echo(
+            f"Left out {data.unreadable:,} statement(s) that could not be read; the report "
+            "says so too.",
+            err=True,
+        )
 
 
 # -- withdrawal ---------------------------------------------------------------------------

@@ -185,7 +185,7 @@ def test_the_page_is_one_file_answering_the_question_first(
 
 def test_empty_and_early_data_give_sentences_not_empty_charts(tmp_path: Path) -> None:
     page = build_report(collect([], BASE), ScoringSpec.from_dict(SPEC))
-    assert "data:image" not in page
+    assert "data:image" not in page and "onleesbaar" not in page
     assert "Nog geen cursusgegevens. / No course records yet." in page
     assert "Nog geen antwoorden. / No answers yet." in page
     # one wave only: no comparison yet, but the wave's means are drawn
@@ -198,6 +198,10 @@ def test_empty_and_early_data_give_sentences_not_empty_charts(tmp_path: Path) ->
     assert 'id="did-demo_rel_closeness"' in page
     assert "Nog geen kinderen met scores op twee opeenvolgende meetmomenten" in page
     assert "Nog geen kinderen met redenen en scores" in page
+    # a statement that cannot be read is left out, and the report says so
+    broken = [*one_wave, {"id": "x", "actor": {"account": {"name": 5}}, "verb": []}]
+    page = build_report(collect(broken, BASE), ScoringSpec.from_dict(SPEC), layout)
+    assert "1 statements waren onleesbaar" in page
 
 
 def test_one_day_of_answers_gets_a_date_axis_of_days() -> None:

@@ -491,7 +491,7 @@ STYLE = """body{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem aut
 img{max-width:100%;display:block;margin:.75rem 0}table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
 td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}
 th{background:#f3f3f3}.empty{color:#666;font-style:italic}small{color:#666;font-weight:normal}
-section{margin-bottom:2rem}"""
+section{margin-bottom:2rem}.warning{color:#8a4b00}"""
 
 
 def build_report(
@@ -512,12 +512,18 @@ def build_report(
         _method_section(analysis),
     ]
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    unreadable = (
+        f'<p class="warning">{data.unreadable} statements waren onleesbaar en zijn weggelaten. / '
+        f"{data.unreadable} unreadable statements were left out.</p>"
+        if data.unreadable
+        else ""
+    )
     return f"""<!doctype html>
 <html lang="nl"><head><meta charset="utf-8"><title>{_e(title)}</title>
 <style>{STYLE}</style>
 </head><body><h1>{_e(title)}</h1>
 <p>Gemaakt / generated {generated} uit / from {data.statements_read} statements.
-Alleen pseudoniemen en codes / pseudonyms and codes only.</p>
+Alleen pseudoniemen en codes / pseudonyms and codes only.</p>{unreadable}
 {"".join(s for s in sections if s)}
 </body></html>
 """
