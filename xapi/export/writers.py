@@ -112,7 +112,7 @@ class Exporter:
                 order = [i.id for i in inst.items] + sorted(
                     set(answers) - {i.id for i in inst.items}
                 )
-                shown = _shown(inst, answers)
+                shown = shown_answers(inst, answers)
                 for item_id in order:
                     a = answers.get(item_id)
                     if a is None:
@@ -219,7 +219,7 @@ class Exporter:
             row: list[Any] = [*key, self.reasons(key)]
             per = self.data.answers.get(key, {})
             for inst in self.instruments:
-                answers = _shown(inst, per.get(inst.id, {}))
+                answers = shown_answers(inst, per.get(inst.id, {}))
                 numeric: dict[str, float | None] = {}
                 for item in inst.items:
                     a = answers.get(item.id)
@@ -375,7 +375,7 @@ class Exporter:
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _shown(inst: InstrumentSpec, answers: dict[str, Answer]) -> dict[str, Answer]:
+def shown_answers(inst: InstrumentSpec, answers: dict[str, Answer]) -> dict[str, Answer]:
     """The answers of the items shown (see :func:`xapi.export.spec.visible`)."""
     if not answers or not any(item.show_if for item in inst.items):
         return answers

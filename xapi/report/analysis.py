@@ -17,7 +17,7 @@ import pandas as pd
 
 from xapi.export.dataset import Dataset
 from xapi.export.spec import ScoringSpec, administered, variable_name
-from xapi.export.writers import Exporter, _shown
+from xapi.export.writers import Exporter, shown_answers
 from xapi.report.stats import Summary, summarise
 
 CHILD = ["pseudonym", "study", "child_code"]
@@ -358,7 +358,7 @@ def _missing(data: Dataset, exporter: Exporter, waves: list[str]) -> list[ItemMi
             if inst.id not in per or not inst.items:
                 continue
             answers = data.answers.get(key, {}).get(inst.id, {})
-            shown = _shown(inst, answers)
+            shown = shown_answers(inst, answers)
             asked = administered(inst, {i: a.response for i, a in shown.items()})
             for item in inst.items:
                 c = counts[(inst.id, item.id, key[3])]
