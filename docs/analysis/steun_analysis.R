@@ -19,6 +19,7 @@
 # (`reasons` column) and course progress (`course_completed`) as the study's plan says.
 
 suppressPackageStartupMessages(library(lme4))
+options(width = 200)
 
 args <- commandArgs(trailingOnly = TRUE)
 if (length(args) < 1) {
