@@ -31,10 +31,13 @@ venv: $(STAMP)
 APT = apt-get -o DPkg::Lock::Timeout=600
 
 # Debian packages the tests need: Chromium for browser tests, PostgreSQL server binaries,
-# Node.js/npm for the SCORM player and schema files (npm packages live in node_modules/).
+# Node.js/npm for the SCORM player and schema files (npm packages live in node_modules/),
+# R with lme4 for the R analysis starter (docs/analysis/steun_analysis.R).
 system-deps:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v Rscript >/dev/null 2>&1 || missing="$$missing r-base-core"; \
+	[ -d /usr/lib/R/site-library/lme4 ] || [ -d /usr/lib/R/library/lme4 ] || missing="$$missing r-cran-lme4"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	command -v runuser >/dev/null 2>&1 || missing="$$missing util-linux"; \

@@ -156,14 +156,37 @@ class StatementFactory:
         return self._statement(sid, actor, verb, obj, at, context=ctx)
 
     def child(
-        self, actor: str, at: datetime, *, study: str, child_code: str, added: bool
+        self,
+        actor: str,
+        at: datetime,
+        *,
+        study: str,
+        child_code: str,
+        added: bool,
+        reasons: Sequence[str] | None = None,
     ) -> Statement:
+        """A child added to (with the ids of the reasons ticked) or withdrawn from a list."""
         verb = vocab.own_verb(self.iris, "added" if added else "withdrew")
         obj = self._activity(self.iris.child_list(study), self.iris.activity_type("child-list"))
+        ext = self._ext(child_code=child_code)
+        if added and reasons is not None:
+            ext[self.iris.extension("reasons")] = [str(r) for r in reasons]
         ctx = {
             "contextActivities": {"grouping": self._study_grouping(study)},
-            "extensions": self._ext(child_code=child_code),
+            "extensions": ext,
         }
+        sid = natural_id(verb.key, "child", actor, study, child_code, iso(at))
+        return self._statement(sid, actor, verb, obj, at, context=ctx)
+
+    def child_reasons(
+        self, actor: str, at: datetime, *, study: str, child_code: str, reasons: Sequence[str]
+    ) -> Statement:
+        """The teacher changed why they picked a child (the reason category ids ticked now)."""
+        verb = vocab.own_verb(self.iris, "updated")
+        obj = self._activity(self.iris.child_list(study), self.iris.activity_type("child-list"))
+        ext = self._ext(child_code=child_code)
+        ext[self.iris.extension("reasons")] = [str(r) for r in reasons]
+        ctx = {"contextActivities": {"grouping": self._study_grouping(study)}, "extensions": ext}
         sid = natural_id(verb.key, "child", actor, study, child_code, iso(at))
         return self._statement(sid, actor, verb, obj, at, context=ctx)
 

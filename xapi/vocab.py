@@ -185,6 +185,8 @@ class Iris:
             out = {"kind": "study", "study": parts[1]}
             if len(parts) == 4 and parts[2] == "wave":
                 out.update(kind="wave", wave=parts[3])
+            elif len(parts) == 3 and parts[2] == "children":
+                out.update(kind="child-list")
         elif parts[0] == "course" and len(parts) >= 2:
             out = {"kind": "course", "course": parts[1]}
             if len(parts) >= 4 and parts[2] == "module":
@@ -199,6 +201,7 @@ OWN_VERBS = {
     "consented": ("gaf toestemming", "consented"),
     "withdrew": ("trok zich terug", "withdrew"),
     "added": ("voegde toe", "added"),
+    "updated": ("wijzigde", "updated"),
 }
 
 
@@ -224,6 +227,11 @@ OWN_EXTENSIONS = {
     "role": ("ContextExtension", "The launch role: teacher, learner or admin."),
     "course-context": ("ContextExtension", "Pseudonym of the LMS course the launch came from."),
     "consent-version": ("ContextExtension", "Version of the consent text agreed to."),
+    "reasons": (
+        "ContextExtension",
+        "Why the teacher picked the child: the ids of the reason categories ticked when adding "
+        "it (the study definition's reasons; never free text).",
+    ),
     "provenance": (
         "ContextExtension",
         "How a course record reached the tool: package-key:<key id>, a course package keyed for "

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import threading
@@ -307,23 +308,71 @@ def export_cmd(
         click.echo(f"  {name:<11} {path}")
 
 
+def _study_layout(settings: Any) -> Any:
+    """The study's waves (in order) and reasons with their labels, for the report."""
+    from steun_lti.questionnaires.errors import InstrumentError
+    from steun_lti.questionnaires.registry import load_registry
+    from steun_lti.study.definition import bundled_study_path, load_study, report_layout
+
+    try:
+        registry = load_registry(settings.instruments_dir)
+        return report_layout(load_study(settings.study_file or bundled_study_path(), registry))
+    except InstrumentError as exc:
+        raise RecordsError(f"Study definition: {exc}") from exc
+
+
 @click.command("report")
 @click.argument("out_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--spec",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Scoring spec (YAML/JSON) as for `steun export` (default: the tool's instruments).",
+)
+@click.option(
+    "--course-after",
+    metavar="WAVE",
+    help="The wave after which the course takes place (default: the study's second wave).",
+)
 @_with_filters
 @click.pass_context
 @friendly_errors
-def report_cmd(ctx: click.Context, out_file: Path, source: Path | None, **filters: Any) -> None:
+def report_cmd(
+    ctx: click.Context,
+    out_file: Path,
+    spec: Path | None,
+    course_after: str | None,
+    source: Path | None,
+    **filters: Any,
+) -> None:
     """Write an HTML report to OUT_FILE, in a folder that exists (opens in a browser, no
-    server needed)."""
+    server needed): scores per wave, change before and after the course, by reason and by
+    course progress, response and missing data. Scored as `steun export` scores."""
     from xapi.report import write_report
 
     _check_writable_file(out_file)
+    settings = get_settings(ctx)
+    scoring = _load_spec(spec, settings)
+    layout = _study_layout(settings)
+    if course_after is not None:
+        if course_after not in [w for w, _ in layout.waves]:
+            raise click.BadParameter(
+                f"{course_after!r} is not a wave of the study "
+                f"({', '.join(w for w, _ in layout.waves)}).",
+                param_hint="'--course-after'",
+            )
+        layout = dataclasses.replace(layout, course_after=course_after)
     data = _collect(ctx, source, _filters(**filters))
     try:
-        write_report(data, out_file)
+        write_report(data, out_file, scoring, layout)
     except OSError as exc:
         raise RecordsError(f"Cannot write {out_file}: {exc.strerror}.") from None
     click.echo(f"Report of {data.statements_read:,} statements: {out_file}")
+    if data.unreadable:
+        click.echo(
+            f"Left out {data.unreadable:,} statement(s) that could not be read; the report "
+            "says so too.",
+            err=True,
+        )
 
 
 # -- withdrawal ---------------------------------------------------------------------------

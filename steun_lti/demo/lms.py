@@ -380,6 +380,16 @@ class DemoLms:
         finally:
             database.dispose()
 
+    def _report_layout(self) -> Any:
+        """The study's waves and reasons for the report (None without the questionnaires)."""
+        try:
+            from steun_lti.questionnaires.registry import load_registry
+            from steun_lti.study.definition import bundled_study_path, load_study, report_layout
+        except ImportError:
+            return None
+        registry = load_registry(self.settings.instruments_dir)
+        return report_layout(load_study(self.settings.study_file or bundled_study_path(), registry))
+
     def run_export(self) -> str:
         """What ``steun export`` and ``steun report`` do, on the demo data, into <data dir>/export/.
 
@@ -414,8 +424,11 @@ class DemoLms:
             lines.append(command)
             lines.append(f"Read {data.statements_read:,} statements.")
             lines.extend(f"  {name:<11} {path}" for name, path in written.items())
-            report = write_report(data, self.export_dir / "report.html")
-            lines.append(f"$ steun report {report}")
+            report = write_report(
+                data, self.export_dir / "report.html", spec, self._report_layout()
+            )
+            spec_option = f" --spec {self.export_dir / 'scoring-spec.yaml'}" if raw else ""
+            lines.append(f"$ steun report {report}{spec_option}")
             lines.append(f"Report of {data.statements_read:,} statements: {report}")
             self.export_log = "\n".join(lines)
             return self.export_log

@@ -9,7 +9,8 @@ Event kinds and the keys of ``data`` (ids and codes only, never names or free te
 - ``launched``: target, context (context pseudonym), role
 - ``consent_given``: study, consent_version
 - ``consent_withdrawn``: study
-- ``child_added``: study, child_code
+- ``child_added``: study, child_code, reasons (ids of the reason categories ticked)
+- ``child_reasons_changed``: study, child_code, reasons (the ids ticked now)
 - ``child_withdrawn``: study, child_code
 - ``item_answered``: study, wave, instrument, instrument_version, item, response, child_code, attempt
 - ``page_completed``: study, wave, instrument, instrument_version, page, child_code, attempt

@@ -135,7 +135,18 @@ def statements_for(factory: StatementFactory, event: Event) -> list[Statement]:
     if kind in ("child_added", "child_withdrawn"):
         return [
             factory.child(
-                a, at, study=d["study"], child_code=d["child_code"], added=kind == "child_added"
+                a,
+                at,
+                study=d["study"],
+                child_code=d["child_code"],
+                added=kind == "child_added",
+                reasons=d.get("reasons"),
+            )
+        ]
+    if kind == "child_reasons_changed":
+        return [
+            factory.child_reasons(
+                a, at, study=d["study"], child_code=d["child_code"], reasons=d["reasons"]
             )
         ]
     attempt_keys = {

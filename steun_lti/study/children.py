@@ -108,7 +108,7 @@ def add_child(
     )
     session.add(child)
     session.flush()
-    emit(session, "child_added", teacher, study=study.id, child_code=child.code)
+    emit(session, "child_added", teacher, study=study.id, child_code=child.code, reasons=chosen)
     return child
 
 
@@ -116,8 +116,18 @@ def update_reasons(
     session: Session, study: Study, child: Child, reasons: Iterable[str], comment: str | None
 ) -> None:
     chosen, text = clean_reasons(study, reasons, comment)
+    changed = list(child.reasons or []) != chosen
     child.reasons = chosen
     child.comment = text
+    if changed:
+        emit(
+            session,
+            "child_reasons_changed",
+            child.teacher,
+            study=study.id,
+            child_code=child.code,
+            reasons=chosen,
+        )
 
 
 def withdraw_child(

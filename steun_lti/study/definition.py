@@ -12,7 +12,7 @@ from datetime import date, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -21,6 +21,9 @@ from jsonschema import Draft202012Validator
 from steun_lti.questionnaires.definition import SAFE_LOADER, Text, tr
 from steun_lti.questionnaires.errors import InstrumentError
 from steun_lti.questionnaires.registry import InstrumentRegistry
+
+if TYPE_CHECKING:
+    from xapi.report.analysis import StudyLayout
 
 OPEN, UPCOMING, LATE, CLOSED = "open", "upcoming", "late", "closed"
 
@@ -190,6 +193,22 @@ def parse_study(data: Any, registry: InstrumentRegistry, source: str = "<study>"
         max_children=data.get("max_children", 10),
         reason_comment_max=data.get("reason_comment_max", 200),
         source=source,
+    )
+
+
+def _both(text: Text) -> str:
+    nl, en = tr(text, "nl"), tr(text, "en")
+    return nl if nl == en or not en else f"{nl} / {en}"
+
+
+def report_layout(study: Study) -> StudyLayout:
+    """What ``steun report`` needs to know of the study: the waves in order and the reason
+    categories, labelled Dutch / English (the course follows the second wave: the default)."""
+    from xapi.report.analysis import StudyLayout
+
+    return StudyLayout(
+        waves=tuple((w.id, _both(w.title)) for w in study.waves),
+        reasons=tuple((r.id, _both(r.label)) for r in study.reasons),
     )
 
 

@@ -37,7 +37,14 @@ def every_statement() -> list[tuple[str, dict[str, Any]]]:
             "consent-withdrawn",
             F.consent("p-1", AT, study="steun", given=False, consent_version=None),
         ),
-        ("child-added", F.child("p-1", AT, study="steun", child_code="B", added=True)),
+        (
+            "child-added",
+            F.child("p-1", AT, study="steun", child_code="B", added=True, reasons=["loss"]),
+        ),
+        (
+            "child-reasons-updated",
+            F.child_reasons("p-1", AT, study="steun", child_code="B", reasons=["loss", "other"]),
+        ),
         ("child-withdrawn", F.child("p-1", AT, study="steun", child_code="B", added=False)),
         ("page-completed", F.page_completed("p-1", AT, page="2", **ATTEMPT)),
         (

@@ -56,6 +56,25 @@ class CourseProgress:
 
 
 @dataclass
+class ChildRecord:
+    """A child on a teacher's list: the reason category ids ticked (when it was added, or
+    later changed), when it was added and withdrawn."""
+
+    reasons: tuple[str, ...] = ()
+    reasons_at: str = ""
+    added_at: str | None = None
+    withdrawn_at: str | None = None
+
+
+@dataclass
+class ConsentRecord:
+    """A teacher's consent to a study: the latest consent and the latest withdrawal."""
+
+    consented_at: str | None = None
+    withdrawn_at: str | None = None
+
+
+@dataclass
 class Dataset:
     # answers[key][instrument][item] = latest Answer
     answers: dict[WideKey, dict[str, dict[str, Answer]]] = field(
@@ -68,6 +87,10 @@ class Dataset:
     )
     course: dict[str, CourseProgress] = field(default_factory=lambda: defaultdict(CourseProgress))
     answers_per_day: Counter[tuple[str, str]] = field(default_factory=Counter)  # (wave, date)
+    # (pseudonym, study, child_code) -> the child's list record (reasons, added, withdrawn)
+    children: dict[tuple[str, str, str], ChildRecord] = field(default_factory=dict)
+    # (pseudonym, study) -> consent given / withdrawn
+    consent: dict[tuple[str, str], ConsentRecord] = field(default_factory=dict)
     statements_read: int = 0
     skipped: int = 0  # readable, but not of this study (another activity, no wave ...)
     unreadable: int = 0  # malformed (wrong types, non-finite numbers): skipped with a warning
@@ -226,6 +249,10 @@ def _collect(
                 ):
                     cp.course_completed_at = ts
                 continue
+            if kind in ("study", "child-list") and _study_fact(
+                data, iris, kind, verb, pseudonym, parsed["study"], ext, ts
+            ):
+                continue
             data.skipped += 1
         except (AttributeError, TypeError, KeyError, ValueError) as exc:
             # One malformed statement (stored by another client or an older LRS) costs its own
@@ -243,6 +270,45 @@ def _unreadable(data: Dataset, statement: Any, reason: str) -> None:
     if data.unreadable <= LOG_UNREADABLE:
         statement_id = statement.get("id") if isinstance(statement, Mapping) else None
         log.warning("unreadable statement %s skipped: %s", statement_id, reason[:200])
+
+
+def _study_fact(
+    data: Dataset,
+    iris: Iris,
+    kind: str,
+    verb: str | None,
+    pseudonym: str,
+    study: str,
+    ext: Mapping[str, Any],
+    ts: str,
+) -> bool:
+    """Consent given or withdrawn, a child added (with its reasons) or withdrawn: the latest
+    statement of each kind counts. False when the statement is none of these."""
+    added, withdrew = (
+        verb in (iris.verb("added"), iris.verb("updated")),
+        verb == iris.verb("withdrew"),
+    )
+    if kind == "study" and (verb == iris.verb("consented") or withdrew):
+        consent = data.consent.setdefault((pseudonym, study), ConsentRecord())
+        if withdrew:
+            consent.withdrawn_at = max(consent.withdrawn_at or "", ts)
+        else:
+            consent.consented_at = max(consent.consented_at or "", ts)
+        return True
+    code = str(ext.get(iris.extension("child-code")) or "")
+    if kind != "child-list" or not code or not (added or withdrew):
+        return False
+    child = data.children.setdefault((pseudonym, study, code), ChildRecord())
+    if withdrew:
+        child.withdrawn_at = max(child.withdrawn_at or "", ts)
+        return True
+    if verb == iris.verb("added"):
+        child.added_at = min(child.added_at or ts, ts)
+    reasons = ext.get(iris.extension("reasons"))
+    if isinstance(reasons, list) and ts >= child.reasons_at:
+        child.reasons = tuple(str(r) for r in reasons)
+        child.reasons_at = ts  # the latest word on the reasons counts (added or updated)
+    return True
 
 
 def seconds_between(start: str | None, end: str | None) -> float | None:

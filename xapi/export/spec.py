@@ -174,6 +174,21 @@ def visible(instrument: InstrumentSpec, answers: Mapping[str, str]) -> dict[str,
     return shown
 
 
+def administered(instrument: InstrumentSpec, answers: Mapping[str, str]) -> set[str]:
+    """The ids of the items the tool showed, given the answers (raw responses by item id): an
+    item whose ``show_if`` does not hold on the visible earlier answers was not administered."""
+    shown = visible(instrument, answers)
+    values = {
+        item.id: _typed(item, shown[item.id]) for item in instrument.items if item.id in shown
+    }
+    out = set()
+    for item in instrument.items:
+        earlier = {k: v for k, v in values.items() if k != item.id}
+        if item.show_if is None or holds(item.show_if, earlier):
+            out.add(item.id)
+    return out
+
+
 def _typed(item: ItemSpec, response: str) -> Any:
     """A response as the tool held it: numbers as numbers (so ``equals: true`` on a yes/no
     item of 1/0 means what it does in the tool), a multiple choice as a list."""

@@ -112,7 +112,7 @@ class Exporter:
                 order = [i.id for i in inst.items] + sorted(
                     set(answers) - {i.id for i in inst.items}
                 )
-                shown = _shown(inst, answers)
+                shown = shown_answers(inst, answers)
                 for item_id in order:
                     a = answers.get(item_id)
                     if a is None:
@@ -131,6 +131,13 @@ class Exporter:
             Variable("child_code", "Child (code)", "ids", "identifier", identifier=True),
             Variable("study", "Study", "ids", "text"),
             Variable("wave", "Wave", "ids", "text"),
+            Variable(
+                "reasons",
+                "Why the teacher picked the child: reason category ids",
+                "ids",
+                "text",
+                note="ids of the study's reasons, separated by ';' (empty: not recorded)",
+            ),
         ]
         for inst in self.instruments:
             for item in inst.items:
@@ -209,10 +216,10 @@ class Exporter:
 
     def wide_rows(self) -> Iterator[list[Any]]:
         for key in self.keys:
-            row: list[Any] = list(key)
+            row: list[Any] = [*key, self.reasons(key)]
             per = self.data.answers.get(key, {})
             for inst in self.instruments:
-                answers = _shown(inst, per.get(inst.id, {}))
+                answers = shown_answers(inst, per.get(inst.id, {}))
                 numeric: dict[str, float | None] = {}
                 for item in inst.items:
                     a = answers.get(item.id)
@@ -244,6 +251,12 @@ class Exporter:
                     round(cp.seconds, 3),
                 ]
             yield row
+
+    def reasons(self, key: WideKey) -> str:
+        """The child's reason category ids, ';'-separated (children added before the
+        statements carried them: empty)."""
+        child = self.data.children.get((key[0], key[2], key[1]))
+        return ";".join(child.reasons) if child else ""
 
     def progress_rows(self) -> Iterator[list[str]]:
         for pseudonym in sorted(self.data.course):
@@ -362,7 +375,7 @@ class Exporter:
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _shown(inst: InstrumentSpec, answers: dict[str, Answer]) -> dict[str, Answer]:
+def shown_answers(inst: InstrumentSpec, answers: dict[str, Answer]) -> dict[str, Answer]:
     """The answers of the items shown (see :func:`xapi.export.spec.visible`)."""
     if not answers or not any(item.show_if for item in inst.items):
         return answers

@@ -81,6 +81,17 @@ def _template_specs(iris: Iris) -> list[dict[str, Any]]:
             "rules": [{"location": _ext(iris, "child-code"), "presence": "included"}],
         },
         {
+            "key": "child-reasons-updated",
+            "label": "The reasons why a teacher picked a child changed",
+            "verb": iris.verb("updated"),
+            "objectActivityType": iris.activity_type("child-list"),
+            "contextGroupingActivityType": [t_study],
+            "rules": [
+                {"location": _ext(iris, "child-code"), "presence": "included"},
+                {"location": _ext(iris, "reasons"), "presence": "included"},
+            ],
+        },
+        {
             "key": "child-withdrawn",
             "label": "A child (by code) withdrawn from a teacher's list",
             "verb": iris.verb("withdrew"),
@@ -311,6 +322,7 @@ def build_profile(base_url: str) -> dict[str, Any]:
                     "consented",
                     "consent-withdrawn",
                     "child-added",
+                    "child-reasons-updated",
                     "child-withdrawn",
                     "wave-completed",
                 )

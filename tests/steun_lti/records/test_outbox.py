@@ -228,3 +228,28 @@ def test_the_serve_worker_thread_delivers(sqlite_app: Flask, fake_lrs: FakeLrs) 
     assert len(fake_lrs.stored) == 5
     assert not background.thread.is_alive()
     assert not sqlite_app.extensions["steun.score_sender"].thread.is_alive()
+
+
+def test_a_child_goes_with_the_ids_of_its_reasons_and_so_do_changes(records_app: Flask) -> None:
+    """Why a teacher picked a child reaches the records as category ids (issue 17), when the
+    child is added and when the teacher changes them; the dataset keeps the latest."""
+    from xapi.export import collect
+
+    with records_app.app_context(), get_database().session() as session:
+        emit(session, "child_added", TEACHER, study="steun", child_code="B", reasons=["loss"])
+        emit(
+            session,
+            "child_reasons_changed",
+            TEACHER,
+            study="steun",
+            child_code="B",
+            reasons=["loss", "poverty"],
+        )
+        session.commit()
+    statements = [json.loads(r.statement) for r in rows(records_app)]
+    base = records_app.config["STEUN_SETTINGS"].base_url.rstrip("/")
+    ext = f"{base}/xapi/ext/reasons"
+    assert [s["context"]["extensions"][ext] for s in statements] == [["loss"], ["loss", "poverty"]]
+    assert [s["verb"]["id"].rsplit("/", 1)[1] for s in statements] == ["added", "updated"]
+    data = collect(statements, base)
+    assert data.children[(TEACHER, "steun", "B")].reasons == ("loss", "poverty")

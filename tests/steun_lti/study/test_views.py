@@ -188,7 +188,16 @@ def test_children_get_codes_reasons_and_can_be_withdrawn(
     assert kinds(events).count("child_added") == 3
     withdrawn = next(e for e in events if e.kind == "child_withdrawn")
     assert withdrawn.data == {"study": "steun-demo", "child_code": "B", "data_removed": True}
-    assert all(set(e.data) <= {"study", "child_code"} for e in events if e.kind == "child_added")
+    added = [e for e in events if e.kind == "child_added"]
+    # ids and codes only: the reasons go as category ids, the teacher's note stays in the tool
+    assert all(set(e.data) <= {"study", "child_code", "reasons"} for e in added)
+    known = {"home_tension", "neglect", "loss", "parent_problems", "poverty", "behaviour", "other"}
+    assert all(e.data["reasons"] and set(e.data["reasons"]) <= known for e in added)
+    # the change of B's reasons is recorded (ids only, the note stays in the tool)
+    changed = [e for e in events if e.kind == "child_reasons_changed"]
+    assert [e.data for e in changed] == [
+        {"study": "steun-demo", "child_code": "B", "reasons": ["other"]}
+    ]
 
 
 def test_answers_are_saved_at_once_and_resume_at_the_first_unanswered_item(
