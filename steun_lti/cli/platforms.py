@@ -182,20 +182,20 @@ def platform_course_package(
     """Write the course package for one LMS, with its package key (as /lti/admin hands it out)."""
     settings = get_settings(ctx)
     with _session(ctx) as session:
-        registration = _registration(session, issuer, client_id)
-        source = course_channel.built_package(settings.resolved_packages_dir, standard)
-        key = course_channel.current_key(session, registration)
-        data = course_channel.keyed_package(
-            source,
-            settings.base_url.rstrip("/") + "/relay/course",
-            key.kid,
-            course_channel.key_secret(hmac_key(settings), key.kid),
-        )
         if not out.parent.is_dir():
             raise SteunError(f"the folder {out.parent} does not exist")
+        registration = _registration(session, issuer, client_id)
+        _name, data, kid = course_channel.package_for(
+            session,
+            registration,
+            standard,
+            packages_dir=settings.resolved_packages_dir,
+            base_url=settings.base_url,
+            hmac_key=hmac_key(settings),
+        )
         out.write_bytes(data)
         session.commit()
-    click.echo(f"{out}: {source.name} with package key {key.kid} of {issuer}.")
+    click.echo(f"{out}: the {standard} package with package key {kid} of {issuer}.")
 
 
 @platform.command("course-key")

@@ -122,7 +122,7 @@ def key_packages(settings: Settings, lms: DemoLms) -> str:
 
     from steun_lti.lti.models import LtiRegistration
     from steun_lti.plumbing.db import Database
-    from steun_lti.records.course_channel import current_key, key_secret
+    from steun_lti.records.course_channel import current_key, key_secret, relay_url
     from steun_lti.records.statements import hmac_key
     from xapi.course_relay import RELAY_FILE, relay_script
 
@@ -143,9 +143,7 @@ def key_packages(settings: Settings, lms: DemoLms) -> str:
             session.commit()
     finally:
         database.dispose()
-    script = relay_script(
-        settings.base_url.rstrip("/") + "/relay/course", kid, key_secret(hmac_key(settings), kid)
-    )
+    script = relay_script(relay_url(settings.base_url), kid, key_secret(hmac_key(settings), kid))
     for folder in folders:
         (folder / RELAY_FILE).write_text(script)
     return f"The demo LMS's course packages carry its package key {kid} (learning records on)."

@@ -117,3 +117,24 @@ def keyed_package(source: Path, relay_url: str, kid: str, key_hex: str) -> bytes
     except zipfile.BadZipFile as exc:
         raise PackageError(f"{source.name} is not a readable zip file: {exc}") from exc
     return out.getvalue()
+
+
+def relay_url(base_url: str) -> str:
+    return base_url.rstrip("/") + "/relay/course"
+
+
+def package_for(
+    session: Session,
+    registration: LtiRegistration,
+    standard: str,
+    *,
+    packages_dir: Path,
+    base_url: str,
+    hmac_key: str,
+) -> tuple[str, bytes, str]:
+    """(file name, zip bytes, key id) of the package this platform's admin imports."""
+    key = current_key(session, registration)
+    source = built_package(packages_dir, standard)
+    data = keyed_package(source, relay_url(base_url), key.kid, key_secret(hmac_key, key.kid))
+    host = registration.issuer.split("://")[-1].split("/")[0].replace(":", "-")
+    return source.name.removesuffix(".zip") + f"-{host}.zip", data, key.kid

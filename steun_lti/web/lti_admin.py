@@ -127,22 +127,20 @@ def course_package(row_id: int, standard: str) -> ResponseReturnValue:
     if registration is None:
         abort(404)
     settings = get_settings()
-    key = course_channel.current_key(db, registration)
     try:
-        source = course_channel.built_package(settings.resolved_packages_dir, standard)
-        data = course_channel.keyed_package(
-            source,
-            settings.base_url.rstrip("/") + "/relay/course",
-            key.kid,
-            course_channel.key_secret(hmac_key(settings), key.kid),
+        name, data, kid = course_channel.package_for(
+            db,
+            registration,
+            standard,
+            packages_dir=settings.resolved_packages_dir,
+            base_url=settings.base_url,
+            hmac_key=hmac_key(settings),
         )
     except course_channel.PackageError as exc:
         db.rollback()
         return Response(f"Geen cursuspakket / No course package: {exc}", 404, mimetype="text/plain")
-    record(db, "lti.course_package.downloaded", actor="admin", id=row_id, kid=key.kid)
+    record(db, "lti.course_package.downloaded", actor="admin", id=row_id, kid=kid)
     db.commit()
-    host = registration.issuer.split("://")[-1].split("/")[0].replace(":", "-")
-    name = source.name.removesuffix(".zip") + f"-{host}.zip"
     return Response(
         data,
         mimetype="application/zip",
