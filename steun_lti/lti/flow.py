@@ -49,6 +49,7 @@ from steun_lti.lti.identity import person_id
 from steun_lti.lti.jwks import JwksCache
 from steun_lti.lti.launch import ROLE_ADMIN, ROLE_LEARNER, ROLE_TEACHER, LaunchContext
 from steun_lti.lti.models import LtiDeployment, LtiLaunch, LtiLoginState, LtiRegistration
+from steun_lti.lti.origins import on_platform
 from xapi.pseudonym import pseudonymise
 
 LOGIN_TTL = timedelta(minutes=10)
@@ -393,6 +394,15 @@ def _check_message(
         raise MessageError(str(exc), return_url=verified_return) from exc
     if message_type not in (RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST):
         raise MessageError(f"{message_type} is not supported", return_url=verified_return)
+    if message_type == DEEP_LINKING_REQUEST:
+        settings = claims.get(DL_SETTINGS)
+        back = settings.get("deep_link_return_url") if isinstance(settings, dict) else None
+        if not isinstance(back, str) or not on_platform(back, registration):
+            # The browser posts the signed response there: only the platform's own http(s) URL.
+            raise MessageError(
+                "deep_link_return_url is not an http(s) URL of this platform",
+                return_url=verified_return,
+            )
     deployment = deployment_for(session, registration, deployment_id)
     if not deployment.active:
         raise InactiveDeployment(
