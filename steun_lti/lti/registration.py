@@ -6,7 +6,8 @@ that URL names. Unguarded, that is server-side request forgery and lets anyone r
 configuration URL must be https (http only on loopback in debug/demo mode), must not resolve to a
 private, loopback or link-local address (unless allowed for tests), and its issuer and registration
 endpoint must be on its own host; responses are size- and time-limited and redirects refused.
-The invite is claimed atomically *before* any outgoing request.
+The invite is claimed atomically *before* any outgoing request, and spent by the first attempt,
+also when that attempt is refused.
 """
 
 from __future__ import annotations
@@ -165,8 +166,17 @@ def claim_invite(session: Session, token: str) -> LtiInvite:
     return invite
 
 
-def release_invite(session: Session, invite: LtiInvite) -> None:
-    invite.claimed_at = None
+REFUSED = "refused"  # ``used_from`` of an invite burnt by a refused attempt
+
+
+def burn_invite(session: Session, invite: LtiInvite) -> None:
+    """Spend the invite of a refused registration attempt (nothing else of it is kept)."""
+    session.rollback()
+    session.execute(
+        update(LtiInvite)
+        .where(LtiInvite.id == invite.id, LtiInvite.used_at.is_(None))
+        .values(used_at=utcnow(), used_from=REFUSED)
+    )
     session.commit()
 
 
@@ -293,7 +303,9 @@ def register_dynamically(
             session, settings, invite, openid_configuration, registration_token, urls
         )
     except Exception:
-        release_invite(session, invite)
+        # Burnt, not released: a link that leaked (a log, a screenshot) must not allow a second
+        # try; the operator makes a new invite.
+        burn_invite(session, invite)
         raise
     return result
 

@@ -11,8 +11,20 @@ from functools import partial
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger as GunicornLogger
 from gunicorn.workers.gthread import TConn, ThreadWorker
 from gunicorn.workers.sync import SyncWorker
+
+from steun_lti.plumbing import logmask
+
+
+class MaskedLogger(GunicornLogger):
+    """gunicorn's error and access logs with invite tokens, launch ids and states masked
+    (``/lti/register/<token>`` is a path, so leaving out query strings was not enough)."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        logmask.install(self.error_log, self.access_log)
 
 
 class GracefulSyncWorker(SyncWorker):
@@ -98,6 +110,7 @@ def run_gunicorn(
         # No query strings in the access log: LTI logins by GET carry login_hint (an LMS user id)
         # and cookie-less pages carry a launch id.
         "access_log_format": '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms',
+        "logger_class": "steun_lti.plumbing.server.MaskedLogger",
         "graceful_timeout": 10,
         "timeout": 60,
         "preload_app": False,

@@ -21,6 +21,7 @@ from steun_lti.plumbing.secrets import load_or_create_secret
 from steun_lti.plumbing.settings import get_settings
 
 bp = Blueprint("lti_admin", __name__, url_prefix="/lti/admin")
+NEW_INVITE_KEY = "steun_admin_new_invite"
 
 
 def admin_password() -> str:
@@ -67,7 +68,7 @@ def index() -> ResponseReturnValue:
         registrations=registrations,
         invites=invites,
         csrf=csrf_token(),
-        new_invite_url=request.args.get("invite_url"),
+        new_invite_url=session.pop(NEW_INVITE_KEY, None),
     )
 
 
@@ -98,5 +99,6 @@ def invite() -> ResponseReturnValue:
     )
     record(db, "lti.invite.created", actor="admin", id=created.id, for_host=created.for_host)
     db.commit()
-    url = get_settings().base_url.rstrip("/") + "/lti/register/" + token
-    return redirect(url_for("lti_admin.index", invite_url=url), code=303)
+    # Shown once on the next page, carried in the signed session: never in a URL (history, logs).
+    session[NEW_INVITE_KEY] = get_settings().base_url.rstrip("/") + "/lti/register/" + token
+    return redirect(url_for("lti_admin.index"), code=303)

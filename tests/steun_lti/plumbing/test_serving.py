@@ -87,6 +87,30 @@ def test_serve_runs_gunicorn_workers_and_answers_healthz(env: dict[str, str]) ->
 
 
 @pytest.mark.slow
+def test_served_logs_mask_invite_tokens_and_launch_ids(env: dict[str, str]) -> None:
+    """Issue 14: gunicorn's access log printed ``/lti/register/<token>`` and the refusal's error
+    line the same path; query values of launch ids and states must not appear either."""
+    proc = start(["serve", "--workers", "1"], env)
+    secret = "Inv1teT0kenThatMustNotLeak"
+    try:
+        base = env["STEUN_BASE_URL"]
+        wait_for(f"{base}/healthz", proc)
+        refused = requests.get(
+            f"{base}/lti/register/{secret}",
+            params={"openid_configuration": "https://lms.example/x", "registration_token": secret},
+            timeout=10,
+        )
+        assert refused.status_code == 403
+        requests.get(
+            f"{base}/lti/login", params={"state": secret, "lti_launch": secret}, timeout=10
+        )
+    finally:
+        out = stop(proc, signal.SIGTERM)
+    assert "/lti/register/[masked]" in out, out[-2000:]
+    assert secret not in out
+
+
+@pytest.mark.slow
 def test_idle_connections_never_block_a_request(env: dict[str, str]) -> None:
     """Browsers open keep-alive connections and may never use them (seen in Moodle's iframe).
 
