@@ -12,11 +12,9 @@ also when that attempt is refused.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import secrets
-import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from steun_lti.lti.exceptions import InviteInvalid, RegistrationRefused
 from steun_lti.lti.flow import deployment_for, digest
-from steun_lti.lti.http import HttpError, request_json
+from steun_lti.lti.http import AddressPolicy, HttpError, UnsafeTarget, checked_address, request_json
 from steun_lti.lti.identity import registration_custom_parameters
 from steun_lti.lti.models import LtiDeployment, LtiInvite, LtiRegistration
 from steun_lti.plumbing.settings import Settings
@@ -201,36 +199,18 @@ def checked_target(
     address only (``request_json(pin=...)``), so a second DNS answer cannot redirect the
     request to an internal service (DNS rebinding).
     """
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if not host or parts.username or parts.password:
-        raise RegistrationRefused(f"{what} is not a usable URL")
-    local_ok = settings.debug or settings.demo_mode
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError as exc:
-        raise RegistrationRefused(f"{what} has an invalid port") from exc
-    try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise RegistrationRefused(f"{what}: host {host!r} does not resolve") from exc
-    resolved = [str(info[4][0]).split("%", 1)[0] for info in infos]
-    addresses = {ipaddress.ip_address(a) for a in resolved}
-    loopback = all(a.is_loopback for a in addresses)
-    if parts.scheme != "https" and not (parts.scheme == "http" and loopback and local_ok):
-        raise RegistrationRefused(f"{what} must use https")
-    for address in addresses:
-        if address.is_global:
-            continue
-        if settings.registration_allow_private_addresses or (address.is_loopback and local_ok):
-            continue
-        raise RegistrationRefused(f"{what}: {host!r} resolves to a non-public address")
+        host, address = checked_address(
+            url, AddressPolicy.from_settings(settings), what=what, require_https=True
+        )
+    except UnsafeTarget as exc:
+        raise RegistrationRefused(exc.reason) from exc
     hosts = allowed_hosts(settings)
     if hosts and host not in hosts:
         raise RegistrationRefused(f"{what}: host {host!r} is not in the allowed LMS hosts")
     if for_host and host != for_host:
         raise RegistrationRefused(f"{what}: this invite is for {for_host!r}, not {host!r}")
-    return host, resolved[0]
+    return host, address
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

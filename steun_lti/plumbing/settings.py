@@ -122,8 +122,9 @@ class Settings(BaseSettings):
     )
     registration_allow_private_addresses: bool = Field(
         default=False,
-        description="Let Dynamic Registration reach private/loopback addresses (tests only; "
-        "demo mode allows loopback by itself).",
+        description="Let the tool's requests to platforms (Dynamic Registration, key sets, token "
+        "endpoints, AGS) reach private/loopback addresses (tests, a closed school network; demo "
+        "mode allows loopback by itself).",
     )
     lti_clock_leeway: int = Field(
         default=60,

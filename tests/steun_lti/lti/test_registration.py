@@ -158,7 +158,9 @@ def test_configuration_redirect_is_not_followed(bare_tool: Tool) -> None:
 def test_private_address_is_refused_outside_demo_mode(
     settings: Settings, database: Database, platform: FakePlatform
 ) -> None:
-    tool, server = make_tool(settings, database, platform)
+    tool, server = make_tool(
+        settings, database, platform, registration_allow_private_addresses=False
+    )
     try:
         for config_url in (
             platform.openid_configuration_url,  # http on loopback, not in demo mode
@@ -239,7 +241,7 @@ def test_registration_connects_to_the_address_it_checked(
     import socket
     import types
 
-    from steun_lti.lti import registration
+    from steun_lti.lti import http as lti_http
 
     real = socket.getaddrinfo
     name = "lms.rebind.test"
@@ -254,7 +256,7 @@ def test_registration_connects_to_the_address_it_checked(
     checking = types.SimpleNamespace(
         getaddrinfo=at_check, gaierror=socket.gaierror, IPPROTO_TCP=socket.IPPROTO_TCP
     )
-    monkeypatch.setattr(registration, "socket", checking)
+    monkeypatch.setattr(lti_http, "socket", checking)
     monkeypatch.setattr(socket, "getaddrinfo", at_use)
     bare_tool.platform.public_host = name
     response = register(bare_tool, invite(bare_tool))
