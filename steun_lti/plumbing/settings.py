@@ -115,6 +115,11 @@ class Settings(BaseSettings):
         description="Password of the operator page /lti/admin (user admin); generated in data_dir "
         "when unset.",
     )
+    frame_ancestors: str = Field(
+        default="",
+        description="Space-separated origins that may show the tool in a frame besides the "
+        "registered LMSs (their issuer and login URL origins), e.g. https://school.instructure.com.",
+    )
     registration_allowed_hosts: str = Field(
         default="",
         description="Comma-separated LMS hosts that may use Dynamic Registration (empty: any host "
