@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from xapi.export.dataset import Dataset
+from xapi.private_files import private_file, seal_mode
 
 
 def _figure_uri(fig: Any) -> str:
@@ -114,5 +115,6 @@ def _section(title: str, image: str, extra: str = "") -> str:
 
 
 def write_report(data: Dataset, path: Path) -> Path:
-    path.write_text(build_report(data), encoding="utf-8")
-    return path
+    text = build_report(data)
+    private_file(path).write_text(text, encoding="utf-8")  # 0600: it holds research data
+    return seal_mode(path)
