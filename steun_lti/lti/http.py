@@ -121,11 +121,11 @@ class GuardedSession(TimeoutSession):
         text = url.decode() if isinstance(url, bytes) else str(url)
         _host, address = checked_address(text, self.policy)
         session, target, host_header = pinned(text, address)
-        headers = {**self.headers, **(kwargs.pop("headers", None) or {}), "Host": host_header}
+        kwargs["headers"] = {**self.headers, **(kwargs.get("headers") or {}), "Host": host_header}
         kwargs.setdefault("timeout", self.timeout)
         kwargs.setdefault("allow_redirects", False)
         with session:
-            return session.request(method, target, *args, headers=headers, **kwargs)
+            return session.request(method, target, *args, **kwargs)
 
 
 def read_limited(response: requests.Response, max_bytes: int = MAX_BYTES) -> bytes:
