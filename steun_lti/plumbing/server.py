@@ -173,6 +173,34 @@ class GracefulThreadWorker(ThreadWorker):
                 conn.sock, selectors.EVENT_READ, partial(self.on_pending_socket_readable, conn)
             )
 
+    def finish_request(self, conn: TConn, fs: Any) -> None:
+        """A kept-alive connection whose client pipelined part of its next request: wait for
+        the rest in the poller too (gunicorn would hand it to a thread at once)."""
+        if (
+            self.alive
+            and isinstance(conn, BufferedConn)
+            and self._buffering(conn)
+            and conn.parser is not None
+            and not conn.is_http2
+            and not fs.cancelled()
+            and fs.exception() is None
+            and fs.result() is True
+        ):
+            ahead = conn.parser.unreader.take_buffered()
+            if ahead and not request_complete(ahead):
+                conn.received = ahead
+                conn.deadline = time.monotonic() + self.request_read_timeout
+                conn.timeout = conn.deadline
+                conn.sock.setblocking(False)
+                self.pending_conns.append(conn)
+                self.poller.register(
+                    conn.sock, selectors.EVENT_READ, partial(self.on_pending_socket_readable, conn)
+                )
+                return
+            if ahead:
+                conn.parser.unreader.unread(ahead)
+        super().finish_request(conn, fs)
+
     def handle(self, conn: TConn) -> Any:
         if isinstance(conn, BufferedConn) and conn.initialized:
             conn.feed()  # a kept-alive connection: its parser exists already

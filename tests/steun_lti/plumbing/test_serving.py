@@ -148,7 +148,11 @@ def test_trickling_clients_never_block_a_request(env: dict[str, str]) -> None:
         port = int(env["STEUN_PORT"])
         for n in range(24):  # three times the worker's 8 threads
             conn = socket.create_connection(("127.0.0.1", port), timeout=5)
-            if n % 2:  # a body announced, a few bytes of it sent
+            if n % 3 == 2:  # a whole request, then the start of a pipelined next one
+                conn.sendall(
+                    b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /lti/ HTTP/1.1\r\nX-Slow: 1"
+                )
+            elif n % 3 == 1:  # a body announced, a few bytes of it sent
                 conn.sendall(
                     b"POST /lti/launch HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
                     b"Content-Type: application/x-www-form-urlencoded\r\n\r\nid_token=ey"
