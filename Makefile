@@ -7,24 +7,38 @@ STAMP := $(VENV)/.installed
 APT_STAMP := $(VENV)/.apt-installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint typecheck bench venv system-deps npm-deps clean help e2e-moodle
+.PHONY: demo test lint typecheck bench venv lock system-deps npm-deps clean help e2e-moodle
 
 help:
 	@echo "make demo   build the course packages, start the LRS and the tool on 127.0.0.1"
 	@echo "make test   install everything the tests need and run the whole suite"
 	@echo "make lint   ruff (lint + format check) and mypy"
 	@echo "make bench  run the benchmark scripts"
+	@echo "make lock   rebuild requirements.lock and requirements-dev.lock (hashes) from pyproject.toml"
 	@echo "make e2e-moodle  the journey through a real Moodle 5.0.6 (not part of make test)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# Every dependency from the lock, each file checked against its hash; then Steun itself.
+# requirements.lock is what a server installs; requirements-dev.lock adds the test tools.
+$(STAMP): pyproject.toml requirements-dev.lock | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
 venv: $(STAMP)
+
+# Rebuild both locks after a change of the dependencies in pyproject.toml (pip-tools runs in a
+# venv of its own, so it never lands in the project's).
+LOCK_TOOLS := var/lock-tools
+PIP_COMPILE = $(LOCK_TOOLS)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
+lock:
+	[ -x $(LOCK_TOOLS)/bin/pip-compile ] || { $(PYTHON) -m venv $(LOCK_TOOLS) && $(LOCK_TOOLS)/bin/pip install --quiet pip-tools; }
+	CUSTOM_COMPILE_COMMAND="make lock" $(PIP_COMPILE) -o requirements.lock pyproject.toml
+	CUSTOM_COMPILE_COMMAND="make lock" $(PIP_COMPILE) --extra dev -o requirements-dev.lock pyproject.toml
 
 # apt-get that waits (up to 10 minutes) while another apt or unattended-upgrades holds the lock,
 # instead of failing at once.

@@ -9,6 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from steun_lti import __version__
+from steun_lti.plumbing import logmask
 from steun_lti.plumbing.db import Database, init_app
 from steun_lti.plumbing.secrets import ensure_data_dir, load_or_create_secret
 from steun_lti.plumbing.settings import Settings, load_settings
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             x_prefix=settings.proxy_hops,
         )
     logging.getLogger("steun").setLevel(settings.log_level.upper())
+    logmask.install()  # no invite token, launch id or state in any log (issue 14)
 
     init_app(app, database or Database(settings.resolved_database_url))
 

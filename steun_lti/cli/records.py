@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import sys
 import threading
@@ -178,8 +179,10 @@ def _file_statements(source: Path) -> Iterator[dict[str, Any]]:
 
 
 def _make_folder(folder: Path) -> None:
+    from xapi.private_files import private_folder
+
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_folder(folder)  # 0700 when made here; the files are 0600 in any case
     except OSError as exc:
         raise RecordsError(f"Cannot make the folder {folder}: {exc.strerror}.") from None
 
@@ -297,6 +300,9 @@ def export_cmd(
         written = export_all(data, scoring, out_dir, formats or FORMATS)
     except ValueError as exc:
         raise RecordsError(str(exc)) from exc
+    except OSError as exc:  # e.g. a symlink in a file's place: refused, not followed
+        why = "a symbolic link is where a file goes" if exc.errno == errno.ELOOP else exc.strerror
+        raise RecordsError(f"Cannot write into {out_dir}: {why}.") from None
     click.echo(f"Read {data.statements_read:,} statements.")
     if data.unreadable:
         click.echo(

@@ -26,7 +26,7 @@ from pylti1p3.message_validators import get_validators
 from pylti1p3.registration import Registration
 from pylti1p3.service_connector import ServiceConnector
 
-from steun_lti.lti.http import TimeoutSession
+from steun_lti.lti.http import AddressPolicy, GuardedSession, HttpError
 
 MESSAGE_TYPE = "https://purl.imsglobal.org/spec/lti/claim/message_type"
 
@@ -188,6 +188,8 @@ def _service_error(exc: Exception, stage: str) -> ServiceError:
         )
     if isinstance(exc, LtiException):
         return ServiceError(excerpt(str(exc)), stage=stage)
+    if isinstance(exc, HttpError):  # e.g. an address the policy refuses: the reason is safe
+        return ServiceError(exc.reason, exc.status, stage=stage)
     return ServiceError(type(exc).__name__, stage=stage)  # requests errors: the kind only
 
 
@@ -238,11 +240,14 @@ class AgsClient:
     Link header and follows it anywhere.
     """
 
-    def __init__(self, access: PlatformAccess, endpoint: Mapping[str, Any]) -> None:
+    def __init__(
+        self, access: PlatformAccess, endpoint: Mapping[str, Any], policy: AddressPolicy
+    ) -> None:
         self.endpoint = dict(endpoint)
         self.scopes = [str(s) for s in self.endpoint.get("scope") or []]
         self.lineitems = str(self.endpoint.get("lineitems") or "")
-        self._connector = ServiceConnector(access.registration(), TimeoutSession())
+        # The token endpoint and every AGS URL: checked addresses only, pinned (lti/http.py).
+        self._connector = ServiceConnector(access.registration(), GuardedSession(policy))
 
     @property
     def can_find(self) -> bool:

@@ -39,8 +39,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from steun_lti.lti import adapter, flow, keys, score_queue
+from steun_lti.lti.http import AddressPolicy, UnsafeTarget, checked_address
 from steun_lti.lti.launch import LaunchContext
 from steun_lti.lti.models import LtiLineItem, LtiRegistration
+from steun_lti.lti.origins import on_platform
 from steun_lti.lti.score_queue import LtiScore
 from steun_lti.lti.service import services
 from steun_lti.plumbing.background import BackgroundLoop
@@ -115,11 +117,38 @@ def report_completion(launch: LaunchContext, *, given: float = 1, maximum: float
 
 
 class Sealer(Protocol):
+    """What the sender needs of :class:`~steun_lti.lti.service.LtiServices`."""
+
+    address_policy: AddressPolicy
+
     def unseal(self, token: str) -> str | None: ...
 
 
 class Refused(Exception):
     """The platform will not take this score as it stands: park it with the reason."""
+
+
+def check_endpoint(
+    endpoint: dict[str, Any], registration: LtiRegistration, policy: AddressPolicy
+) -> None:
+    """Refuse (park, never send) when an AGS URL of the launch is not the platform's own, or
+    it or the token endpoint is at an address the tool may not reach: those calls carry the
+    platform's bearer token, or get one."""
+    for name in ("lineitem", "lineitems"):
+        url = endpoint.get(name)
+        if url and not on_platform(str(url), registration):
+            raise Refused(
+                f"AGS {name} URL is not on the platform's origin ({registration.issuer}); not sent"
+            )
+    urls = [
+        registration.auth_token_url,
+        *(str(endpoint[n]) for n in ("lineitem", "lineitems") if endpoint.get(n)),
+    ]
+    for url in urls:
+        try:
+            checked_address(url, policy, what="platform URL")
+        except UnsafeTarget as exc:
+            raise Refused(f"{exc.reason}; not sent") from exc
 
 
 @dataclass
@@ -239,8 +268,9 @@ class ScoreSender:
     def _post(
         self, session: Session, row: LtiScore, registration: LtiRegistration, subject: str
     ) -> None:
+        check_endpoint(row.endpoint, registration, self.sealer.address_policy)
         access = keys.platform_access(session, registration)
-        client = adapter.AgsClient(access, row.endpoint)
+        client = adapter.AgsClient(access, row.endpoint, self.sealer.address_policy)
         score: dict[str, Any] = {
             "given": row.given,
             "maximum": row.maximum,

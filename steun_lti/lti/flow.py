@@ -1,9 +1,11 @@
 """The OIDC login and the hardened launch, as plain functions (the views only adapt requests).
 
 What pylti1p3 2.0.0 lacks and this module adds (see /work/shared/notes/lti.md):
-- state and nonce stored server-side (``lti_login_state``), bound to the browser by a secret that
-  travels in a cookie or in the platform's client-side storage, and consumed atomically: a
-  replayed id_token is refused, on any worker;
+- state and nonce bound to the browser by a secret that travels in a cookie or in the platform's
+  client-side storage; the state is a signed, short-lived token (nothing is stored for a login,
+  so anonymous ``/lti/login`` requests cannot fill the database), and it is consumed atomically
+  by the launch (a ``lti_login_state`` row, keyed on the state's digest, written then): a
+  replayed id_token or state is refused, on any worker;
 - registrations found by (issuer, client_id), ``azp`` required and checked when ``aud`` has several
   values, never a 500;
 - a leeway on iat/exp/nbf; the platform's JWKS cached with one refetch on an unknown kid;
@@ -28,7 +30,8 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import jwt
-from sqlalchemy import select, update
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -49,6 +52,7 @@ from steun_lti.lti.identity import person_id
 from steun_lti.lti.jwks import JwksCache
 from steun_lti.lti.launch import ROLE_ADMIN, ROLE_LEARNER, ROLE_TEACHER, LaunchContext
 from steun_lti.lti.models import LtiDeployment, LtiLaunch, LtiLoginState, LtiRegistration
+from steun_lti.lti.origins import on_platform
 from xapi.pseudonym import pseudonymise
 
 LOGIN_TTL = timedelta(minutes=10)
@@ -181,6 +185,57 @@ class LoginParams:
 
 
 @dataclass(frozen=True)
+class LoginState:
+    """What a signed state carries from the login to the launch."""
+
+    state: str
+    nonce: str
+    registration_id: int
+    binding_hash: str  # sha256 of the browser's secret
+    storage_target: str | None
+    expires_at: datetime
+
+
+STATE_SALT = "steun.lti.state"
+MAX_STATE_CHARS = 1024
+
+
+def _state_signer(state_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(
+        state_key, salt=STATE_SALT, signer_kwargs={"digest_method": hashlib.sha256}
+    )
+
+
+def sign_state(state_key: str, login: dict[str, Any]) -> str:
+    return _state_signer(state_key).dumps(login)
+
+
+def read_state(state_key: str, state: str) -> LoginState:
+    """The login a state stands for, if its signature holds and it has not expired."""
+    if not state or len(state) > MAX_STATE_CHARS:
+        raise StateError("unknown or expired state")
+    try:
+        data, signed_at = _state_signer(state_key).loads(
+            state, max_age=int(LOGIN_TTL.total_seconds()), return_timestamp=True
+        )
+    except SignatureExpired as exc:
+        raise StateError("unknown or expired state") from exc
+    except BadSignature as exc:
+        raise StateError("unknown or expired state") from exc
+    try:
+        return LoginState(
+            state=state,
+            nonce=str(data["n"]),
+            registration_id=int(data["r"]),
+            binding_hash=str(data["b"]),
+            storage_target=data.get("t") or None,
+            expires_at=_aware(signed_at) + LOGIN_TTL,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StateError("unknown or expired state") from exc
+
+
+@dataclass(frozen=True)
 class LoginStart:
     auth_url: str
     state: str
@@ -189,26 +244,28 @@ class LoginStart:
 
 
 def begin_login(
-    session: Session, params: LoginParams, *, redirect_uri: str, browser_secret: str
+    session: Session,
+    params: LoginParams,
+    *,
+    redirect_uri: str,
+    browser_secret: str,
+    state_key: str,
 ) -> LoginStart:
-    """Record a state and nonce bound to ``browser_secret``; return the platform's auth URL."""
+    """A signed state and a nonce bound to ``browser_secret``; the platform's auth URL.
+
+    Only a registered platform gets this far, and nothing is written: the state is a token
+    signed with ``state_key`` that the launch checks and then consumes.
+    """
     registration = find_registration(session, params.iss, params.client_id)
-    state = new_secret()
     nonce = new_secret()
     storage_target = params.lti_storage_target
     if storage_target and (len(storage_target) > 64 or not storage_target.isprintable()):
         storage_target = None
-    session.add(
-        LtiLoginState(
-            state=state,
-            nonce=nonce,
-            registration_id=registration.id,
-            binding_hash=digest(browser_secret),
-            storage_target=storage_target,
-            expires_at=utcnow() + LOGIN_TTL,
-        )
-    )
-    session.commit()
+    login: dict[str, Any] = {"n": nonce, "r": registration.id, "b": digest(browser_secret)}
+    if storage_target:
+        login["t"] = storage_target
+    state = sign_state(state_key, login)
+    session.rollback()  # end the read transaction: a login holds nothing open
     query = {
         "scope": "openid",
         "response_type": "id_token",
@@ -233,14 +290,12 @@ def begin_login(
     )
 
 
-def pending_state(session: Session, state: str) -> LtiLoginState:
-    """The login state named by a launch, if it is still usable (not used, not expired)."""
-    row = session.get(LtiLoginState, state) if state and len(state) <= 64 else None
-    if row is None or _aware(row.expires_at) < utcnow():
-        raise StateError("unknown or expired state")
-    if row.used_at is not None:
+def pending_state(session: Session, state: str, *, state_key: str) -> LoginState:
+    """The login a launch names, if its state is genuine, unexpired and not used yet."""
+    login = read_state(state_key, state)
+    if session.get(LtiLoginState, digest(state)) is not None:
         raise ReplayError("state already used")
-    return row
+    return login
 
 
 # -- launch -------------------------------------------------------------------------------
@@ -317,12 +372,13 @@ def verify_launch(
     state: str,
     browser_secret: str | None,
     jwks_cache: JwksCache,
+    state_key: str,
     leeway: int = 60,
 ) -> VerifiedLaunch:
     """Verify a launch completely, consuming its state; raise an LtiError subclass on any fault."""
     if not id_token:
         raise MessageError("no id_token in the launch")
-    row = pending_state(session, state)
+    row = pending_state(session, state, state_key=state_key)
     if not browser_secret or not hmac.compare_digest(digest(browser_secret), row.binding_hash):
         raise StateError("state is not bound to this browser")
     header, unverified = _peek(id_token)
@@ -362,17 +418,26 @@ def verify_launch(
         raise TokenError(type(exc).__name__) from exc
     if not hmac.compare_digest(str(claims.get("nonce")), row.nonce):
         raise StateError("nonce does not belong to this login")
-    # Consume the state in the caller's transaction: it commits together with the launch record,
-    # and concurrent replays wait on it (PostgreSQL row lock, SQLite writer lock) and then find
-    # it used. Refusals below commit the consumption before they are raised.
-    consumed = session.execute(
-        update(LtiLoginState)
-        .where(LtiLoginState.state == row.state, LtiLoginState.used_at.is_(None))
-        .values(used_at=utcnow())
-    )
-    if consumed.rowcount != 1:  # type: ignore[attr-defined]
+    # Consume the state (and with it the nonce) in the caller's transaction: the row commits
+    # together with the launch record; a concurrent replay's insert waits on it (PostgreSQL
+    # unique index, SQLite writer lock) and then fails. Refusals below commit the consumption
+    # before they are raised.
+    try:
+        with session.begin_nested():
+            session.add(
+                LtiLoginState(
+                    state=digest(row.state),
+                    nonce=digest(row.nonce),
+                    registration_id=row.registration_id,
+                    binding_hash=row.binding_hash,
+                    storage_target=row.storage_target,
+                    expires_at=row.expires_at,
+                    used_at=utcnow(),
+                )
+            )
+    except IntegrityError as exc:
         session.rollback()
-        raise ReplayError("state already used")
+        raise ReplayError("state already used") from exc
     try:
         return _check_message(session, registration, claims)
     except LtiError:
@@ -393,6 +458,15 @@ def _check_message(
         raise MessageError(str(exc), return_url=verified_return) from exc
     if message_type not in (RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST):
         raise MessageError(f"{message_type} is not supported", return_url=verified_return)
+    if message_type == DEEP_LINKING_REQUEST:
+        settings = claims.get(DL_SETTINGS)
+        back = settings.get("deep_link_return_url") if isinstance(settings, dict) else None
+        if not isinstance(back, str) or not on_platform(back, registration):
+            # The browser posts the signed response there: only the platform's own http(s) URL.
+            raise MessageError(
+                "deep_link_return_url is not an http(s) URL of this platform",
+                return_url=verified_return,
+            )
     deployment = deployment_for(session, registration, deployment_id)
     if not deployment.active:
         raise InactiveDeployment(

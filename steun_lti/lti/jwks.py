@@ -14,7 +14,7 @@ from typing import Any
 
 import jwt
 
-from steun_lti.lti.http import HttpError, request_json
+from steun_lti.lti.http import AddressPolicy, HttpError, request_json
 
 
 @dataclass
@@ -26,6 +26,7 @@ class _Entry:
 
 @dataclass
 class JwksCache:
+    policy: AddressPolicy = field(default_factory=AddressPolicy)  # where key sets may be
     ttl: float = 3600.0
     min_refetch: float = 5.0
     _entries: dict[str, _Entry] = field(default_factory=dict)
@@ -33,7 +34,7 @@ class JwksCache:
     fetches: int = 0
 
     def _fetch(self, url: str, after_miss: bool = False) -> _Entry:
-        data = request_json("GET", url)
+        data = request_json("GET", url, policy=self.policy)
         self.fetches += 1
         keys: dict[str, Any] = {}
         if not isinstance(data, dict) or not isinstance(data.get("keys"), list):

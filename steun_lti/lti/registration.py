@@ -6,16 +6,15 @@ that URL names. Unguarded, that is server-side request forgery and lets anyone r
 configuration URL must be https (http only on loopback in debug/demo mode), must not resolve to a
 private, loopback or link-local address (unless allowed for tests), and its issuer and registration
 endpoint must be on its own host; responses are size- and time-limited and redirects refused.
-The invite is claimed atomically *before* any outgoing request.
+The invite is claimed atomically *before* any outgoing request, and spent by the first attempt,
+also when that attempt is refused.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import secrets
-import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from steun_lti.lti.exceptions import InviteInvalid, RegistrationRefused
 from steun_lti.lti.flow import deployment_for, digest
-from steun_lti.lti.http import HttpError, request_json
+from steun_lti.lti.http import AddressPolicy, HttpError, UnsafeTarget, checked_address, request_json
 from steun_lti.lti.identity import registration_custom_parameters
 from steun_lti.lti.models import LtiDeployment, LtiInvite, LtiRegistration
 from steun_lti.plumbing.settings import Settings
@@ -165,8 +164,17 @@ def claim_invite(session: Session, token: str) -> LtiInvite:
     return invite
 
 
-def release_invite(session: Session, invite: LtiInvite) -> None:
-    invite.claimed_at = None
+REFUSED = "refused"  # ``used_from`` of an invite burnt by a refused attempt
+
+
+def burn_invite(session: Session, invite: LtiInvite) -> None:
+    """Spend the invite of a refused registration attempt (nothing else of it is kept)."""
+    session.rollback()
+    session.execute(
+        update(LtiInvite)
+        .where(LtiInvite.id == invite.id, LtiInvite.used_at.is_(None))
+        .values(used_at=utcnow(), used_from=REFUSED)
+    )
     session.commit()
 
 
@@ -191,36 +199,18 @@ def checked_target(
     address only (``request_json(pin=...)``), so a second DNS answer cannot redirect the
     request to an internal service (DNS rebinding).
     """
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if not host or parts.username or parts.password:
-        raise RegistrationRefused(f"{what} is not a usable URL")
-    local_ok = settings.debug or settings.demo_mode
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError as exc:
-        raise RegistrationRefused(f"{what} has an invalid port") from exc
-    try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise RegistrationRefused(f"{what}: host {host!r} does not resolve") from exc
-    resolved = [str(info[4][0]).split("%", 1)[0] for info in infos]
-    addresses = {ipaddress.ip_address(a) for a in resolved}
-    loopback = all(a.is_loopback for a in addresses)
-    if parts.scheme != "https" and not (parts.scheme == "http" and loopback and local_ok):
-        raise RegistrationRefused(f"{what} must use https")
-    for address in addresses:
-        if address.is_global:
-            continue
-        if settings.registration_allow_private_addresses or (address.is_loopback and local_ok):
-            continue
-        raise RegistrationRefused(f"{what}: {host!r} resolves to a non-public address")
+        host, address = checked_address(
+            url, AddressPolicy.from_settings(settings), what=what, require_https=True
+        )
+    except UnsafeTarget as exc:
+        raise RegistrationRefused(exc.reason) from exc
     hosts = allowed_hosts(settings)
     if hosts and host not in hosts:
         raise RegistrationRefused(f"{what}: host {host!r} is not in the allowed LMS hosts")
     if for_host and host != for_host:
         raise RegistrationRefused(f"{what}: this invite is for {for_host!r}, not {host!r}")
-    return host, resolved[0]
+    return host, address
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -293,7 +283,9 @@ def register_dynamically(
             session, settings, invite, openid_configuration, registration_token, urls
         )
     except Exception:
-        release_invite(session, invite)
+        # Burnt, not released: a link that leaked (a log, a screenshot) must not allow a second
+        # try; the operator makes a new invite.
+        burn_invite(session, invite)
         raise
     return result
 

@@ -8,6 +8,7 @@ import hashlib
 from cryptography.fernet import Fernet, InvalidToken
 from flask import Flask, current_app
 
+from steun_lti.lti.http import AddressPolicy
 from steun_lti.lti.jwks import JwksCache
 from steun_lti.plumbing.secrets import load_or_create_secret
 from steun_lti.plumbing.settings import Settings
@@ -27,7 +28,9 @@ class LtiServices:
         self._fernet = Fernet(
             base64.urlsafe_b64encode(hashlib.sha256(seal_secret.encode()).digest())
         )
-        self.jwks_cache = JwksCache()
+        # Every request made for a platform (key set, token, AGS) goes only where this allows.
+        self.address_policy = AddressPolicy.from_settings(settings)
+        self.jwks_cache = JwksCache(policy=self.address_policy)
 
     def seal(self, value: str) -> str:
         return self._fernet.encrypt(value.encode()).decode()

@@ -131,6 +131,11 @@ class Settings(BaseSettings):
         description="Password of the operator page /lti/admin (user admin); generated in data_dir "
         "when unset.",
     )
+    frame_ancestors: str = Field(
+        default="",
+        description="Space-separated origins that may show the tool in a frame besides the "
+        "registered LMSs (their issuer and login URL origins), e.g. https://school.instructure.com.",
+    )
     registration_allowed_hosts: str = Field(
         default="",
         description="Comma-separated LMS hosts that may use Dynamic Registration (empty: any host "
@@ -138,8 +143,9 @@ class Settings(BaseSettings):
     )
     registration_allow_private_addresses: bool = Field(
         default=False,
-        description="Let Dynamic Registration reach private/loopback addresses (tests only; "
-        "demo mode allows loopback by itself).",
+        description="Let the tool's requests to platforms (Dynamic Registration, key sets, token "
+        "endpoints, AGS) reach private/loopback addresses (tests, a closed school network; demo "
+        "mode allows loopback by itself).",
     )
     lti_clock_leeway: int = Field(
         default=60,

@@ -10,6 +10,7 @@ def register_blueprints(app: Flask) -> None:
         answering,  # noqa: F401  (adds the questionnaire pages to the teacher blueprint)
         child,
         errors,
+        headers,
         health,
         lti,
         lti_admin,
@@ -20,6 +21,7 @@ def register_blueprints(app: Flask) -> None:
         xapi_profile,
     )
 
+    headers.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(xapi_profile.bp)
     app.register_blueprint(relay.bp)

@@ -46,6 +46,11 @@ def base_url() -> str:
     return get_settings().base_url.rstrip("/")
 
 
+def state_key() -> str:
+    """The key that signs login states (flow.py keeps no row for a login in flight)."""
+    return str(current_app.secret_key)
+
+
 def is_https() -> bool:
     return base_url().startswith("https://") or request.is_secure
 
@@ -83,7 +88,11 @@ def login() -> ResponseReturnValue:
     if secrets.randbelow(200) == 0:  # now and then, drop expired states and launch records
         flow.purge_expired(session)
     start = flow.begin_login(
-        session, params, redirect_uri=base_url() + "/lti/launch", browser_secret=secret
+        session,
+        params,
+        redirect_uri=base_url() + "/lti/launch",
+        browser_secret=secret,
+        state_key=state_key(),
     )
     if existing:
         response: Response = redirect(start.auth_url, code=302)
@@ -118,7 +127,7 @@ def launch() -> ResponseReturnValue:
     from_storage = request.form.get("lti_storage_binding")
     secret = from_storage or request.cookies.get(BROWSER_COOKIE)
     if not from_storage:
-        row = flow.pending_state(session, state)
+        row = flow.pending_state(session, state, state_key=state_key())
         if not (secret and flow.digest(secret) == row.binding_hash) and row.storage_target:
             # No cookie came back: read the binding from the platform's storage in the browser.
             parts = urlsplit(row_registration_login_url(row.registration_id))
@@ -136,6 +145,7 @@ def launch() -> ResponseReturnValue:
         state=state,
         browser_secret=secret,
         jwks_cache=services().jwks_cache,
+        state_key=state_key(),
         leeway=get_settings().lti_clock_leeway,
     )
     launch_id = flow.new_secret()

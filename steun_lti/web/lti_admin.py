@@ -23,6 +23,7 @@ from steun_lti.records import course_channel
 from steun_lti.records.statements import hmac_key
 
 bp = Blueprint("lti_admin", __name__, url_prefix="/lti/admin")
+NEW_INVITE_KEY = "steun_admin_new_invite"
 
 
 def admin_password() -> str:
@@ -81,7 +82,7 @@ def index() -> ResponseReturnValue:
         packages={s: any(packages_dir.glob(f"*-{s}.zip")) for s in course_channel.STANDARDS},
         packages_dir=packages_dir,
         csrf=csrf_token(),
-        new_invite_url=request.args.get("invite_url"),
+        new_invite_url=session.pop(NEW_INVITE_KEY, None),
     )
 
 
@@ -112,8 +113,9 @@ def invite() -> ResponseReturnValue:
     )
     record(db, "lti.invite.created", actor="admin", id=created.id, for_host=created.for_host)
     db.commit()
-    url = get_settings().base_url.rstrip("/") + "/lti/register/" + token
-    return redirect(url_for("lti_admin.index", invite_url=url), code=303)
+    # Shown once on the next page, carried in the signed session: never in a URL (history, logs).
+    session[NEW_INVITE_KEY] = get_settings().base_url.rstrip("/") + "/lti/register/" + token
+    return redirect(url_for("lti_admin.index"), code=303)
 
 
 @bp.get("/platforms/<int:row_id>/course-<standard>.zip")

@@ -33,6 +33,7 @@ from steun_lti.study import service
 from steun_lti.study.definition import Wave
 from steun_lti.study.errors import StudyError
 from steun_lti.study.models import Child
+from steun_lti.web.safe_redirect import internal_path
 from steun_lti.web.teacher_support import (
     RUNTIME_KEY,
     check_csrf,
@@ -324,9 +325,7 @@ def parental_consent(code: str) -> ResponseReturnValue:
     if not child.active:
         abort(404)
     error = None
-    target = request.values.get("next", "")
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = ""  # only our own pages: never an open redirect
+    target = internal_path(request.values.get("next")) or ""
     if request.method == "POST":
         if request.form.get("confirm") == "yes":
             service.confirm_parental_consent(child, now())

@@ -271,3 +271,52 @@ def test_totals_are_columns_in_every_format(tmp_path: Path) -> None:
     assert sorted(frame["demo_relatie_totaal"].dropna()) == [9.5]
     dictionary = read_csv(tmp_path / "data_dictionary.csv")
     assert any(r["Variable / Field Name"] == "demo_relatie_totaal" for r in dictionary)
+
+
+def test_exports_are_private_to_their_owner(tmp_path: Path, settings: Any) -> None:
+    """Issue 14: ``steun export``/``report`` wrote world-readable files (umask 022: 0644/0755)."""
+    import stat
+
+    from steun_lti.cli import main
+
+    source = tmp_path / "statements.jsonl"
+    source.write_text("\n".join(json.dumps(s) for s in dataset()) + "\n")
+    settings = settings.model_copy(update={"base_url": BASE})
+    runner = CliRunner()
+    old_umask = os.umask(0o022)
+    try:
+        out_dir = tmp_path / "new" / "export"
+        done = runner.invoke(
+            main, ["export", str(out_dir), "--from-file", str(source)], obj={"settings": settings}
+        )
+        assert done.exit_code == 0, done.output
+        assert stat.S_IMODE(out_dir.stat().st_mode) == 0o700
+        files = sorted(out_dir.iterdir())
+        assert {f.name for f in files} >= {"wide.csv", "wide.sav", "codebook.md"}
+        assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o600}
+        # an earlier, world-readable export file in the same place is tightened as well
+        (out_dir / "long.csv").chmod(0o644)
+        again = runner.invoke(
+            main, ["export", str(out_dir), "--from-file", str(source), "--format", "long"],
+            obj={"settings": settings},
+        )  # fmt: skip
+        assert again.exit_code == 0 and stat.S_IMODE((out_dir / "long.csv").stat().st_mode) == 0o600
+        report = tmp_path / "report.html"
+        done = runner.invoke(
+            main, ["report", str(report), "--from-file", str(source)], obj={"settings": settings}
+        )
+        assert done.exit_code == 0 and stat.S_IMODE(report.stat().st_mode) == 0o600
+        # a symlink planted where an export file goes is not followed
+        elsewhere = tmp_path / "elsewhere.csv"
+        elsewhere.write_text("keep")
+        (out_dir / "wide.csv").unlink()
+        (out_dir / "wide.csv").symlink_to(elsewhere)
+        refused = runner.invoke(
+            main, ["export", str(out_dir), "--from-file", str(source), "--format", "wide"],
+            obj={"settings": settings},
+        )  # fmt: skip
+        assert refused.exit_code == 2 and "Error: Cannot write into" in refused.output
+        assert "a symbolic link is where a file goes" in refused.output
+        assert elsewhere.read_text() == "keep"
+    finally:
+        os.umask(old_umask)

@@ -19,6 +19,7 @@ from xapi.export.spec import (
     variable_name,
     visible,
 )
+from xapi.private_files import private_file, private_folder, seal_mode
 
 LONG_COLUMNS = (
     "pseudonym",
@@ -446,7 +447,7 @@ def export_all(
     data: Dataset, spec: ScoringSpec, out_dir: Path, formats: Sequence[str] = FORMATS
 ) -> dict[str, Path]:
     """Write the chosen files into ``out_dir``; returns what was written."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(out_dir)
     exporter = Exporter(data, spec)
     written: dict[str, Path] = {}
     targets = {
@@ -463,6 +464,6 @@ def export_all(
                 f"unknown export format {fmt_name!r}; choose from {', '.join(FORMATS)}"
             )
         filename, write = targets[fmt_name]
-        write(out_dir / filename)
-        written[fmt_name] = out_dir / filename
+        write(private_file(out_dir / filename))  # 0600 before the first byte is written
+        written[fmt_name] = seal_mode(out_dir / filename)
     return written

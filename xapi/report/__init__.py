@@ -15,6 +15,7 @@ from pathlib import Path
 
 from xapi.export.dataset import Dataset
 from xapi.export.spec import ScoringSpec
+from xapi.private_files import private_file, seal_mode
 from xapi.report import figures
 from xapi.report.analysis import (
     Analysis,
@@ -535,5 +536,6 @@ def write_report(
     spec: ScoringSpec | None = None,
     layout: StudyLayout | None = None,
 ) -> Path:
-    path.write_text(build_report(data, spec, layout), encoding="utf-8")
-    return path
+    text = build_report(data, spec, layout)
+    private_file(path).write_text(text, encoding="utf-8")  # 0600: it holds research data
+    return seal_mode(path)

@@ -115,6 +115,8 @@ class Tool:
 def make_tool(
     settings: Settings, database: Database, platform: FakePlatform, **overrides: Any
 ) -> tuple[Tool, Any]:
+    # The fake platform is on 127.0.0.1: allowed as a test setting, like a school's closed network.
+    overrides.setdefault("registration_allow_private_addresses", True)
     app = create_app(settings.model_copy(update=overrides), database=database)
     app.config["TESTING"] = True
     server = serve_wsgi(app)

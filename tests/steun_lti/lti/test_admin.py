@@ -54,5 +54,8 @@ def test_operator_activates_a_pending_deployment_and_invites_a_school(tool: Tool
     )
     assert made.status_code == 200
     assert re.search(r"/lti/register/[\w-]{20,}", made.text)
+    # the new link travels in the session, never in a URL (browser history, access logs)
+    assert all("register" not in r.headers["Location"] for r in made.history)
+    assert "/lti/register/" not in http.get(tool.url + "/lti/admin/").text  # shown once
     with tool.database.session() as session:
         assert session.scalars(select(LtiInvite.for_host)).all() == ["lms.school.nl"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,8 +12,9 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from steun_lti.cli import main
-from steun_lti.lti.models import LtiDeployment, LtiRegistration
+from steun_lti.lti.models import LtiDeployment, LtiInvite, LtiRegistration
 from steun_lti.lti.registration import create_invite, parse_duration
+from steun_lti.plumbing import logmask
 from steun_lti.plumbing.db import Database
 from steun_lti.plumbing.settings import Settings
 from tests.steun_lti.lti.conftest import Tool, make_tool
@@ -105,12 +107,37 @@ def test_invite_for_another_host_is_refused(bare_tool: Tool) -> None:
     assert bare_tool.platform.requests == []
 
 
-def test_failed_registration_leaves_the_invite_usable(bare_tool: Tool) -> None:
+def test_refused_registration_burns_the_invite(bare_tool: Tool, database: Database) -> None:
+    """Issue 14: a refused attempt left the invite usable, so a leaked link could try again."""
     link = invite(bare_tool)
     bare_tool.platform.config_overrides = {"registration_endpoint": "http://localhost:1/register"}
     assert register(bare_tool, link).status_code == 400
     bare_tool.platform.config_overrides = {}
-    assert register(bare_tool, link).status_code == 200
+    bare_tool.platform.requests.clear()
+    again = register(bare_tool, link)
+    assert again.status_code == 403 and "invite_invalid" in again.text
+    assert bare_tool.platform.requests == []  # refused before any outgoing request
+    with database.session() as session:
+        assert session.scalars(select(LtiRegistration)).all() == []  # nothing stored
+        spent = session.scalars(select(LtiInvite)).one()
+        assert spent.used_at is not None and spent.used_from == "refused"
+
+
+def test_invite_tokens_never_reach_the_log(
+    bare_tool: Tool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 14: the refusal's log line held the path, /lti/register/<token>, in clear."""
+    link = invite(bare_tool)
+    token = link.rsplit("/", 1)[1]
+    bare_tool.platform.config_overrides = {"registration_endpoint": "http://localhost:1/register"}
+    logmask.install(logging.getLogger())  # as create_app does for the handlers of a real server
+    with caplog.at_level(logging.INFO):
+        logmask.install(caplog.handler)
+        assert register(bare_tool, link + "?registration_token=eyJh.eyJi.sig").status_code == 400
+        assert register(bare_tool, link).status_code == 403
+    text = caplog.text + "".join(caplog.handler.format(r) for r in caplog.records)
+    assert "/lti/register/[masked]" in text
+    assert token not in text and "eyJh.eyJi" not in text
 
 
 def test_issuer_and_endpoint_on_another_host_are_refused(bare_tool: Tool) -> None:
@@ -131,9 +158,10 @@ def test_configuration_redirect_is_not_followed(bare_tool: Tool) -> None:
 def test_private_address_is_refused_outside_demo_mode(
     settings: Settings, database: Database, platform: FakePlatform
 ) -> None:
-    tool, server = make_tool(settings, database, platform)
+    tool, server = make_tool(
+        settings, database, platform, registration_allow_private_addresses=False
+    )
     try:
-        link = invite(tool)
         for config_url in (
             platform.openid_configuration_url,  # http on loopback, not in demo mode
             "https://127.0.0.1:9/.well-known/openid-configuration",
@@ -141,8 +169,9 @@ def test_private_address_is_refused_outside_demo_mode(
             "https://169.254.169.254/latest/meta-data/",
             "https://[::1]/x",
         ):
-            response = requests.get(
-                link, params={"openid_configuration": config_url, "registration_token": "t"}
+            response = requests.get(  # a new invite each time: a refused attempt spends it
+                invite(tool),
+                params={"openid_configuration": config_url, "registration_token": "t"},
             )
             assert response.status_code == 400, config_url
             assert "registration_refused" in response.text
@@ -212,7 +241,7 @@ def test_registration_connects_to_the_address_it_checked(
     import socket
     import types
 
-    from steun_lti.lti import registration
+    from steun_lti.lti import http as lti_http
 
     real = socket.getaddrinfo
     name = "lms.rebind.test"
@@ -227,7 +256,7 @@ def test_registration_connects_to_the_address_it_checked(
     checking = types.SimpleNamespace(
         getaddrinfo=at_check, gaierror=socket.gaierror, IPPROTO_TCP=socket.IPPROTO_TCP
     )
-    monkeypatch.setattr(registration, "socket", checking)
+    monkeypatch.setattr(lti_http, "socket", checking)
     monkeypatch.setattr(socket, "getaddrinfo", at_use)
     bare_tool.platform.public_host = name
     response = register(bare_tool, invite(bare_tool))

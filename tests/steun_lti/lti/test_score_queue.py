@@ -39,6 +39,7 @@ def steun(tool: Tool, *args: str) -> subprocess.CompletedProcess[str]:
         STEUN_DATA_DIR=str(settings.data_dir),
         STEUN_DATABASE_URL=tool.database.url,
         STEUN_LOG_LEVEL="WARNING",
+        STEUN_REGISTRATION_ALLOW_PRIVATE_ADDRESSES="true",  # the fake platform is on 127.0.0.1
         PYTHONPATH=str(REPO),
     )
     done = subprocess.run(

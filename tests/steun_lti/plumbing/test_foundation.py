@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from flask import Flask
 from flask.testing import FlaskClient
 
 from steun_lti import __version__
@@ -75,6 +76,34 @@ def test_healthz_reports_version_database_and_lrs(client: FlaskClient) -> None:
     assert body["version"] == __version__
     assert body["database"] is True
     assert body["lrs"] is False  # nothing listens on the test's LRS address
+
+
+def test_healthz_is_degraded_when_the_data_dir_takes_no_file(
+    client: FlaskClient, app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: /healthz said ok on a full disk or an unwritable data directory."""
+    import errno
+
+    from steun_lti.web import health
+
+    healthy = client.get("/healthz")
+    assert healthy.status_code == 200 and healthy.get_json()["data_dir"] is True
+    settings = app.config["STEUN_SETTINGS"]
+    assert not [p for p in settings.data_dir.iterdir() if p.name.startswith(".healthz")]
+
+    def disk_full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(health.os, "write", disk_full)
+    full = client.get("/healthz")
+    assert full.status_code == 503
+    assert full.get_json()["status"] == "degraded" and full.get_json()["data_dir"] is False
+    assert not [p for p in settings.data_dir.iterdir() if p.name.startswith(".healthz")]
+    monkeypatch.undo()
+
+    app.config["STEUN_SETTINGS"] = settings.model_copy(update={"data_dir": tmp_path / "gone"})
+    gone = client.get("/healthz")
+    assert gone.status_code == 503 and gone.get_json()["data_dir"] is False
 
 
 def test_unknown_page_is_a_friendly_dutch_page_without_trace(client: FlaskClient) -> None:

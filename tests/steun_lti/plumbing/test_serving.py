@@ -106,6 +106,30 @@ def test_serve_runs_gunicorn_workers_and_answers_healthz(env: dict[str, str]) ->
 
 
 @pytest.mark.slow
+def test_served_logs_mask_invite_tokens_and_launch_ids(env: dict[str, str]) -> None:
+    """Issue 14: gunicorn's access log printed ``/lti/register/<token>`` and the refusal's error
+    line the same path; query values of launch ids and states must not appear either."""
+    proc = start(["serve", "--workers", "1"], env)
+    secret = "Inv1teT0kenThatMustNotLeak"
+    try:
+        base = env["STEUN_BASE_URL"]
+        wait_for(f"{base}/healthz", proc)
+        refused = requests.get(
+            f"{base}/lti/register/{secret}",
+            params={"openid_configuration": "https://lms.example/x", "registration_token": secret},
+            timeout=10,
+        )
+        assert refused.status_code == 403
+        requests.get(
+            f"{base}/lti/login", params={"state": secret, "lti_launch": secret}, timeout=10
+        )
+    finally:
+        out = stop(proc, signal.SIGTERM)
+    assert "/lti/register/[masked]" in out, out[-2000:]
+    assert secret not in out
+
+
+@pytest.mark.slow
 def test_idle_connections_never_block_a_request(env: dict[str, str]) -> None:
     """Browsers open keep-alive connections and may never use them (seen in Moodle's iframe).
 
@@ -128,6 +152,64 @@ def test_idle_connections_never_block_a_request(env: dict[str, str]) -> None:
         for conn in idle:
             conn.close()
         stop(proc, signal.SIGTERM)
+
+
+@pytest.mark.slow
+def test_trickling_clients_never_block_a_request(env: dict[str, str]) -> None:
+    """Issue 14: clients that send a request slowly (headers, or a body byte by byte) held one
+    thread each for as long as they liked; more of them than threads and nothing else was
+    answered. The worker now reads a request in its poller and gives a thread only a whole one."""
+    proc = start(["serve", "--workers", "1"], env)
+    slow: list[socket.socket] = []
+    try:
+        base = env["STEUN_BASE_URL"]
+        wait_for(f"{base}/healthz", proc)
+        port = int(env["STEUN_PORT"])
+        for n in range(24):  # three times the worker's 8 threads
+            conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+            if n % 3 == 2:  # a whole request, then the start of a pipelined next one
+                conn.sendall(
+                    b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /lti/ HTTP/1.1\r\nX-Slow: 1"
+                )
+            elif n % 3 == 1:  # a body announced, a few bytes of it sent
+                conn.sendall(
+                    b"POST /lti/launch HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
+                    b"Content-Type: application/x-www-form-urlencoded\r\n\r\nid_token=ey"
+                )
+            else:  # headers that never end
+                conn.sendall(b"GET /lti/ HTTP/1.1\r\nHost: x\r\nX-Slow: 1")
+            slow.append(conn)
+        for _ in range(3):  # and they keep trickling
+            for conn in slow:
+                conn.sendall(b"a")
+            started = time.monotonic()
+            response = requests.get(f"{base}/lti/", timeout=10)
+            assert response.status_code == 200
+            assert time.monotonic() - started < 3
+            time.sleep(0.5)
+        # a whole request, with a body, is still served on a connection of its own
+        posted = requests.post(
+            f"{base}/lti/launch", data={"id_token": "x", "state": "y"}, timeout=10
+        )
+        assert posted.status_code == 400
+    finally:
+        for conn in slow:
+            conn.close()
+        stop(proc, signal.SIGTERM)
+
+
+def test_request_complete() -> None:
+    from steun_lti.plumbing.server import request_complete
+
+    assert not request_complete(b"GET / HTTP/1.1\r\nHost: x\r\n")
+    assert request_complete(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    head = b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n"
+    assert not request_complete(head + b"abc") and request_complete(head + b"abcde")
+    chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    assert not request_complete(chunked + b"3\r\nabc\r\n")
+    assert request_complete(chunked + b"3\r\nabc\r\n0\r\n\r\n")
+    assert request_complete(b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n")  # refused later
+    assert request_complete(head.replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n"))
 
 
 @pytest.mark.slow

@@ -370,6 +370,24 @@ def test_english_is_available(client: FlaskClient, teacher: Callable[..., str]) 
     assert "My pupils" in client.get("/study/children").text
 
 
+@pytest.mark.parametrize("attack", ["/\t/evil.example/", "/%09/evil.example/", "/\\evil.example/"])
+def test_parental_consent_never_redirects_off_site(
+    client: FlaskClient, teacher: Callable[..., str], attack: str
+) -> None:
+    """Issue 14: ``parental-consent?next=/%09/evil.example/`` went to evil.example."""
+    token = teacher()
+    add_child(client, token)
+    page = client.get("/study/children/A/parental-consent", query_string={"next": attack})
+    assert page.status_code == 200 and "evil.example" not in page.text
+    raw = client.get("/study/children/A/parental-consent?next=/%09/evil.example/")
+    assert "evil.example" not in raw.text
+    done = client.post(
+        "/study/children/A/parental-consent",
+        data={"csrf_token": token, "confirm": "yes", "next": attack},
+    )
+    assert done.status_code == 302 and done.location == "/study/wave/t1"
+
+
 def test_child_mode_needs_the_parents_consent(
     client: FlaskClient, teacher: Callable[..., str], events: list[Event]
 ) -> None:
