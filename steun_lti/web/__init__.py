@@ -16,6 +16,7 @@ def register_blueprints(app: Flask) -> None:
         lti_deep_link,
         lti_register,
         relay,
+        sessions,
         teacher,
         xapi_profile,
     )
@@ -28,6 +29,7 @@ def register_blueprints(app: Flask) -> None:
     errors.register(app)
 
     lti.init_app(app)
+    sessions.register(app)
     app.register_blueprint(lti_deep_link.bp)
     app.register_blueprint(lti_register.bp)
     app.register_blueprint(lti_admin.bp)

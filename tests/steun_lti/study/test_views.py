@@ -411,6 +411,9 @@ def test_child_mode_needs_the_parents_consent(
     completed = next(e for e in events if e.kind == "questionnaire_completed")
     assert completed.data["respondent"] == "child"
     assert completed.data["scores"] == {"wellbeing": round(20 / 6, 4)}
+    # the device is in child mode: teacher pages refuse until the teacher launches again
+    assert client.get(f"/study/attempt/{attempt}/review").status_code == 403
+    login(client, launch_id="relaunch-1")  # the teacher's new launch from the LMS
     # the teacher's questionnaire URLs do not open the child's attempt
     assert client.get(f"/study/attempt/{attempt}/review").status_code == 404
 
