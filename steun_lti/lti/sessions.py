@@ -4,9 +4,9 @@ A launch travels between requests in the (partitioned) cookie session, or, where
 no cookie in the LMS's iframe, as an id in the URL. Either way every request asks
 :func:`launch_problem` whether the launch may still be used: its record exists and has not
 expired, its deployment and registration are active. In a URL the id alone is not enough: the
-request must show the launch's browser key (kept by the launching page in sessionStorage, sent
-as a header or form field) or a one-time ticket that key bought a moment earlier
-(``docs/lti.md``, "Sessions").
+request must show the launch's browser key (which the launching frame keeps in the platform's
+storage, and pages hand to their forms and fetches) or a one-time ticket that key bought a
+moment earlier (``docs/lti.md``, "Sessions").
 """
 
 from __future__ import annotations
@@ -44,6 +44,13 @@ def launch_problem(session: Session, launch_id: str | None) -> str | None:
     if deployment is None or not deployment.active:
         return "deployment inactive"
     return None
+
+
+def browser_key(secret_key: str, launch_id: str) -> str:
+    """The key of a launch carried in URLs. Derived, so every page the launch opens can hand it
+    to its own forms and fetches without a URL ever holding it; only its hash is stored."""
+    mac = hmac.new(secret_key.encode(), f"steun-launch-key\0{launch_id}".encode(), "sha256")
+    return mac.hexdigest()[:40]
 
 
 def browser_holds(row: LtiLaunch, key: str | None) -> bool:

@@ -25,9 +25,10 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
-from steun_lti.lti import ags, flow, keys
+from steun_lti.lti import ags, flow, keys, sessions
 from steun_lti.lti.exceptions import LtiError, StateError
 from steun_lti.lti.launch import LaunchContext, remember
+from steun_lti.lti.models import LtiLoginState
 from steun_lti.lti.service import init_services, services
 from steun_lti.plumbing.db import db_session
 from steun_lti.plumbing.settings import get_settings
@@ -145,8 +146,12 @@ def launch() -> ResponseReturnValue:
     if ags.can_report(context):  # the platform's user id, only to post a score (decision 0005)
         sealed = services().seal(str(verified.claims["sub"]))
     # Cookies do not work in this frame: the launch travels in the URL, bound to a key that only
-    # this page gets (and keeps in sessionStorage); see steun_lti/web/sessions.py.
-    browser_key = flow.new_secret() if from_storage else None
+    # this frame gets and keeps in the platform's storage; see steun_lti/web/sessions.py.
+    browser_key = None
+    if from_storage:
+        browser_key = sessions.browser_key(str(current_app.config["SECRET_KEY"]), launch_id)
+        state_row = session.get(LtiLoginState, state)
+        extra["storage_target"] = state_row.storage_target if state_row else None
     flow.store_launch(
         session,
         context,
@@ -179,7 +184,12 @@ def launch() -> ResponseReturnValue:
         remember(context)
         return redirect(target, code=303)
     page = render_template(
-        "lti/resume.html", launch_id=launch_id, browser_key=browser_key, next_url=target
+        "lti/resume.html",
+        launch_id=launch_id,
+        browser_key=browser_key,
+        next_url=target,
+        storage_target=extra.get("storage_target"),
+        platform_origin=origin_of(verified.registration.auth_login_url),
     )
     return page, 200, {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
@@ -193,6 +203,11 @@ def takes_part(session: Any, context: LaunchContext) -> bool:
 def set_participation_check(app: Flask, check: Callable[[Any, LaunchContext], bool]) -> None:
     """Let the study say who takes part: only their launches become records (issue 14)."""
     app.extensions[PARTICIPATION_KEY] = check
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def row_registration_login_url(registration_id: int) -> str:

@@ -4,13 +4,15 @@ Where the browser keeps Steun's (partitioned) cookie, the cookie session carries
 wins over anything in the URL. Where it keeps no cookie at all (the launch then came through the
 platform's storage), the launch id travels in the URL, but the id alone opens nothing:
 
-- the launch response is a page that keeps a per-launch **browser key** in the frame's
-  sessionStorage (never in a URL);
+- the launch response is a page that keeps a per-launch **browser key** in the platform's
+  storage (``lti.put_data``, the LMS's own store in this browser; the frame's sessionStorage
+  too where the browser allows it, which Chromium blocking third-party cookies does not);
 - a page load (GET) needs a **one-time ticket**: a page without one is answered with a small
-  page whose script posts the key to ``/session/resume``, which returns a ticket valid once
-  for 60 s and sends the browser on to the page it asked for;
+  page whose script fetches the key back (``lti.get_data``) and posts it to
+  ``/session/resume``, which returns a ticket valid once for 60 s and sends the browser on;
 - forms and ``fetch`` send the key itself (a hidden field, the ``X-Steun-Launch-Key`` header),
-  added by ``static/lti/launch_key.js`` on every page of such a launch.
+  added by ``static/lti/launch_key.js`` from the page, which got it because its own request
+  proved the key.
 
 A link pasted to a colleague, or read in a proxy log or the history, carries an id and a used
 ticket: the colleague's browser has no key, so it gets a page saying to start from the LMS.
@@ -23,7 +25,7 @@ import logging
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Blueprint, Flask, g, redirect, render_template, request
+from flask import Blueprint, Flask, current_app, g, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
@@ -39,9 +41,9 @@ from steun_lti.lti.launch import (
     require_launch,
     with_lti_params,
 )
-from steun_lti.lti.models import LtiLaunch
+from steun_lti.lti.models import LtiLaunch, LtiRegistration
 from steun_lti.plumbing.db import db_session
-from steun_lti.web.lti import LAUNCH_PARAM
+from steun_lti.web.lti import LAUNCH_PARAM, origin_of
 
 log = logging.getLogger("steun.web.sessions")
 bp = Blueprint("session", __name__, url_prefix="/session")
@@ -100,14 +102,37 @@ def launch_param() -> dict[str, str]:
     return {}
 
 
-def url_launch_id_for_page() -> str | None:
-    """The launch id the page's script needs to find its key (only for a launch in the URL)."""
+def url_launch_for_page() -> dict[str, str] | None:
+    """For a page of a launch carried in the URL: the id and key its script hands to forms and
+    fetches (in the page, never in a URL; only a request that proved the key gets a page)."""
     try:
         launch = current_launch()
-        return launch.launch_id if launch is not None and launch_in_url() else None
+        if launch is None or not launch.launch_id or not launch_in_url():
+            return None
+        return {"id": launch.launch_id, "key": key_of(launch.launch_id)}
     except Exception:  # an error page must render even when the launch cannot be read
         log.warning("launch not readable for the page", exc_info=True)
         return None
+
+
+def key_of(launch_id: str) -> str:
+    return sessions.browser_key(str(current_app.config["SECRET_KEY"]), launch_id)
+
+
+def resume_page(launch_id: str, next_url: str, *, with_key: bool) -> str:
+    """The page whose script finds the frame's key (the platform's storage) and resumes."""
+    session = db_session()
+    row = session.get(LtiLaunch, launch_id)
+    registration = session.get(LtiRegistration, row.registration_id) if row else None
+    storage_target = row.services.get("storage_target") if row else None
+    return render_template(
+        "lti/resume.html",
+        launch_id=launch_id,
+        browser_key=key_of(launch_id) if with_key else None,
+        next_url=next_url,
+        storage_target=storage_target if isinstance(storage_target, str) else None,
+        platform_origin=origin_of(registration.auth_login_url) if registration else None,
+    )
 
 
 # -- refusal and resumption -----------------------------------------------------------------
@@ -160,12 +185,7 @@ def handle_session_ended(error: SessionEnded) -> ResponseReturnValue:
             headers,
         )
     if unproven and request.method == "GET" and request.endpoint not in REFUSED_ENDPOINTS:
-        page = render_template(
-            "lti/resume.html",
-            launch_id=unproven,
-            browser_key=None,
-            next_url=without_ticket(request.full_path.rstrip("?")),
-        )
+        page = resume_page(unproven, without_ticket(request.full_path.rstrip("?")), with_key=False)
         return page, 200, headers
     ended: LaunchContext | None = g.get("steun_launch_ended")
     return_url = None
@@ -264,6 +284,6 @@ def register(app: Flask) -> None:
     app.register_error_handler(SessionEnded, handle_session_ended)
     app.after_request(no_referrer_for_url_launches)
     app.jinja_env.globals["lti_launch_param"] = launch_param
-    app.jinja_env.globals["url_launch_id"] = url_launch_id_for_page
+    app.jinja_env.globals["url_launch"] = url_launch_for_page
     app.register_blueprint(bp)
     mask_access_logs()

@@ -1,36 +1,54 @@
-/* A launch carried in the URL (the browser keeps no cookie in the LMS's iframe): this frame
-   keeps the launch's key in sessionStorage, never in a URL, and shows it with every form and
-   fetch; a page load gets a one-time ticket for it (steun_lti/web/sessions.py). */
+/* A launch carried in the URL (the browser keeps no cookie in the LMS's iframe). The launching
+   frame keeps the launch's key in the platform's storage (lti.put_data; and in sessionStorage
+   where the browser allows it), never in a URL. A page loaded without a ticket fetches the key
+   back and trades it for a one-time ticket; a page of the launch hands its key to every form
+   and fetch. See steun_lti/web/sessions.py. */
 (function () {
   "use strict";
   var PREFIX = "steun.launch.";
+  var STORE = "steun_launch_";
   var FIELD = "lti_launch_key";
 
   function load(id) {
     try { return window.sessionStorage.getItem(PREFIX + id); } catch (e) { return null; }
   }
   function keep(id, key) {
-    try { window.sessionStorage.setItem(PREFIX + id, key); } catch (e) { /* this page only */ }
+    try { window.sessionStorage.setItem(PREFIX + id, key); } catch (e) { /* blocked here */ }
   }
 
-  /* The resume page: find this frame's key and post it for a ticket, or say it is not here. */
-  function resume(cfg) {
-    if (cfg.key) { keep(cfg.launch_id, cfg.key); }
-    var key = cfg.key || load(cfg.launch_id);
-    if (!key) {
-      document.getElementById("steun-wait").hidden = true;
-      document.getElementById("steun-elsewhere").hidden = false;
-      return;
-    }
+  function elsewhere() {
+    document.getElementById("steun-wait").hidden = true;
+    document.getElementById("steun-elsewhere").hidden = false;
+  }
+  function submit(key) {
     var form = document.getElementById("steun-resume");
     form.elements.namedItem(FIELD).value = key;
     form.submit();
   }
 
+  /* The landing and resume page. */
+  function resume(cfg) {
+    var lti = window.steunLti;
+    var framed = window.top !== window.self;
+    var frame = framed && lti && cfg.platform_origin ? lti.storageFrame(cfg.storage_target) : null;
+    if (cfg.key) {  // the landing page: keep the key, then go on
+      keep(cfg.launch_id, cfg.key);
+      if (!frame) { submit(cfg.key); return; }
+      lti.ask(frame, cfg.platform_origin,
+              {subject: "lti.put_data", key: STORE + cfg.launch_id, value: cfg.key},
+              function () { submit(cfg.key); }, function () { submit(cfg.key); });
+      return;
+    }
+    var key = load(cfg.launch_id);
+    if (key) { submit(key); return; }
+    if (!frame) { elsewhere(); return; }
+    lti.ask(frame, cfg.platform_origin, {subject: "lti.get_data", key: STORE + cfg.launch_id},
+            function (data) { if (data.value) { submit(data.value); } else { elsewhere(); } },
+            elsewhere);
+  }
+
   /* Every page of such a launch: forms and fetch carry the key. */
-  function carry(id) {
-    var key = load(id);
-    if (!key) { return; }
+  function carry(key) {
     function addField(form) {
       if (!form || (form.getAttribute("method") || "get").toLowerCase() !== "post") { return; }
       if (form.elements.namedItem(FIELD)) { return; }
@@ -62,8 +80,10 @@
   }
 
   var script = document.currentScript;
-  var launch = script && script.getAttribute("data-launch");
-  if (launch) { carry(launch); }
+  if (script && script.getAttribute("data-key")) {
+    keep(script.getAttribute("data-launch"), script.getAttribute("data-key"));
+    carry(script.getAttribute("data-key"));
+  }
   document.addEventListener("DOMContentLoaded", function () {
     var data = document.getElementById("steun-resume-data");
     if (data) { resume(JSON.parse(data.textContent)); }
