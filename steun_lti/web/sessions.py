@@ -270,11 +270,25 @@ def mask_access_logs() -> None:
 # -- wiring ---------------------------------------------------------------------------------
 
 
-def no_referrer_for_url_launches(response: Response) -> Response:
-    """A page whose URL names a launch never sends that URL on as a Referer."""
-    if "steun_launch_via" in g and g.steun_launch_via == "url":
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers.setdefault("Cache-Control", "no-store")
+def url_launch_responses(response: Response) -> Response:
+    """Responses of a launch carried in the URL: never sent on as a Referer, never cached, and a
+    redirect to one of its own pages (after a form's POST) comes with the next page's ticket,
+    which saves the resume round trip."""
+    if g.get("steun_launch_via") != "url":
+        return response
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers.setdefault("Cache-Control", "no-store")
+    launch: LaunchContext | None = g.get("steun_launch")
+    location = response.headers.get("Location")
+    if launch and launch.launch_id and location and response.status_code in (302, 303):
+        local = safe_next(location)
+        query = dict(parse_qsl(urlsplit(location).query))
+        if local and query.get(LAUNCH_PARAM) == launch.launch_id and TICKET_PARAM not in query:
+            session = db_session()
+            row = session.get(LtiLaunch, launch.launch_id)
+            if row is not None:
+                ticket = sessions.issue_ticket(session, row)
+                response.headers["Location"] = with_ticket(local, launch.launch_id, ticket)
     return response
 
 
@@ -282,7 +296,7 @@ def register(app: Flask) -> None:
     register_check(app, check_launch)
     register_resolver(app, launch_from_url)
     app.register_error_handler(SessionEnded, handle_session_ended)
-    app.after_request(no_referrer_for_url_launches)
+    app.after_request(url_launch_responses)
     app.jinja_env.globals["lti_launch_param"] = launch_param
     app.jinja_env.globals["url_launch"] = url_launch_for_page
     app.register_blueprint(bp)

@@ -165,6 +165,10 @@ def test_a_launch_in_the_url_needs_the_launching_frames_key(tool: Tool) -> None:
     )
     assert agreed.status_code in (302, 303)
     assert f"{LAUNCH_PARAM}={launch_id}" in agreed.headers["Location"]
+    # the redirect after a proven form post brings the next page's ticket along
+    assert "lti_ticket=" in agreed.headers["Location"]
+    followed = requests.get(tool.url + agreed.headers["Location"], allow_redirects=False)
+    assert followed.status_code in (200, 302, 303) and 'id="steun-resume-data"' not in followed.text
     children = f"{tool.url}/study/children?{LAUNCH_PARAM}={launch_id}"
     header = {"X-Steun-Launch-Key": launch["key"], "Accept": "text/html"}
     assert requests.get(children, headers=header).status_code == 200
