@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+from datetime import timedelta
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -37,6 +38,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+        # The cookie's signature is refused after this (Flask's default: 31 days), whatever the
+        # launch record says; every request also re-checks the launch (steun_lti/lti/sessions.py).
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
     if settings.proxy_hops > 0:

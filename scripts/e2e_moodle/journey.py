@@ -1019,6 +1019,31 @@ def step_course_overview(step: Step) -> None:
     check(started >= 2 and finished >= 2, f"wave 1 counts {started}/{finished}, expected 2/2")
 
 
+def step_sign_out(step: Step) -> None:
+    """Issue 14: the editing teacher signs out inside Moodle's iframe; the session is over (the
+    same cookie opens nothing) until a new launch from Moodle."""
+    page = STATE["teacher_context"].pages[0]
+    frame = frame_of(page, "#contentframe")
+    if not frame.locator("#steun-signout").count():
+        nav_click(frame, frame.get_by_role("link", name="Mijn leerlingen"))
+    nav_click(frame, frame.locator("#steun-signout"))
+    R.shot(page, "signed out")
+    text = frame_text(frame)
+    R.note(f"after Afmelden: {text.strip()[:120]!r}")
+    check("U bent afgemeld" in text, "the sign-out page did not appear")
+    frame.goto(STEUN + "/study/children")
+    text = frame_text(frame)
+    R.note(f"a teacher page after sign-out: {text.strip()[:120]!r}")
+    check("Uw sessie is afgelopen" in text, "a teacher page still opened after the sign-out")
+    check("Leerling A" not in text, "the children list showed after the sign-out")
+    wave = pick_wave(STATE["ltis"])
+    page.goto(f"{MOODLE}/mod/lti/view.php?id={wave[2]}")
+    frame = frame_of(page, "#contentframe")
+    what, _url = steun_outcome(frame, time.time() + LAUNCH_TIMEOUT)
+    R.note(f"launched again from Moodle: '{what}'")
+    check(what in ("consent", "dashboard", "children"), f"the new launch did not open: {what}")
+
+
 def step_refusal_visible(step: Step) -> None:
     """Control: Moodle refuses a score for a user outside its graded roles (the editing teacher).
 
@@ -1344,6 +1369,12 @@ def main() -> int:
                 "`steun export`: one pseudonym joins course progress and questionnaire answers",
                 step_export,
                 ("d-scorm", "d-study"),
+            ),
+            (
+                "z-sign-out",
+                "the editing teacher signs out inside the iframe (Afmelden); the session is over until a new launch",
+                step_sign_out,
+                ("x-course-overview",),
             ),
         ]
         for key, title, fn, needs in steps:

@@ -56,7 +56,7 @@ from steun_lti.lti.origins import on_platform
 from xapi.pseudonym import pseudonymise
 
 LOGIN_TTL = timedelta(minutes=10)
-LAUNCH_TTL = timedelta(hours=8)
+LAUNCH_TTL = timedelta(hours=8)  # the default of STEUN_SESSION_HOURS
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 DEPLOYMENT_ID = CLAIM + "deployment_id"
@@ -549,14 +549,18 @@ def store_launch(
     *,
     registration_id: int,
     sealed_subject: str | None,
+    ttl: timedelta = LAUNCH_TTL,
+    browser_key: str | None = None,
 ) -> LtiLaunch:
+    """Record a verified launch for ``ttl``; with ``browser_key`` it may also travel in URLs."""
     row = LtiLaunch(
         id=launch.launch_id or new_secret(),
         registration_id=registration_id,
         context=launch.to_dict(),
         services=services,
         ags_subject=sealed_subject,
-        expires_at=utcnow() + LAUNCH_TTL,
+        expires_at=utcnow() + ttl,
+        browser_hash=digest(browser_key) if browser_key else None,
     )
     session.add(row)
     return row

@@ -6,7 +6,8 @@ Views ask :func:`current_launch` who is there; they never look at LTI claims the
 
 How the context travels between requests is the LTI layer's business: the Flask session where
 cookies work, and a server-side launch record named in the URL where third-party cookies are
-blocked. This module offers the session transport and a hook for others.
+blocked. This module offers the session transport and hooks for the others and for the check
+every request makes (``steun_lti/lti/sessions.py``): a session ends with its launch.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import abort, current_app, g, session
+from werkzeug.exceptions import Unauthorized
 
 ROLE_TEACHER = "teacher"
 ROLE_LEARNER = "learner"
@@ -93,38 +95,94 @@ def with_lti_params(url: str, params: dict[str, str]) -> str:
 SESSION_KEY = "steun_launch"
 # Other transports (e.g. a launch id in the URL for cookie-less iframes) register a resolver here.
 Resolver = Callable[[], LaunchContext | None]
+# The LTI layer's check of a launch in use: None while it may be used, else why not.
+Check = Callable[[LaunchContext], str | None]
+CHECK_KEY = "steun.launch_check"
+
+
+class SessionEnded(Unauthorized):
+    """No usable launch: never launched, ended, expired, or its deployment switched off."""
+
+    def __init__(self, reason: str = "no launch") -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def register_resolver(app: Any, resolver: Resolver) -> None:
     app.extensions.setdefault("steun.launch_resolvers", []).append(resolver)
 
 
+def register_check(app: Any, check: Check) -> None:
+    app.extensions[CHECK_KEY] = check
+
+
 def remember(launch: LaunchContext) -> None:
-    """Keep the launch in the (cookie) session for the following requests."""
+    """Keep the launch in the (cookie) session for the following requests (it replaces any
+    earlier launch; child mode belongs to that earlier launch's record and stays with it)."""
     session[SESSION_KEY] = launch.to_dict()
     g.steun_launch = launch
+    g.steun_launch_via = "cookie"
+
+
+def forget() -> None:
+    """Sign-out: the cookie session keeps nothing of the launch."""
+    session.pop(SESSION_KEY, None)
+    g.steun_launch = None
+    g.steun_launch_via = None
+
+
+def _problem(launch: LaunchContext) -> str | None:
+    check: Check | None = current_app.extensions.get(CHECK_KEY)
+    return check(launch) if check is not None else None
+
+
+def _from_cookie() -> LaunchContext | None:
+    """The session cookie's launch, if it is still usable; a stale one is dropped from it."""
+    if SESSION_KEY not in session:
+        return None
+    try:
+        launch: LaunchContext | None = LaunchContext.from_dict(session[SESSION_KEY])
+    except (TypeError, ValueError):
+        launch = None
+    problem = "unreadable" if launch is None else _problem(launch)
+    if problem is None:
+        return launch
+    session.pop(SESSION_KEY, None)
+    g.steun_launch_refused = problem
+    g.steun_launch_ended = launch
+    return None
 
 
 def current_launch() -> LaunchContext | None:
+    """Who is there. The browser's own cookie session wins: a launch id in the URL is looked at
+    only when there is no usable one (issue 14: a pasted link never overrides a session)."""
     if "steun_launch" in g:
         launch: LaunchContext | None = g.steun_launch
         return launch
-    found: LaunchContext | None = None
-    for resolver in current_app.extensions.get("steun.launch_resolvers", []):
-        found = resolver()
-        if found is not None:
-            break
-    if found is None and SESSION_KEY in session:
-        found = LaunchContext.from_dict(session[SESSION_KEY])
+    found = _from_cookie()
+    via = "cookie" if found is not None else None
+    if found is None:
+        for resolver in current_app.extensions.get("steun.launch_resolvers", []):
+            found = resolver()
+            if found is not None:
+                via = "url"
+                break
     g.steun_launch = found
+    g.steun_launch_via = via
     return found
+
+
+def launch_in_url() -> bool:
+    """Whether this request's launch travels in the URL (links and forms must keep it)."""
+    current_launch()
+    return g.get("steun_launch_via") == "url"
 
 
 def require_launch(staff: bool = False) -> LaunchContext:
     """The current launch, or a 401 page; with ``staff``, a 403 page for anyone but course staff."""
     launch = current_launch()
     if launch is None:
-        abort(401)
+        raise SessionEnded(g.get("steun_launch_refused") or "no launch")
     if staff and not launch.is_staff:
         abort(403)
     return launch

@@ -122,6 +122,15 @@ class LtiLaunch(Base):
     ags_subject: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # Set only when the launch travels in URLs (no cookies): sha256 of the key the launching
+    # page keeps, and of the one-time ticket it last asked for (steun_lti/lti/sessions.py).
+    browser_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ticket_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ticket_expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    # Child mode: the launch is locked to a child's pages until the teacher launches again.
+    child_mode: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class LtiInvite(Base):

@@ -151,6 +151,13 @@ class Settings(BaseSettings):
         default=60,
         description="Seconds of clock difference tolerated on iat/exp/nbf of LTI tokens.",
     )
+    session_hours: float = Field(
+        default=8,
+        gt=0,
+        le=24,
+        description="Hours a launch (and the session resting on it) lasts; then the person "
+        "starts again from the LMS. Also the longest the sealed LMS user id of a launch is kept.",
+    )
     relay_rate: float = Field(
         default=2.0,
         gt=0,

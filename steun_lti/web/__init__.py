@@ -17,6 +17,7 @@ def register_blueprints(app: Flask) -> None:
         lti_deep_link,
         lti_register,
         relay,
+        sessions,
         teacher,
         xapi_profile,
     )
@@ -30,6 +31,7 @@ def register_blueprints(app: Flask) -> None:
     errors.register(app)
 
     lti.init_app(app)
+    sessions.register(app)
     app.register_blueprint(lti_deep_link.bp)
     app.register_blueprint(lti_register.bp)
     app.register_blueprint(lti_admin.bp)

@@ -19,10 +19,13 @@ from steun_lti.study.errors import InvalidAnswer
 from steun_lti.web import answering, teacher
 from steun_lti.web.teacher_support import (
     check_csrf,
+    child_locked_page,
+    child_mode,
     csrf_token,
     keep_launch_param,
     now,
     runtime,
+    set_child_mode,
     template_helpers,
 )
 
@@ -33,10 +36,14 @@ bp.url_defaults(keep_launch_param)
 
 
 @bp.before_request
-def _load_launch() -> None:
+def _load_launch() -> ResponseReturnValue | None:
     g.launch = require_launch()
+    locked = child_mode()
+    if locked is not None and locked != f"attempt:{(request.view_args or {}).get('attempt_id')}":
+        return child_locked_page()  # in child mode only the child's own questionnaire opens
     if request.method == "POST":
         check_csrf(g.launch)
+    return None
 
 
 @bp.context_processor
@@ -69,6 +76,8 @@ def start(code: str, wave_id: str, instrument_id: str) -> ResponseReturnValue:
         now(),
     )
     session.commit()
+    # From here the device is the child's: teacher pages refuse until the teacher launches again.
+    set_child_mode(f"attempt:{attempt.id}")
     if attempt.submitted_at is not None:
         return redirect(url_for("child.done", attempt_id=attempt.id))
     answers = service.answers_of(session, attempt)

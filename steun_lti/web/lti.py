@@ -8,8 +8,9 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from flask import (
     Blueprint,
@@ -24,9 +25,10 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
-from steun_lti.lti import ags, flow, keys
+from steun_lti.lti import ags, flow, keys, sessions
 from steun_lti.lti.exceptions import LtiError, StateError
-from steun_lti.lti.launch import LaunchContext, current_launch, register_resolver, remember
+from steun_lti.lti.launch import LaunchContext, remember
+from steun_lti.lti.models import LtiLoginState
 from steun_lti.lti.service import init_services, services
 from steun_lti.plumbing.db import db_session
 from steun_lti.plumbing.settings import get_settings
@@ -153,8 +155,21 @@ def launch() -> ResponseReturnValue:
     sealed = None
     if ags.can_report(context):  # the platform's user id, only to post a score (decision 0005)
         sealed = services().seal(str(verified.claims["sub"]))
+    # Cookies do not work in this frame: the launch travels in the URL, bound to a key that only
+    # this frame gets and keeps in the platform's storage; see steun_lti/web/sessions.py.
+    browser_key = None
+    if from_storage:
+        browser_key = sessions.browser_key(str(current_app.config["SECRET_KEY"]), launch_id)
+        state_row = session.get(LtiLoginState, state)
+        extra["storage_target"] = state_row.storage_target if state_row else None
     flow.store_launch(
-        session, context, extra, registration_id=verified.registration.id, sealed_subject=sealed
+        session,
+        context,
+        extra,
+        registration_id=verified.registration.id,
+        sealed_subject=sealed,
+        ttl=timedelta(hours=get_settings().session_hours),
+        browser_key=browser_key,
     )
     if verified.message_type != flow.DEEP_LINKING_REQUEST and takes_part(session, context):
         # Only a participant's launch is a record (issue 14): no statement before consent.
@@ -167,7 +182,6 @@ def launch() -> ResponseReturnValue:
             role=context.roles[0] if context.roles else "other",
         )
     session.commit()
-    remember(context)
     log.info(
         "launch %s by %s (%s) on deployment %s",
         verified.message_type,
@@ -176,9 +190,18 @@ def launch() -> ResponseReturnValue:
         verified.deployment.id,
     )
     target = destination(context, verified.message_type)
-    if from_storage:  # cookies do not work in this frame: carry the launch in the URL
-        target += ("&" if "?" in target else "?") + urlencode({LAUNCH_PARAM: launch_id})
-    return redirect(target, code=303)
+    if browser_key is None:
+        remember(context)
+        return redirect(target, code=303)
+    page = render_template(
+        "lti/resume.html",
+        launch_id=launch_id,
+        browser_key=browser_key,
+        next_url=target,
+        storage_target=extra.get("storage_target"),
+        platform_origin=origin_of(verified.registration.auth_login_url),
+    )
+    return page, 200, {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
 def takes_part(session: Any, context: LaunchContext) -> bool:
@@ -190,6 +213,11 @@ def takes_part(session: Any, context: LaunchContext) -> bool:
 def set_participation_check(app: Flask, check: Callable[[Any, LaunchContext], bool]) -> None:
     """Let the study say who takes part: only their launches become records (issue 14)."""
     app.extensions[PARTICIPATION_KEY] = check
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def row_registration_login_url(registration_id: int) -> str:
@@ -218,28 +246,6 @@ def destination(context: LaunchContext, message_type: str) -> str:
 def add_destination_resolver(app: Flask, resolver: Any) -> None:
     """Let other parts route a launch (e.g. ``target`` ``wave:t1``) to their own view."""
     app.extensions.setdefault(DESTINATIONS_KEY, []).append(resolver)
-
-
-def launch_from_url() -> LaunchContext | None:
-    """The cookie-less transport: a launch id in the query, a form field or a header."""
-    launch_id = (
-        request.args.get(LAUNCH_PARAM)
-        or request.form.get(LAUNCH_PARAM)
-        or request.headers.get("X-Steun-Launch")
-    )
-    if not launch_id:
-        return None
-    row = flow.load_launch(db_session(), launch_id)
-    return LaunchContext.from_dict(row.context) if row else None
-
-
-def launch_param() -> dict[str, str]:
-    """For templates: add to url_for(...) so links keep working without cookies."""
-    if request.args.get(LAUNCH_PARAM) or request.form.get(LAUNCH_PARAM):
-        launch = current_launch()
-        if launch and launch.launch_id:
-            return {LAUNCH_PARAM: launch.launch_id}
-    return {}
 
 
 @bp.get("/teacher")
@@ -332,8 +338,6 @@ def init_app(app: Flask) -> None:
             SESSION_COOKIE_SECURE=True,
             SESSION_COOKIE_PARTITIONED=True,
         )
-    register_resolver(app, launch_from_url)
-    app.jinja_env.globals["lti_launch_param"] = launch_param
     app.register_blueprint(bp)
 
 

@@ -37,6 +37,8 @@ from steun_lti.web.safe_redirect import internal_path
 from steun_lti.web.teacher_support import (
     RUNTIME_KEY,
     check_csrf,
+    child_locked_page,
+    child_mode,
     csrf_token,
     init_i18n,
     keep_launch_param,
@@ -73,10 +75,13 @@ bp.url_defaults(keep_launch_param)
 
 
 @bp.before_request
-def _load_launch() -> None:
+def _load_launch() -> ResponseReturnValue | None:
     g.launch = require_launch()
+    if child_mode() is not None:  # the device is with a child: no teacher page until relaunch
+        return child_locked_page()
     if request.method == "POST":
         check_csrf(g.launch)
+    return None
 
 
 @bp.context_processor

@@ -14,10 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, abort, current_app, request, session
+from flask import Flask, abort, current_app, g, render_template, request, session
+from flask.typing import ResponseReturnValue
 from flask_babel import Babel, get_locale
 
-from steun_lti.lti.launch import LaunchContext, current_launch
+from steun_lti.lti import sessions
+from steun_lti.lti.launch import LaunchContext, current_launch, launch_in_url
+from steun_lti.plumbing.db import db_session
 from steun_lti.plumbing.settings import Settings
 from steun_lti.questionnaires.definition import tr
 from steun_lti.questionnaires.registry import InstrumentRegistry, load_registry
@@ -102,14 +105,42 @@ def label_namespace(launch: LaunchContext) -> str:
 
 
 def keep_launch_param(_endpoint: str, values: dict[str, Any]) -> None:
-    """Where the launch travels in the URL (no third-party cookies), every link keeps it."""
+    """Where the launch travels in the URL (no third-party cookies), every link keeps it.
+
+    Only the launch this request was proven to hold, never an id merely found in the URL: a
+    cookie session ignores such an id, and its links must not pass it on (issue 14)."""
     try:
         from steun_lti.web.lti import LAUNCH_PARAM
     except ImportError:  # pragma: no cover - the LTI layer is part of the tool
         return
-    launch_id = request.args.get(LAUNCH_PARAM) or request.form.get(LAUNCH_PARAM)
-    if launch_id and LAUNCH_PARAM not in values:
-        values[LAUNCH_PARAM] = launch_id
+    if LAUNCH_PARAM in values:
+        return
+    launch = current_launch()
+    if launch is not None and launch.launch_id and launch_in_url():
+        values[LAUNCH_PARAM] = launch.launch_id
+
+
+def child_mode() -> str | None:
+    """The child's pages this launch is locked to (``attempt:<id>``), or None."""
+    launch: LaunchContext | None = g.get("launch")
+    if launch is None:
+        return None
+    return sessions.child_mode_of(db_session(), launch.launch_id)
+
+
+def set_child_mode(scope: str | None) -> None:
+    launch: LaunchContext = g.launch
+    sessions.set_child_mode(db_session(), launch.launch_id, scope)
+
+
+def child_locked_page() -> ResponseReturnValue:
+    """What a teacher page shows in child mode: nothing of the teacher's, a way back for the
+    child, and for the teacher: launch again from the LMS (the LMS knows who the teacher is)."""
+    scope = child_mode() or ""
+    attempt_id = int(scope.split(":", 1)[1]) if scope.startswith("attempt:") else None
+    return render_template(
+        "study/child_locked.html", attempt_id=attempt_id, **template_helpers()
+    ), 403
 
 
 def launch_destination(launch: LaunchContext) -> str | None:

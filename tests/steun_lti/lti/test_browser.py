@@ -72,7 +72,7 @@ def test_iframe_launch_goes_through_platform_storage(cross_site_tool: Tool, lms_
     lms_page.goto(platform.course_url(LaunchSpec()))
     frame = lms_page.frame_locator("#tool")
     try:
-        frame.locator("h1").wait_for()
+        frame.locator("h1", has_text="Informatie en toestemming").wait_for()
     except Exception:
         raise AssertionError("\n".join(events)) from None
     assert frame.locator("h1").inner_text() == "Informatie en toestemming"
@@ -82,6 +82,21 @@ def test_iframe_launch_goes_through_platform_storage(cross_site_tool: Tool, lms_
     # The tool really could not use cookies in the frame.
     cookies = lms_page.context.cookies(cross_site_tool.url)
     assert not [c for c in cookies if c["name"] == "steun_lti_browser"]
+    # Forms carry the frame's key (added by the page's script): consent goes through, and the
+    # next page loads through a one-time ticket, still inside the frame.
+    frame.locator("#agree").check()
+    frame.locator("form.card button[type=submit]").click()
+    frame.locator("h1").filter(has_text="Mijn leerlingen").wait_for()
+    assert "lti_launch=" in tool_frame.url
+    # Issue 14: the frame's URL pasted elsewhere (another window: no key) opens nothing.
+    other = lms_page.context.browser.new_context(locale="nl-NL")
+    try:
+        pasted = other.new_page()
+        pasted.goto(tool_frame.url)
+        pasted.locator("#steun-elsewhere h1").wait_for()
+        assert "Mijn leerlingen" not in pasted.content()
+    finally:
+        other.close()
 
 
 def test_without_platform_storage_the_tool_offers_a_new_window(

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Blueprint, Flask, redirect, request
+from flask import Blueprint, Flask, current_app, redirect, request
 from flask.testing import FlaskClient
 
 from steun_lti.app import create_app
@@ -38,6 +39,44 @@ def launch_context(pseudonym: str = TEACHER, **overrides: Any) -> LaunchContext:
     return LaunchContext(**data)
 
 
+TEST_ISSUER = "https://lms.test.example"
+TEST_DEPLOYMENT = "dep-test"
+
+
+def stored(app: Flask, launch: LaunchContext) -> LaunchContext:
+    """The launch with a record behind it, as a verified launch has: every request re-checks it
+    (issue 14), so a session without its record, deployment and registration is refused."""
+    from sqlalchemy import select
+
+    from steun_lti.lti import flow
+    from steun_lti.lti.models import LtiLaunch, LtiRegistration
+    from steun_lti.lti.registration import add_platform
+    from steun_lti.plumbing.db import db_session
+
+    with app.app_context():
+        session = db_session()
+        registration = session.scalars(
+            select(LtiRegistration).where(LtiRegistration.issuer == TEST_ISSUER)
+        ).first()
+        if registration is None:
+            registration = add_platform(
+                session,
+                issuer=TEST_ISSUER,
+                client_id="test",
+                auth_login_url=TEST_ISSUER + "/auth",
+                auth_token_url=TEST_ISSUER + "/token",
+                key_set_url=TEST_ISSUER + "/jwks",
+                deployment_ids=(TEST_DEPLOYMENT,),
+            )
+        launch = replace(launch, registration_id=registration.id, deployment_id=TEST_DEPLOYMENT)
+        if session.get(LtiLaunch, launch.launch_id) is None:
+            flow.store_launch(
+                session, launch, {}, registration_id=registration.id, sealed_subject=None
+            )
+            session.commit()
+    return launch
+
+
 def launch_blueprint() -> Blueprint:
     """GET /_test/launch?p=...&target=...&role=... remembers a launch, as the LTI layer would."""
     bp = Blueprint("test_launch", __name__)
@@ -46,11 +85,15 @@ def launch_blueprint() -> Blueprint:
     def launch() -> Any:
         role = request.args.get("role", ROLE_TEACHER)
         remember(
-            launch_context(
-                request.args.get("p", TEACHER),
-                target=request.args.get("target"),
-                roles=(role,),
-                locale=request.args.get("locale", "nl"),
+            stored(
+                current_app,
+                launch_context(
+                    request.args.get("p", TEACHER),
+                    target=request.args.get("target"),
+                    roles=(role,),
+                    locale=request.args.get("locale", "nl"),
+                    launch_id=flow_secret(),
+                ),
             )
         )
         return redirect("/study/")
@@ -83,8 +126,15 @@ def client(study_app: Flask) -> FlaskClient:
 
 
 def login(client: FlaskClient, pseudonym: str = TEACHER, **overrides: Any) -> None:
+    launch = stored(client.application, launch_context(pseudonym, **overrides))
     with client.session_transaction() as session:
-        session[SESSION_KEY] = launch_context(pseudonym, **overrides).to_dict()
+        session[SESSION_KEY] = launch.to_dict()
+
+
+def flow_secret() -> str:
+    from steun_lti.lti.flow import new_secret
+
+    return new_secret()
 
 
 def csrf(client: FlaskClient) -> str:

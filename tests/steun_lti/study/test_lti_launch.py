@@ -61,20 +61,24 @@ def test_a_deep_linked_wave_runs_from_launch_to_gradebook(tool: Tool) -> None:  
 
 
 def test_links_keep_the_launch_when_it_travels_in_the_url(tool: Tool) -> None:  # noqa: F811
-    response = tool.launch(LaunchSpec(sub="teacher-6", custom={"target": "dashboard"}))
-    http: requests.Session = response.http
-    launch_id = _launch_id(tool)
-    cookieless = requests.Session()  # no cookie from the launch: only the id in the URL
-    page = cookieless.get(f"{tool.url}/study/consent?{LAUNCH_PARAM}={launch_id}")
+    from tests.steun_lti.lti.test_sessions import resume, url_launch
+
+    launch = url_launch(tool, "teacher-6")  # a frame that keeps no cookie (platform storage)
+    launch_id = launch["launch_id"]
+    cookieless = requests.Session()
+    ticket = resume(tool, launch, f"/study/consent?{LAUNCH_PARAM}={launch_id}")
+    page = cookieless.get(tool.url + ticket.headers["Location"])
     assert page.status_code == 200
     assert f'action="/study/consent?{LAUNCH_PARAM}={launch_id}"' in page.text
     token = token_of(page.text)
     done = cookieless.post(
         f"{tool.url}/study/consent?{LAUNCH_PARAM}={launch_id}",
-        data={"agree": "yes", "csrf_token": token},
+        data={"agree": "yes", "csrf_token": token, "lti_launch_key": launch["key"]},
+        allow_redirects=False,
     )
-    assert done.ok and f"{LAUNCH_PARAM}={launch_id}" in done.url
-    assert http.get(tool.url + "/study/children").ok  # the cookie session sees the same consent
+    assert done.status_code in (302, 303)
+    assert f"{LAUNCH_PARAM}={launch_id}" in done.headers["Location"]
+    assert not cookieless.cookies  # nothing travelled in a cookie
 
 
 def _launch_id(tool: Tool) -> str:  # noqa: F811

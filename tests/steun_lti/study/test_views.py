@@ -429,6 +429,9 @@ def test_child_mode_needs_the_parents_consent(
     completed = next(e for e in events if e.kind == "questionnaire_completed")
     assert completed.data["respondent"] == "child"
     assert completed.data["scores"] == {"wellbeing": round(20 / 6, 4)}
+    # the device is in child mode: teacher pages refuse until the teacher launches again
+    assert client.get(f"/study/attempt/{attempt}/review").status_code == 403
+    login(client, launch_id="relaunch-1")  # the teacher's new launch from the LMS
     # the teacher's questionnaire URLs do not open the child's attempt
     assert client.get(f"/study/attempt/{attempt}/review").status_code == 404
 
@@ -472,3 +475,45 @@ def test_a_teacher_can_stop_and_have_everything_removed(
         assert session.scalars(select(Answer)).all() == []
         assert session.scalars(select(Child)).all() == []
         assert session.scalars(select(Consent)).all() == []
+
+
+def test_child_mode_keeps_the_child_out_of_the_teachers_pages(
+    client: FlaskClient, teacher: Callable[..., str]
+) -> None:
+    """Issue 14: the child, on the teacher's device, cannot reach the teacher's session."""
+    token = teacher()
+    add_child(client, token)
+    add_child(client, token)
+    client.post(
+        "/study/children/A/parental-consent",
+        data={"csrf_token": token, "confirm": "yes", "next": "/study/child/A/t1/demo-child"},
+    )
+    first = client.get("/study/child/A/t1/demo-child")
+    attempt = int(first.location.split("/attempt/")[1].split("/")[0])
+    for url in (
+        "/study/",
+        "/study/children",
+        "/study/children/A",
+        "/study/wave/t1",
+        "/study/wave/t1/A/demo-relationship",
+        "/study/course",
+        "/study/child/B/t1/demo-child",  # nor another child's questionnaire
+    ):
+        page = client.get(url)
+        assert page.status_code == 403, url
+        assert 'href="/study/children"' not in page.text and 'href="/study/wave' not in page.text
+    assert client.post("/study/children", data={"csrf_token": token}).status_code == 403
+    # the child's own questions still open and save
+    for n, value in enumerate([5, 4, 3, 2, 1, 5], start=1):
+        response = client.post(
+            f"/study/child/attempt/{attempt}/q/{n}", data={f"c{n}": str(value), "csrf_token": token}
+        )
+        assert response.status_code == 302
+    done = client.post(f"/study/child/attempt/{attempt}/finish", data={"csrf_token": token})
+    page = client.get(done.location)
+    assert page.status_code == 200
+    assert "/study/wave" not in page.text and "/study/children" not in page.text
+    assert client.get("/study/wave/t1").status_code == 403  # still locked after "klaar"
+    # the teacher's way back: launching again from the LMS
+    login(client, launch_id="relaunch-2")
+    assert client.get("/study/children").status_code == 200

@@ -83,5 +83,5 @@ var steunLti = (function () {
         function () { show('steun-newwindow'); });
   }
 
-  return {login: login, completeLaunch: completeLaunch};
+  return {login: login, completeLaunch: completeLaunch, storageFrame: storageFrame, ask: ask};
 })();

@@ -152,6 +152,11 @@
             return;
           }
           if (response.status >= 500 || response.status === 0) throw new Error("server");
+          if (response.status === 401) {  // the session ended: keep the answer here, sent after a new launch
+            if (fieldset) mark(fieldset, body.message || form.getAttribute("data-msg-error"), true);
+            announce(body.message || form.getAttribute("data-msg-error"));
+            return;
+          }
           delete pending[item]; keepPending();  // refused for good: say why, keep the page usable
           if (fieldset) mark(fieldset, body.message || form.getAttribute("data-msg-error"), true);
           announce(body.message || form.getAttribute("data-msg-error"));
