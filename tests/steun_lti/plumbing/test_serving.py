@@ -35,21 +35,21 @@ def wait_for(url: str, proc: subprocess.Popen[str], seconds: float = 30) -> requ
 
 
 def read_until(proc: subprocess.Popen[str], marker: str, seconds: float) -> str:
-    """The process's output up to the line holding ``marker`` (or all there is at the deadline)."""
+    """The process's output up to ``marker`` (or all there is at the deadline), read from the
+    pipe's file descriptor itself: a buffered readline would keep lines that ``communicate``
+    (which reads the descriptor) then never sees."""
     assert proc.stdout is not None
-    lines: list[str] = []
+    fd = proc.stdout.fileno()
+    chunks: list[bytes] = []
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-        if not ready:
-            continue
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if marker in line:
-            break
-    return "".join(lines)
+    while time.monotonic() < deadline and marker.encode() not in b"".join(chunks):
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
 
 
 @pytest.fixture

@@ -249,6 +249,9 @@ def test_child_mode_is_behind_its_consent_gate(
         page.wait_for_url(f"**/q/{n + 1}" if n < 6 else "**/finish")
     page.get_by_role("button", name="Klaar").click()
     page.get_by_role("heading", name="Dank je wel!").wait_for()
-    page.get_by_role("link", name="Voor de leerkracht: terug naar het overzicht").click()
-    assert "Klaar" in page.locator('[data-respondent="child"]').inner_text()
+    # the child's last page leads nowhere: the device stays locked to child mode (issue 14)
+    assert page.get_by_role("link").count() == 0
+    assert "open Steun opnieuw" in page.locator(".teacher-only").inner_text()
+    page.goto(page.url.split("/study/")[0] + "/study/")
+    page.get_by_role("heading", name="Deze pagina is voor de leerkracht").wait_for()
     context.close()
