@@ -190,7 +190,7 @@ def test_teacher_flow_with_resume_on_another_device(
     page.get_by_role("button", name="Inleveren").click()
 
     # the dashboard changed
-    page.get_by_text("Dank u wel. De vragenlijst is ingeleverd.").wait_for()
+    page.get_by_text("Dank je wel. De vragenlijst is ingeleverd.").wait_for()
     page.get_by_text("Nog 3 vragenlijsten te doen in deze meting.").wait_for()
     assert (
         "Klaar" in page.locator('#status-A ~ ul [data-instrument="demo-relationship"]').inner_text()

@@ -90,7 +90,7 @@ def test_finished_wave_offers_the_way_back_with_lti_msg(
     query = parse_qs(urlsplit(link).query)
     assert query["course"] == ["5"]
     assert query["lti_msg"] == [
-        "Meting 1 (half februari): alle vragenlijsten zijn klaar. Dank u wel!"
+        "Meting 1 (half februari): alle vragenlijsten zijn klaar. Dank je wel!"
     ]
     assert query["lti_log"] == ["wave t1 complete"]
 

@@ -117,7 +117,7 @@ def test_a_note_that_could_identify_the_child_is_refused_and_not_stored(
     )
     assert refused.status_code == 400
     assert (
-        "Uw toelichting lijkt iets te bevatten waaraan het kind te herkennen is: "
+        "Je toelichting lijkt iets te bevatten waaraan het kind te herkennen is: "
         "een datum (“03-04-2016”), een naam (“Jan de Vries”). Laat dat weg en beschrijf de "
         "situatie in algemene termen."
     ) in refused.text
@@ -260,7 +260,7 @@ def test_the_plain_form_fallback_saves_validates_and_moves_on(
         f"/study/attempt/{attempt}/page/1", data={**half, "action": "next", "csrf_token": token}
     )
     assert response.status_code == 422
-    assert "Enkele antwoorden hebben uw aandacht nodig" in response.text
+    assert "Enkele antwoorden hebben je aandacht nodig" in response.text
     assert response.text.count("Beantwoord deze vraag.") == 3 * 2  # summary and item
     assert ".: Beantwoord" not in response.text  # the question, then the message (issue 17)
     assert 'aria-describedby="err-rel05' in response.text
