@@ -178,7 +178,7 @@ def handle_session_ended(error: SessionEnded) -> ResponseReturnValue:
             {
                 "error": "session ended",
                 "status": 401,
-                "message": "Uw sessie is afgelopen: open Steun opnieuw vanuit de leeromgeving. "
+                "message": "Je sessie is afgelopen: open Steun opnieuw vanuit de leeromgeving. "
                 "/ Your session has ended: open Steun again from your learning platform.",
             },
             401,
@@ -236,7 +236,7 @@ def logout() -> ResponseReturnValue:
     sessions.end_launch(db_session(), launch.launch_id)
     forget()
     log.info("signed out: %s", launch.pseudonym)
-    return_url = launch.return_link(lti_msg="U bent afgemeld bij Steun. / Signed out of Steun.")
+    return_url = launch.return_link(lti_msg="Je bent afgemeld bij Steun. / Signed out of Steun.")
     page = render_template("lti/signed_out.html", return_url=return_url)
     return page, 200, {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 

@@ -97,7 +97,7 @@ def test_a_cookie_launch_id_pasted_into_another_browser_opens_nothing(tool: Tool
     colleague = requests.Session()  # the pasted link, in another browser
     page = colleague.get(f"{tool.url}/study/children?{LAUNCH_PARAM}={launch_id}")
     assert page.status_code == 401
-    assert "Open Steun opnieuw vanuit uw leeromgeving" in page.text
+    assert "Open Steun opnieuw vanuit je leeromgeving" in page.text
     assert "Traceback" not in page.text and "Leerling" not in page.text
     # nor as a header, nor on a form post
     assert (
@@ -192,7 +192,7 @@ def test_a_deactivated_deployment_or_registration_ends_the_session(tool: Tool) -
     _set(tool, update(LtiDeployment).values(active=False))
     page = http.get(tool.url + "/study/children")
     assert page.status_code == 401
-    assert "Uw sessie is afgelopen" in page.text and "Your session has ended" in page.text
+    assert "Je sessie is afgelopen" in page.text and "Your session has ended" in page.text
     assert "Traceback" not in page.text
     saved = http.post(
         tool.url + "/study/children",
@@ -267,7 +267,7 @@ def test_signing_out_ends_the_session_everywhere(tool: Tool) -> None:
     assert 'id="steun-signout"' in page.text
     stolen = dict(http.cookies)  # a copy of the cookie, taken before the sign-out
     out = http.post(tool.url + "/session/logout", data={"csrf_token": token_of(page.text)})
-    assert out.status_code == 200 and "U bent afgemeld" in out.text
+    assert out.status_code == 200 and "Je bent afgemeld" in out.text
     assert http.get(tool.url + "/study/children").status_code == 401
     replay = requests.get(tool.url + "/study/children", cookies=stolen)
     assert replay.status_code == 401
