@@ -206,4 +206,7 @@ def test_second_run_reuses_the_registration_and_seed_fills_the_export(demo: Demo
         # scored with the spec written from the instrument definitions
         assert any(row["demo_relationship_closeness"] for row in rows)
         assert (demo.data_dir / "export" / "scoring-spec.yaml").exists()
-        assert (demo.data_dir / "export" / "report.html").stat().st_size > 0
+        report = (demo.data_dir / "export" / "report.html").read_text(encoding="utf-8")
+        # the study's question answered on the seeded data: change before and after the course
+        assert "zonder cursus / without (t1→t2)" in report, report[:2000]
+        assert "met cursus / with (t2→t3)" in report
