@@ -59,6 +59,10 @@ def request_complete(data: bytes) -> bool:
             if not value.isdigit():
                 return True  # a 400 from the parser
             length = int(value)
+            if length > MAX_BUFFERED:
+                # Too big to buffer here: a thread takes it at once, so the app can refuse it
+                # (401 before the body, 413 by its size) without waiting for bytes never sent.
+                return True
         elif name == b"transfer-encoding" and b"chunked" in value:
             chunked = True
         elif name == b"expect":

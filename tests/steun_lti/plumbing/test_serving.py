@@ -210,6 +210,9 @@ def test_request_complete() -> None:
     assert request_complete(chunked + b"3\r\nabc\r\n0\r\n\r\n")
     assert request_complete(b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n")  # refused later
     assert request_complete(head.replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n"))
+    # announced bigger than the worker buffers: a thread takes it at the headers, so the app can
+    # refuse it (the LRS: 401 before the body, 413 by its size) without waiting for the body
+    assert request_complete(b"POST / HTTP/1.1\r\nContent-Length: 400000000\r\n\r\n")
 
 
 @pytest.mark.slow
