@@ -15,8 +15,6 @@ what got through. The expected result is zero.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import secrets
 import sys
 import time
@@ -26,12 +24,10 @@ from typing import Any
 
 import requests
 
+from xapi.course_relay import learner_token
+
 ISSUER = "http://127.0.0.1:8400"  # the demo LMS; any registered issuer is what an attacker names
 COMPLETED = [{"event": "course_completed"}]
-
-
-def _token(key_hex: str, learner: str) -> str:
-    return hmac.new(bytes.fromhex(key_hex), learner.encode(), hashlib.sha256).hexdigest()
 
 
 def variants(key: tuple[str, str] | None) -> dict[str, Callable[[int], dict[str, Any]]]:
@@ -66,13 +62,13 @@ def variants(key: tuple[str, str] | None) -> dict[str, Callable[[int], dict[str,
         }
         found["one learner's token for another"] = lambda i: {
             "kid": kid,
-            "token": _token(secret, "someone-else"),
+            "token": learner_token(secret, "someone-else"),
             "learner_id": f"user{i}",
             **base,
         }
         found["insider: valid token, no consent"] = lambda i: {
             "kid": kid,
-            "token": _token(secret, f"never-consented-{i}"),
+            "token": learner_token(secret, f"never-consented-{i}"),
             "learner_id": f"never-consented-{i}",
             **base,
         }

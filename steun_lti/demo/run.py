@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 import requests
@@ -115,12 +116,26 @@ def build_packages(settings: Settings, out: Path) -> list[Path]:
     return unpack_packages(out)
 
 
-def key_packages(settings: Settings, lms: DemoLms) -> str:
-    """Give the demo LMS's unpacked packages its package key, as a school's admin would by
-    importing the package downloaded from /lti/admin (decision 0012)."""
+def demo_registration(session: Any, lms: DemoLms) -> Any:
+    """The tool's registration of the demo LMS (issuer and client id of its saved state)."""
     from sqlalchemy import select
 
     from steun_lti.lti.models import LtiRegistration
+
+    tool = lms.platform.tool
+    if tool is None:
+        return None
+    return session.scalars(
+        select(LtiRegistration).where(
+            LtiRegistration.issuer == lms.platform.issuer,
+            LtiRegistration.client_id == tool.client_id,
+        )
+    ).first()
+
+
+def key_packages(settings: Settings, lms: DemoLms) -> str:
+    """Give the demo LMS's unpacked packages its package key, as a school's admin would by
+    importing the package downloaded from /lti/admin (decision 0012)."""
     from steun_lti.plumbing.db import Database
     from steun_lti.records.course_channel import current_key, key_secret, relay_url
     from steun_lti.records.statements import hmac_key
@@ -133,12 +148,9 @@ def key_packages(settings: Settings, lms: DemoLms) -> str:
     database = Database(settings.resolved_database_url)
     try:
         with database.session() as session:
-            registration = session.scalars(
-                select(LtiRegistration).where(
-                    LtiRegistration.issuer == lms.platform.issuer,
-                    LtiRegistration.client_id == tool.client_id,
-                )
-            ).one()
+            registration = demo_registration(session, lms)
+            if registration is None:
+                return "The course packages send no learning records (no registration)."
             kid = current_key(session, registration).kid
             session.commit()
     finally:
@@ -153,7 +165,7 @@ def registration_is_known(settings: Settings, lms: DemoLms) -> bool:
     """Does the tool hold an active registration and deployment for the demo LMS's state?"""
     from sqlalchemy import select
 
-    from steun_lti.lti.models import LtiDeployment, LtiRegistration
+    from steun_lti.lti.models import LtiDeployment
     from steun_lti.plumbing.db import Database
 
     tool = lms.platform.tool
@@ -162,12 +174,7 @@ def registration_is_known(settings: Settings, lms: DemoLms) -> bool:
     database = Database(settings.resolved_database_url)
     try:
         with database.session() as session:
-            registration = session.scalars(
-                select(LtiRegistration).where(
-                    LtiRegistration.issuer == lms.platform.issuer,
-                    LtiRegistration.client_id == tool.client_id,
-                )
-            ).first()
+            registration = demo_registration(session, lms)
             if registration is None or not registration.active:
                 return False
             deployment = session.scalars(
