@@ -59,3 +59,29 @@ def test_operator_may_add_framing_origins(tool: Tool) -> None:  # noqa: F811
         "'self'",
         *sorted([tool.platform.issuer, "https://a.example:8443", "https://school.instructure.com"]),
     ]
+
+
+def test_framing_follows_a_registration_change_at_once(tool: Tool) -> None:  # noqa: F811
+    """The origins are cached per process; a registration written here invalidates them, and one
+    written elsewhere (another worker, the CLI) is seen within FRAMING_TTL."""
+    from sqlalchemy import update
+
+    from steun_lti.lti.models import LtiRegistration
+    from steun_lti.web import headers
+
+    assert frame_ancestors(requests.get(tool.url + "/lti/", timeout=10)) == [
+        "'self'",
+        tool.platform.issuer,
+    ]
+    with tool.database.session() as session:  # through the ORM, as the tool's own pages do
+        registration = session.query(LtiRegistration).one()
+        registration.active = False
+    assert frame_ancestors(requests.get(tool.url + "/lti/", timeout=10)) == ["'self'"]
+    with tool.database.engine.begin() as conn:  # as another process would: no event here
+        conn.execute(update(LtiRegistration).values(active=True))
+    cached = tool.app.extensions[headers.CACHE_KEY]
+    tool.app.extensions[headers.CACHE_KEY] = (cached[0] - headers.FRAMING_TTL, *cached[1:])
+    assert frame_ancestors(requests.get(tool.url + "/lti/", timeout=10)) == [
+        "'self'",
+        tool.platform.issuer,
+    ]
