@@ -265,13 +265,14 @@ def begin_login(
     if storage_target:
         login["t"] = storage_target
     state = sign_state(state_key, login)
-    session.rollback()  # end the read transaction: a login holds nothing open
+    client_id, auth = registration.client_id, registration.auth_login_url  # before the rollback
+    session.rollback()  # end the read transaction: a login holds nothing open (it expires rows)
     query = {
         "scope": "openid",
         "response_type": "id_token",
         "response_mode": "form_post",
         "prompt": "none",
-        "client_id": registration.client_id,
+        "client_id": client_id,
         "redirect_uri": redirect_uri,
         "login_hint": params.login_hint,
         "state": state,
@@ -279,7 +280,6 @@ def begin_login(
     }
     if params.lti_message_hint:
         query["lti_message_hint"] = params.lti_message_hint
-    auth = registration.auth_login_url
     auth_url = auth + ("&" if "?" in auth else "?") + urlencode(query)
     parts = urlsplit(auth)
     return LoginStart(
@@ -374,11 +374,19 @@ def verify_launch(
     jwks_cache: JwksCache,
     state_key: str,
     leeway: int = 60,
+    login: LoginState | None = None,
 ) -> VerifiedLaunch:
-    """Verify a launch completely, consuming its state; raise an LtiError subclass on any fault."""
+    """Verify a launch completely, consuming its state; raise an LtiError subclass on any fault.
+
+    ``login`` is what :func:`pending_state` gave for this ``state`` in the same transaction (the
+    view reads it first to choose between the cookie and the platform's storage); without it the
+    state is read and checked here.
+    """
     if not id_token:
         raise MessageError("no id_token in the launch")
-    row = pending_state(session, state, state_key=state_key)
+    if login is None or login.state != state:
+        login = pending_state(session, state, state_key=state_key)
+    row = login
     if not browser_secret or not hmac.compare_digest(digest(browser_secret), row.binding_hash):
         raise StateError("state is not bound to this browser")
     header, unverified = _peek(id_token)
@@ -386,9 +394,16 @@ def verify_launch(
     if not isinstance(issuer, str) or not issuer:
         raise TokenError("iss claim missing")
     client_id = _client_id_of(unverified)
-    registration = session.get(LtiRegistration, row.registration_id)
-    if registration is None or (registration.issuer, registration.client_id) != (issuer, client_id):
-        # Not the platform this login was for: unknown here, or another registration's token.
+    registration, deployment = _registration_and_deployment(
+        session, row.registration_id, unverified.get(DEPLOYMENT_ID)
+    )
+    if (
+        registration is None
+        or not registration.active
+        or (registration.issuer, registration.client_id) != (issuer, client_id)
+    ):
+        # Not the platform this login was for: unknown here, switched off since the login, or
+        # another registration's token.
         raise UnknownPlatform(f"issuer {issuer[:200]!r}, client_id {client_id[:100]!r}")
     try:
         key = jwks_cache.get(registration.key_set_url, str(header["kid"]))
@@ -421,32 +436,57 @@ def verify_launch(
     # Consume the state (and with it the nonce) in the caller's transaction: the row commits
     # together with the launch record; a concurrent replay's insert waits on it (PostgreSQL
     # unique index, SQLite writer lock) and then fails. Refusals below commit the consumption
-    # before they are raised.
+    # before they are raised. Nothing is written before it in this transaction, so a failed
+    # insert rolls the whole transaction back (no savepoint needed).
+    session.add(
+        LtiLoginState(
+            state=digest(row.state),
+            nonce=digest(row.nonce),
+            registration_id=row.registration_id,
+            binding_hash=row.binding_hash,
+            storage_target=row.storage_target,
+            expires_at=row.expires_at,
+            used_at=utcnow(),
+        )
+    )
     try:
-        with session.begin_nested():
-            session.add(
-                LtiLoginState(
-                    state=digest(row.state),
-                    nonce=digest(row.nonce),
-                    registration_id=row.registration_id,
-                    binding_hash=row.binding_hash,
-                    storage_target=row.storage_target,
-                    expires_at=row.expires_at,
-                    used_at=utcnow(),
-                )
-            )
+        session.flush()
     except IntegrityError as exc:
         session.rollback()
         raise ReplayError("state already used") from exc
     try:
-        return _check_message(session, registration, claims)
+        return _check_message(session, registration, claims, deployment)
     except LtiError:
         session.commit()
         raise
 
 
+def _registration_and_deployment(
+    session: Session, registration_id: int, deployment_id: Any
+) -> tuple[LtiRegistration | None, LtiDeployment | None]:
+    """The login's registration and, in the same query, the deployment the (not yet verified)
+    token names; the deployment is used only if the verified claim names the same one."""
+    if not isinstance(deployment_id, str) or not deployment_id:
+        return session.get(LtiRegistration, registration_id), None
+    found = session.execute(
+        select(LtiRegistration, LtiDeployment)
+        .outerjoin(
+            LtiDeployment,
+            (LtiDeployment.registration_id == LtiRegistration.id)
+            & (LtiDeployment.deployment_id == deployment_id),
+        )
+        .where(LtiRegistration.id == registration_id)
+    ).first()
+    if found is None:
+        return None, None
+    return found[0], found[1]
+
+
 def _check_message(
-    session: Session, registration: LtiRegistration, claims: dict[str, Any]
+    session: Session,
+    registration: LtiRegistration,
+    claims: dict[str, Any],
+    known: LtiDeployment | None = None,
 ) -> VerifiedLaunch:
     verified_return = return_url_of(claims)
     deployment_id = claims.get(DEPLOYMENT_ID)
@@ -467,7 +507,10 @@ def _check_message(
                 "deep_link_return_url is not an http(s) URL of this platform",
                 return_url=verified_return,
             )
-    deployment = deployment_for(session, registration, deployment_id)
+    if known is not None and known.deployment_id == deployment_id:
+        deployment = known
+    else:
+        deployment = deployment_for(session, registration, deployment_id)
     if not deployment.active:
         raise InactiveDeployment(
             f"deployment {deployment_id[:100]!r} of {registration.issuer}",

@@ -128,8 +128,9 @@ def launch() -> ResponseReturnValue:
     session = db_session()
     from_storage = request.form.get("lti_storage_binding")
     secret = from_storage or request.cookies.get(BROWSER_COOKIE)
+    login: flow.LoginState | None = None
     if not from_storage:
-        row = flow.pending_state(session, state, state_key=state_key())
+        row = login = flow.pending_state(session, state, state_key=state_key())
         if not (secret and flow.digest(secret) == row.binding_hash) and row.storage_target:
             # No cookie came back: read the binding from the platform's storage in the browser.
             parts = urlsplit(row_registration_login_url(row.registration_id))
@@ -149,6 +150,7 @@ def launch() -> ResponseReturnValue:
         jwks_cache=services().jwks_cache,
         state_key=state_key(),
         leeway=get_settings().lti_clock_leeway,
+        login=login,
     )
     launch_id = flow.new_secret()
     context, extra = flow.build_context(verified, hmac_key=services().hmac_key, launch_id=launch_id)
