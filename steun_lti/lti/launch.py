@@ -13,7 +13,7 @@ every request makes (``steun_lti/lti/sessions.py``): a session ends with its lau
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -60,7 +60,8 @@ class LaunchContext:
         return ROLE_TEACHER in self.roles or ROLE_ADMIN in self.roles
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Flat fields of str/None/tuples of str: no need for dataclasses.asdict's deep copy.
+        data = {name: getattr(self, name) for name in _FIELDS}
         data["roles"] = list(self.roles)
         data["ags_scopes"] = list(self.ags_scopes)
         return data
@@ -72,6 +73,8 @@ class LaunchContext:
         data["ags_scopes"] = tuple(data.get("ags_scopes", ()))
         return cls(**data)
 
+
+_FIELDS = tuple(f.name for f in fields(LaunchContext))
 
 LTI_RETURN_PARAMS = ("lti_msg", "lti_log", "lti_errormsg", "lti_errorlog")
 MAX_RETURN_PARAM = 400  # characters: enough for a sentence, short enough for any LMS's URL limit

@@ -12,7 +12,7 @@ moment earlier (``docs/lti.md``, "Sessions").
 from __future__ import annotations
 
 import hmac
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -23,12 +23,50 @@ from steun_lti.lti.models import LtiDeployment, LtiLaunch, LtiRegistration
 TICKET_TTL = timedelta(seconds=60)
 
 
-def launch_problem(session: Session, launch_id: str | None) -> str | None:
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+CHILD_MODE_SEEN = "steun.child_mode_seen"  # session.info: launch id -> child mode, this request
+
+
+def launch_problem(
+    session: Session, launch_id: str | None, deployment_id: str | None = None
+) -> str | None:
     """Why a session's launch may no longer be used, or None when it still may.
 
     Checked on every request, so ending a launch (sign-out, expiry, purge) or deactivating its
-    deployment or registration ends every session that rests on it at once.
+    deployment or registration ends every session that rests on it at once. With the
+    ``deployment_id`` the session's launch context names, it is one query (launch, registration
+    and deployment joined); the launch record's own deployment must be the same one.
     """
+    if deployment_id is not None and launch_id and len(launch_id) <= 64:
+        found = session.execute(
+            select(
+                LtiLaunch.expires_at,
+                LtiLaunch.context,
+                LtiLaunch.child_mode,
+                LtiRegistration.active,
+                LtiDeployment.active,
+            )
+            .join(LtiRegistration, LtiRegistration.id == LtiLaunch.registration_id)
+            .outerjoin(
+                LtiDeployment,
+                (LtiDeployment.registration_id == LtiLaunch.registration_id)
+                & (LtiDeployment.deployment_id == deployment_id),
+            )
+            .where(LtiLaunch.id == launch_id)
+        ).first()
+        if found is None or _aware(found[0]) < utcnow():
+            return "ended"
+        _expires, context, child_mode, registration_active, deployment_active = found
+        if str(context.get("deployment_id") or "") == deployment_id:
+            session.info.setdefault(CHILD_MODE_SEEN, {})[launch_id] = child_mode
+            if not registration_active:
+                return "registration inactive"
+            if not deployment_active:
+                return "deployment inactive"
+            return None
     row = load_launch(session, launch_id or "")
     if row is None:
         return "ended"
@@ -98,6 +136,10 @@ def end_launch(session: Session, launch_id: str | None) -> None:
 
 
 def child_mode_of(session: Session, launch_id: str | None) -> str | None:
+    """The child's pages the launch is locked to; as this request's launch check read it."""
+    seen: dict[str, str | None] = session.info.get(CHILD_MODE_SEEN, {})
+    if launch_id and launch_id in seen:
+        return seen[launch_id]
     row = load_launch(session, launch_id or "")
     return row.child_mode if row is not None else None
 
@@ -108,3 +150,4 @@ def set_child_mode(session: Session, launch_id: str | None, scope: str | None) -
     if row is not None:
         row.child_mode = scope
         session.commit()
+        session.info.get(CHILD_MODE_SEEN, {}).pop(row.id, None)

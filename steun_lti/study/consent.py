@@ -33,6 +33,21 @@ def current_consent(session: Session, study: Study, teacher: str) -> Consent | N
     ).first()
 
 
+def has_consent(session: Session, study: Study, teacher: str) -> bool:
+    """Whether :func:`current_consent` finds one (one column read, no row object built)."""
+    found = session.execute(
+        select(Consent.id)
+        .where(
+            Consent.study_id == study.id,
+            Consent.teacher == teacher,
+            Consent.version == study.consent_version,
+            Consent.withdrawn_at.is_(None),
+        )
+        .limit(1)
+    ).first()
+    return found is not None
+
+
 def give_consent(session: Session, study: Study, teacher: str, now: datetime) -> Consent:
     existing = current_consent(session, study, teacher)
     if existing is not None:

@@ -22,10 +22,13 @@ from steun_lti.study.models import Attempt, Consent, CourseParticipant
 
 def note_participant(
     session: Session, study: Study, context: str | None, teacher: str, now: datetime
-) -> None:
-    """Remember that ``teacher`` takes part from this course (once; no-op without a course)."""
+) -> bool:
+    """Remember that ``teacher`` takes part from this course (once; no-op without a course).
+
+    True when a row was added (the caller commits it); False when there was nothing to add.
+    """
     if not context:
-        return
+        return False
     known = session.scalar(
         select(CourseParticipant.id).where(
             CourseParticipant.study_id == study.id,
@@ -34,7 +37,7 @@ def note_participant(
         )
     )
     if known is not None:
-        return
+        return False
     try:
         with session.begin_nested():
             session.add(
@@ -43,7 +46,8 @@ def note_participant(
                 )
             )
     except IntegrityError:  # the same teacher's other tab noted it a moment ago
-        pass
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from steun_lti.study.children import (
 from steun_lti.study.consent import (
     current_consent,
     give_consent,
+    has_consent,
     require_consent,
     withdraw_consent,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "get_attempt",
     "get_child",
     "give_consent",
+    "has_consent",
     "note_participant",
     "open_attempt",
     "progress",

@@ -59,7 +59,7 @@ REFUSED_ENDPOINTS = ("session.resume",)
 
 def check_launch(launch: LaunchContext) -> str | None:
     """Every request: is the launch behind this session still usable?"""
-    return sessions.launch_problem(db_session(), launch.launch_id)
+    return sessions.launch_problem(db_session(), launch.launch_id, launch.deployment_id or "")
 
 
 def url_launch_id() -> str | None:

@@ -68,7 +68,7 @@ def register(app: Flask) -> None:
 
 def takes_part(session: Session, context: LaunchContext) -> bool:
     """Consented to the study and not withdrawn: only then is a launch a record."""
-    return service.current_consent(session, runtime().study, context.pseudonym) is not None
+    return service.has_consent(session, runtime().study, context.pseudonym)
 
 
 bp.url_defaults(keep_launch_param)
@@ -101,7 +101,7 @@ def teacher() -> str:
 
 def has_consent() -> bool:
     rt = runtime()
-    return service.current_consent(db_session(), rt.study, teacher()) is not None
+    return service.has_consent(db_session(), rt.study, teacher())
 
 
 def needs_consent() -> Response | None:
@@ -120,10 +120,10 @@ def wave_or_404(wave_id: str) -> Wave:
 def note_course() -> None:
     """Count this participant in the course they launched from (for the staff's overview)."""
     launch: LaunchContext = g.launch
-    service.note_participant(
+    if service.note_participant(
         db_session(), runtime().study, launch.context_pseudonym, teacher(), now()
-    )
-    db_session().commit()
+    ):
+        db_session().commit()  # only when there was something new: a repeat visit writes nothing
 
 
 # --- entry and consent -------------------------------------------------------------------------
