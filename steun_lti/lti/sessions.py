@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from steun_lti.lti.flow import digest, load_launch, new_secret, utcnow
@@ -26,6 +26,19 @@ TICKET_TTL = timedelta(seconds=60)
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
+
+_L, _R, _D = LtiLaunch.__table__, LtiRegistration.__table__, LtiDeployment.__table__
+# Built once: every request runs it (building a statement costs more than running it).
+_LAUNCH_CHECK = (
+    select(_L.c.expires_at, _L.c.context, _L.c.child_mode, _R.c.active, _D.c.active)
+    .join(_R, _R.c.id == _L.c.registration_id)
+    .outerjoin(
+        _D,
+        (_D.c.registration_id == _L.c.registration_id)
+        & (_D.c.deployment_id == bindparam("deployment_id")),
+    )
+    .where(_L.c.id == bindparam("launch_id"))
+)
 
 CHILD_MODE_SEEN = "steun.child_mode_seen"  # session.info: launch id -> child mode, this request
 
@@ -41,22 +54,11 @@ def launch_problem(
     and deployment joined); the launch record's own deployment must be the same one.
     """
     if deployment_id is not None and launch_id and len(launch_id) <= 64:
-        found = session.execute(
-            select(
-                LtiLaunch.expires_at,
-                LtiLaunch.context,
-                LtiLaunch.child_mode,
-                LtiRegistration.active,
-                LtiDeployment.active,
-            )
-            .join(LtiRegistration, LtiRegistration.id == LtiLaunch.registration_id)
-            .outerjoin(
-                LtiDeployment,
-                (LtiDeployment.registration_id == LtiLaunch.registration_id)
-                & (LtiDeployment.deployment_id == deployment_id),
-            )
-            .where(LtiLaunch.id == launch_id)
-        ).first()
+        found = (
+            session.connection()
+            .execute(_LAUNCH_CHECK, {"launch_id": launch_id, "deployment_id": deployment_id})
+            .first()
+        )
         if found is None or _aware(found[0]) < utcnow():
             return "ended"
         _expires, context, child_mode, registration_active, deployment_active = found

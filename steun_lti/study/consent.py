@@ -33,19 +33,26 @@ def current_consent(session: Session, study: Study, teacher: str) -> Consent | N
     ).first()
 
 
+_C = Consent.__table__
+# Built once: every launch and study page asks (building a statement costs more than running it).
+_HAS_CONSENT = (
+    select(_C.c.id)
+    .where(
+        _C.c.study_id == bindparam("study"),
+        _C.c.teacher == bindparam("teacher"),
+        _C.c.version == bindparam("version"),
+        _C.c.withdrawn_at.is_(None),
+    )
+    .limit(1)
+)
+
+
 def has_consent(session: Session, study: Study, teacher: str) -> bool:
     """Whether :func:`current_consent` finds one (one column read, no row object built)."""
-    found = session.execute(
-        select(Consent.id)
-        .where(
-            Consent.study_id == study.id,
-            Consent.teacher == teacher,
-            Consent.version == study.consent_version,
-            Consent.withdrawn_at.is_(None),
-        )
-        .limit(1)
-    ).first()
-    return found is not None
+    if session.new or session.dirty:  # the statement bypasses the ORM: let it see pending rows
+        session.flush()
+    params = {"study": study.id, "teacher": teacher, "version": study.consent_version}
+    return session.connection().execute(_HAS_CONSENT, params).first() is not None
 
 
 def give_consent(session: Session, study: Study, teacher: str, now: datetime) -> Consent:
@@ -84,6 +91,8 @@ _HAS_CONSENT = (
 
 
 def require_consent(session: Session, study: Study, teacher: str) -> None:
+    if session.new or session.dirty:  # the statement bypasses the ORM: let it see pending rows
+        session.flush()
     params = {"study": study.id, "teacher": teacher, "version": study.consent_version}
     if session.execute(_HAS_CONSENT, params).first() is None:
         raise ConsentRequired()
