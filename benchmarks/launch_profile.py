@@ -58,6 +58,7 @@ CLIENT_ID = "bench-client"
 DEPLOYMENT_ID = "1"
 LOGIN_DATA = re.compile(r'<script type="application/json" id="steun-login-data">(.*?)</script>')
 STEPS = ("login", "launch", "landing")
+CHUNK = 10  # flows of one tool before the other takes its turn
 
 
 @dataclass
@@ -429,10 +430,12 @@ def main() -> None:
             gc.collect()
             for r in range(args.rounds):
                 per_round = {"steun": Tally(), "bare": Tally()}
-                order = (("steun", steun), ("bare", bare))
-                for key, tool in order if r % 2 == 0 else tuple(reversed(order)):
-                    for tally in (per_round[key],):
-                        run_flows(tool, platform, args.flows, tally, subs=subs,
+                order = [("steun", steun), ("bare", bare)]
+                # Interleaved in chunks of CHUNK flows, so both tools see the same machine load.
+                for chunk in range(0, args.flows, CHUNK):
+                    size = min(CHUNK, args.flows - chunk)
+                    for key, tool in order if (chunk // CHUNK) % 2 == 0 else order[::-1]:
+                        run_flows(tool, platform, size, per_round[key], subs=subs,
                                   returning=args.returning)  # fmt: skip
                 for key in totals:
                     for s in STEPS:

@@ -13,6 +13,7 @@ from steun_lti import __version__
 from steun_lti.plumbing import logmask
 from steun_lti.plumbing.db import Database, init_app
 from steun_lti.plumbing.secrets import ensure_data_dir, load_or_create_secret
+from steun_lti.plumbing.session_cookie import CachedSerializerSessionInterface
 from steun_lti.plumbing.settings import Settings, load_settings
 
 
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
+    app.session_interface = CachedSerializerSessionInterface()
     if settings.proxy_hops > 0:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -254,7 +255,9 @@ STATE_SALT = "steun.lti.state"
 MAX_STATE_CHARS = 1024
 
 
+@functools.lru_cache(maxsize=8)
 def _state_signer(state_key: str) -> URLSafeTimedSerializer:
+    """One serializer per key and process (building one costs more than signing a state)."""
     return URLSafeTimedSerializer(
         state_key, salt=STATE_SALT, signer_kwargs={"digest_method": hashlib.sha256}
     )
