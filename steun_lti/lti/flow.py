@@ -134,14 +134,17 @@ _LOGIN_BY_ISSUER = (
 _STATE_USED = select(_STATE.c.state).where(_STATE.c.state == bindparam("state"))
 _CONSUME_STATE = insert(_STATE)
 _STORE_LAUNCH = insert(_LAUNCH)
+_DEP = cast(Table, LtiDeployment.__table__)
+_REG_COLUMNS = tuple(c.name for c in _REG.c)
+_DEP_COLUMNS = tuple(c.name for c in _DEP.c)
 _REGISTRATION_AND_DEPLOYMENT = (
-    select(LtiRegistration, LtiDeployment)
+    select(*_REG.c, *(c.label("d_" + c.name) for c in _DEP.c))
     .outerjoin(
-        LtiDeployment,
-        (LtiDeployment.registration_id == LtiRegistration.id)
-        & (LtiDeployment.deployment_id == bindparam("deployment_id")),
+        _DEP,
+        (_DEP.c.registration_id == _REG.c.id)
+        & (_DEP.c.deployment_id == bindparam("deployment_id")),
     )
-    .where(LtiRegistration.id == bindparam("registration_id"))
+    .where(_REG.c.id == bindparam("registration_id"))
 )
 
 
@@ -525,13 +528,24 @@ def _registration_and_deployment(
     token names; the deployment is used only if the verified claim names the same one."""
     if not isinstance(deployment_id, str) or not deployment_id:
         return session.get(LtiRegistration, registration_id), None
-    found = session.execute(
-        _REGISTRATION_AND_DEPLOYMENT,
-        {"registration_id": registration_id, "deployment_id": deployment_id},
-    ).first()
+    found = (
+        session.connection()
+        .execute(
+            _REGISTRATION_AND_DEPLOYMENT,
+            {"registration_id": registration_id, "deployment_id": deployment_id},
+        )
+        .first()
+    )
     if found is None:
         return None, None
-    return found[0], found[1]
+    # Detached copies of the rows (the launch only reads them; a deployment seen for the first
+    # time is created through the ORM by deployment_for).
+    values = found._mapping
+    registration = LtiRegistration(**{name: values[name] for name in _REG_COLUMNS})
+    if values["d_id"] is None:
+        return registration, None
+    deployment = LtiDeployment(**{name: values["d_" + name] for name in _DEP_COLUMNS})
+    return registration, deployment
 
 
 def _check_message(

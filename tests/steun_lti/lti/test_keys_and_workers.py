@@ -82,3 +82,35 @@ def test_session_cookie_stays_small_over_many_launches(tool: Tool) -> None:
         assert response.status_code == 303
     size = sum(len(c.value) for c in http.cookies)
     assert size < 1500
+
+
+def test_registration_changes_reach_the_next_launch_at_once(tool: Tool) -> None:
+    """Nothing of a registration is kept per process for a launch (benchmarks/launch_profile.py
+    made it cheaper, not cached): switched off between login and launch, it is refused; given
+    another key set (a re-registered platform key), the next launch verifies against that one."""
+    from sqlalchemy import update
+
+    from steun_lti.lti.models import LtiRegistration
+
+    assert tool.launch().status_code == 303
+    http = tool.browser()
+    fields = tool.authorize(tool.login(http, tool.platform.prepare(LaunchSpec())))
+    with tool.database.engine.begin() as conn:  # as `steun platform` in another process would
+        conn.execute(update(LtiRegistration).values(active=False))
+    refused = tool.post_launch(http, fields)
+    assert 400 <= refused.status_code < 500 and "Traceback" not in refused.text
+    with tool.database.engine.begin() as conn:
+        conn.execute(update(LtiRegistration).values(active=True))
+    assert tool.launch().status_code == 303
+
+    other = FakePlatform().start()  # the platform's keys now published at another URL
+    try:
+        old_keys = tool.platform.keys
+        tool.platform.keys = other.keys
+        with tool.database.engine.begin() as conn:
+            conn.execute(update(LtiRegistration).values(key_set_url=other.jwks_url))
+        assert tool.launch().status_code == 303
+        tool.platform.keys = old_keys  # a key only the old key set had: no longer accepted
+        assert tool.launch().status_code == 400
+    finally:
+        other.stop()
