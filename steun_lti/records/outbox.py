@@ -28,17 +28,19 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     DateTime,
     Index,
     Integer,
     String,
+    Table,
     Text,
     and_,
     delete,
     func,
+    insert,
     or_,
     select,
     update,
@@ -105,30 +107,38 @@ def enqueue(
     *,
     actor: str,
     child_code: str | None = None,
-) -> OutboxStatement:
-    """Validate and add a statement to the caller's transaction.
+) -> str:
+    """Validate and add a statement to the caller's transaction; returns its statement id.
 
     An invalid statement is a bug of ours, not of the user: the fact it records must still be
     saved, so the row is parked at once with the reason (visible in ``steun outbox status``).
+    The row is written by one prebuilt INSERT in the caller's transaction (it commits or rolls
+    back with the fact), not through the ORM's unit of work: a launch queues one on every
+    participant's launch (``benchmarks/launch_profile.py``).
     """
-    row = OutboxStatement(
-        statement_id=str(statement.get("id", "")),
-        statement=json.dumps(statement, separators=(",", ":"), ensure_ascii=False),
-        actor=actor,
-        child_code=child_code,
-        status=PENDING,
-        attempts=0,
-        next_attempt_at=utcnow(),
-        created_at=utcnow(),
-    )
+    now = utcnow()
+    values: dict[str, Any] = {
+        "statement_id": str(statement.get("id", "")),
+        "statement": json.dumps(statement, separators=(",", ":"), ensure_ascii=False),
+        "actor": actor,
+        "child_code": child_code,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "last_error": None,
+    }
     try:
         validate_statement(statement)
     except StatementInvalid as exc:
-        log.error("Statement %s is invalid and parked: %s", row.statement_id, exc.message)
-        row.status = PARKED
-        row.last_error = f"invalid before sending: {exc.message}"
-    session.add(row)
-    return row
+        log.error("Statement %s is invalid and parked: %s", values["statement_id"], exc.message)
+        values["status"] = PARKED
+        values["last_error"] = f"invalid before sending: {exc.message}"
+    session.connection().execute(_ENQUEUE, values)
+    return str(values["statement_id"])
+
+
+_ENQUEUE = insert(cast(Table, OutboxStatement.__table__))
 
 
 # -- status -------------------------------------------------------------------------------

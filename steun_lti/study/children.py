@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from flask_babel import gettext, lazy_gettext
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from steun_lti.records.events import emit
@@ -32,6 +32,23 @@ def children(session: Session, study: Study, teacher: str) -> list[Child]:
             .order_by(Child.seq)
         )
     )
+
+
+_ACTIVE_CHILD = (
+    select(Child.id)
+    .where(
+        Child.study_id == bindparam("study"),
+        Child.teacher == bindparam("teacher"),
+        Child.withdrawn_at.is_(None),
+    )
+    .limit(1)
+)
+
+
+def has_active_child(session: Session, study: Study, teacher: str) -> bool:
+    """Whether ``teacher`` has a child still taking part (one prebuilt existence query)."""
+    params = {"study": study.id, "teacher": teacher}
+    return session.scalar(_ACTIVE_CHILD, params) is not None
 
 
 def get_child(session: Session, study: Study, teacher: str, code: str) -> Child:

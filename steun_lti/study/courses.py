@@ -11,13 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from steun_lti.study.attempts import wave_done
 from steun_lti.study.definition import Study, Wave
 from steun_lti.study.models import Attempt, Consent, CourseParticipant
+
+# Built once: every visit of the study's entry page asks (building costs more than running it).
+_KNOWN_PARTICIPANT = select(CourseParticipant.id).where(
+    CourseParticipant.study_id == bindparam("study"),
+    CourseParticipant.context == bindparam("context"),
+    CourseParticipant.teacher == bindparam("teacher"),
+)
 
 
 def note_participant(
@@ -30,11 +37,7 @@ def note_participant(
     if not context:
         return False
     known = session.scalar(
-        select(CourseParticipant.id).where(
-            CourseParticipant.study_id == study.id,
-            CourseParticipant.context == context,
-            CourseParticipant.teacher == teacher,
-        )
+        _KNOWN_PARTICIPANT, {"study": study.id, "context": context, "teacher": teacher}
     )
     if known is not None:
         return False

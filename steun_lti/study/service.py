@@ -32,6 +32,7 @@ from steun_lti.study.children import (
     clean_reasons,
     confirm_parental_consent,
     get_child,
+    has_active_child,
     update_reasons,
     withdraw_child,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "get_attempt",
     "get_child",
     "give_consent",
+    "has_active_child",
     "has_consent",
     "note_participant",
     "open_attempt",

@@ -154,8 +154,7 @@ def index() -> ResponseReturnValue:
     if target.startswith("wave:"):
         return redirect(url_for("teacher.wave", wave_id=wave_or_404(target[5:]).id))
     rt = runtime()
-    kids = [c for c in service.children(db_session(), rt.study, teacher()) if c.active]
-    if not kids:
+    if not service.has_active_child(db_session(), rt.study, teacher()):
         return redirect(url_for("teacher.children"))
     return redirect(url_for("teacher.wave", wave_id=rt.study.current_wave(now()).id))
 
