@@ -93,6 +93,28 @@ class Counter:
         self.commits += 1
 
 
+def cluster_cpu(data_dir: Path) -> float:
+    """CPU seconds used so far by a PostgreSQL cluster: the postmaster and its children."""
+    try:
+        postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        pid, ppid = int(entry), int(fields[1])
+        if pid == postmaster or ppid == postmaster:
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return total
+
+
 def auth_params(auth_url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(auth_url).query).items()}
 
@@ -426,6 +448,8 @@ def main() -> None:
                 steun.counter.log = None
             totals = {"steun": Tally(), "bare": Tally()}
             ratios = []
+            server_ms: list[float] = []  # PostgreSQL's own CPU per Steun flow, per round
+            server_before = cluster_cpu(postgres.root / "data") if postgres is not None else 0.0
             load = os.getloadavg()
             gc.collect()
             for r in range(args.rounds):
@@ -443,6 +467,10 @@ def main() -> None:
                         totals[key].sql[s] += per_round[key].sql[s]
                         totals[key].commits[s] += per_round[key].commits[s]
                     totals[key].flows += per_round[key].flows
+                if postgres is not None:
+                    server = cluster_cpu(postgres.root / "data") - server_before
+                    server_before += server
+                    server_ms.append(server * 1000 / per_round["steun"].flows)
                 ratios.append(per_round["steun"].flow_ms() / per_round["bare"].flow_ms())
                 print(
                     f"round {r + 1}: steun {per_round['steun'].flow_ms():6.2f} ms, bare "
@@ -459,6 +487,11 @@ def main() -> None:
             )
             show("Steun", totals["steun"], True)
             show("bare pylti1p3", totals["bare"], False)
+            if server_ms:
+                print(
+                    f"  {'':<14} PostgreSQL server CPU per Steun flow {statistics.fmean(server_ms):5.2f}"
+                    " ms (all its processes; the bare tool has no database)"
+                )
             median = statistics.median(ratios)
             print(
                 f"  CPU ratio Steun / bare: median {median:.2f} (rounds {min(ratios):.2f}-"

@@ -28,7 +28,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import jwt
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -301,6 +301,8 @@ class LoginStart:
     state: str
     platform_origin: str
     storage_target: str | None
+    auth_action: str = ""  # the auth URL without its query, and that query as pairs (the form)
+    auth_fields: tuple[tuple[str, str], ...] = ()
 
 
 def begin_login(
@@ -347,6 +349,11 @@ def begin_login(
         state=state,
         platform_origin=f"{parts.scheme}://{parts.netloc}",
         storage_target=storage_target,
+        auth_action=urlunsplit(parts._replace(query="", fragment="")),
+        auth_fields=(
+            *parse_qsl(parts.query, keep_blank_values=True),  # the platform's own, if any
+            *query.items(),
+        ),
     )
 
 

@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -105,8 +105,8 @@ def login() -> ResponseReturnValue:
             render_template(
                 "lti/login.html",
                 auth_url=start.auth_url,
-                auth_action=urlunsplit(urlsplit(start.auth_url)._replace(query="", fragment="")),
-                auth_fields=parse_qsl(urlsplit(start.auth_url).query, keep_blank_values=True),
+                auth_action=start.auth_action,
+                auth_fields=start.auth_fields,
                 state=start.state,
                 secret=secret,
                 storage_target=start.storage_target,
