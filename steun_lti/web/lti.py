@@ -191,10 +191,12 @@ def launch() -> ResponseReturnValue:
         ",".join(context.roles) or "no role",
         verified.deployment.id,
     )
-    target = destination(context, verified.message_type)
     if browser_key is None:
+        # Remembered first: building the destination's URL then sees this launch, not (and
+        # without re-checking in the database) whatever launch the old cookie carried.
         remember(context)
-        return redirect(target, code=303)
+        return redirect(destination(context, verified.message_type), code=303)
+    target = destination(context, verified.message_type)
     page = render_template(
         "lti/resume.html",
         launch_id=launch_id,
