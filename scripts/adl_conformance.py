@@ -16,8 +16,9 @@ cluster from tests/support/postgres.py), creates an `all` credential and runs th
 runner, `node bin/console_runner.js -x VERSION -e ENDPOINT -a -u KEY -p SECRET`, which runs every
 file of `test/v1_0_3` or `test/v2_0` with mocha and writes a JSON log to the suite's `logs/`.
 The script reads that log and prints, per version, the passes and fails and the title path of
-every failing test with its error. The exit code is the number of failing tests (capped at 125);
-2 when the suite or the LRS could not run. See docs/lrs.md, "ADL conformance suite".
+every failing test with its error, marking those docs/lrs.md explains (KNOWN below). The exit
+code is the number of the other failing tests (capped at 125); 2 when the suite or the LRS could
+not run. See docs/lrs.md, "ADL conformance suite".
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 STEUN = [sys.executable, "-m", "steun_lti"]
 VERSIONS = {"1.0.3": "1.0.3", "2.0": "2.0.0"}  # our option -> the suite's -x value
+# Failures docs/lrs.md explains (a choice, not a defect): (version, pattern on the title path).
+KNOWN = [
+    # The 400 for a request without a version header names 1.0.3, which the 1.0.3 suite
+    # (XAPI-00321) requires and the 2.0 suite refuses; no LRS passes both (decision 0010).
+    ("2.0", re.compile(r"XAPI-00331\).*Statement (GET|POST|PUT) without header")),
+]
 
 
 @dataclass
@@ -52,6 +59,13 @@ class Result:
     failed: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)  # (title path, error)
     log_path: str = ""
+
+    def known(self, title: str) -> bool:
+        return any(v == self.version and p.search(title) for v, p in KNOWN)
+
+    @property
+    def unexplained(self) -> int:
+        return sum(1 for title, _ in self.failures if not self.known(title))
 
 
 def _free_port() -> int:
@@ -170,7 +184,8 @@ def run_version(
         f" of {result.total} ({took:.0f} s; log {result.log_path})"
     )
     for title, error in result.failures:
-        print(f"  FAIL {title}\n       {error.splitlines()[0] if error else ''}")
+        mark = "FAIL (known, docs/lrs.md)" if result.known(title) else "FAIL"
+        print(f"  {mark} {title}\n       {error.splitlines()[0] if error else ''}")
     return result
 
 
@@ -238,7 +253,10 @@ def main() -> int:
         print("\nSummary:")
         for r in results:
             print(f"  xAPI {r.version} on {r.engine}: {r.passed} of {r.total} ({r.failed} failed)")
-    return min(sum(r.failed for r in results), 125)
+    unexplained = sum(r.unexplained for r in results)
+    if unexplained:
+        print(f"{unexplained} failing test(s) that docs/lrs.md does not explain.")
+    return min(unexplained, 125)
 
 
 if __name__ == "__main__":
