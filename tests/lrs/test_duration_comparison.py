@@ -6,6 +6,7 @@ comparison"). ADL's 2.0 suite signs a statement with PT0.12S and sends it with P
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from typing import Any
@@ -14,10 +15,12 @@ import jwt
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import create_engine, text
 
 from tests.lrs.conftest import Lrs, statement
 from tests.lrs.test_alternate_and_attachments import SIGNATURE, attachment_meta, multipart_body
 from xapi.lrs.comparison import comparable_duration
+from xapi.lrs.store.keys import core_json
 
 VERSIONS = ["1.0.3", "2.0.0"]
 
@@ -105,3 +108,22 @@ def test_a_statement_sent_again_compares_durations_to_hundredths(lrs: Lrs, versi
     assert got.json()["result"]["duration"] == "PT1M2.3456S"
     different = {**first, "result": {"duration": "PT1M2.35S"}}
     assert lrs.post(different, headers=headers).status_code == 409
+
+
+def test_a_row_stored_before_the_change_still_matches_its_exact_resend(lrs: Lrs) -> None:
+    """Rows stored before durations compared to 0.01 s carry the fingerprint of the exact text:
+    sending the very same statement again is still 'the same' (204), not a conflict."""
+    first = statement(id=str(uuid.uuid4()), result={"duration": "PT9.87654S"})
+    assert lrs.post(first).status_code == 200
+    exact = hashlib.sha256(core_json(first).encode()).hexdigest()
+    engine = create_engine(lrs.database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE lrs_statement SET fingerprint = :f WHERE id = :i"),
+                {"f": exact, "i": first["id"]},
+            )
+    finally:
+        engine.dispose()
+    assert lrs.post(first).status_code == 204
+    assert lrs.post({**first, "result": {"duration": "PT9.88S"}}).status_code == 409
