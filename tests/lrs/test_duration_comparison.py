@@ -127,3 +127,9 @@ def test_a_row_stored_before_the_change_still_matches_its_exact_resend(lrs: Lrs)
         engine.dispose()
     assert lrs.post(first).status_code == 204
     assert lrs.post({**first, "result": {"duration": "PT9.88S"}}).status_code == 409
+
+
+def test_comparable_duration_leaves_what_has_no_seconds_fraction() -> None:
+    for text in ("PT1.5M2S", "PT.5S", "PT12.34S", "", "S", "PT1S"):
+        assert comparable_duration(text) == text
+    assert comparable_duration("PT1.0S") == "PT1S"

@@ -9,22 +9,23 @@ stored one with the same id) look at the truncated value.
 
 from __future__ import annotations
 
-import re
 from typing import Any
-
-# The seconds of a duration with a fraction (ISO 8601 allows "." or ","): "...T1H2M3.14159S".
-_SECONDS_FRACTION_RE = re.compile(r"(\d+)[.,](\d+)S$")
 
 
 def comparable_duration(text: str) -> str:
     """The duration with its seconds truncated (not rounded) to hundredths, without trailing
-    zeros: PT0.1237S and PT0.12S compare equal, as do PT1.10S and PT1.1S, PT1.00S and PT1S."""
-    match = _SECONDS_FRACTION_RE.search(text)
-    if match is None:
+    zeros: PT0.1237S and PT0.12S compare equal, as do PT1.10S and PT1.1S, PT1.00S and PT1S.
+    ISO 8601 allows "." or "," before the fraction."""
+    if not text.endswith("S"):
         return text
-    fraction = match.group(2)[:2].rstrip("0")
-    seconds = match.group(1) + ("." + fraction if fraction else "")
-    return text[: match.start()] + seconds + "S"
+    dot = max(text.rfind("."), text.rfind(","))
+    fraction = text[dot + 1 : -1]
+    if dot < 0 or not fraction.isdigit() or not text[dot - 1 : dot].isdigit():
+        return text  # no fraction on the seconds
+    kept = fraction[:2].rstrip("0")
+    if kept == fraction and text[dot] == ".":
+        return text
+    return text[:dot] + ("." + kept if kept else "") + "S"
 
 
 def for_comparison(statement: dict[str, Any]) -> dict[str, Any]:
