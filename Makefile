@@ -16,6 +16,7 @@ help:
 	@echo "make bench  run the benchmark scripts"
 	@echo "make lock   rebuild requirements.lock and requirements-dev.lock (hashes) from pyproject.toml"
 	@echo "make e2e-moodle  the journey through a real Moodle 5.0.6 (not part of make test)"
+	@echo "make adl-conformance ADL_SUITE=path  ADL's LRS conformance suite, 1.0.3 and 2.0, SQLite and PostgreSQL"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -88,6 +89,15 @@ bench: $(STAMP) system-deps
 # "Real Moodle end-to-end check"). Not part of `make test`; state in var/e2e-moodle/.
 e2e-moodle: $(STAMP)
 	bash scripts/e2e_moodle/run.sh
+
+# ADL's LRS conformance suite (docs/lrs.md, "ADL conformance suite"): fetches nothing; clone it
+# and run `npm install` there first, then give its path as ADL_SUITE. Fails on a failure that
+# docs/lrs.md does not explain.
+.PHONY: adl-conformance
+adl-conformance: $(STAMP) system-deps
+	@[ -n "$(ADL_SUITE)" ] || { echo "Set ADL_SUITE to a checkout of adlnet/lrs-conformance-test-suite (npm install done)"; exit 2; }
+	$(BIN)/python scripts/adl_conformance.py "$(ADL_SUITE)"
+	$(BIN)/python scripts/adl_conformance.py "$(ADL_SUITE)" --postgres
 
 clean:
 	rm -rf $(VENV) dist var node_modules .mypy_cache .ruff_cache
