@@ -39,11 +39,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.lti_peers import (  # noqa: E402
+    Browser,
     FlowError,
     Tool,
     bare_tool_available,
@@ -168,6 +170,52 @@ def run_round(
     )
 
 
+class MeasuringBrowser(Browser):
+    """A browser that notes the server CPU (and PostgreSQL's) each of its requests took; only
+    meaningful with one browser at a time."""
+
+    def __init__(self, server: int, pg_root: int | None, steps: dict[str, list[float]]) -> None:
+        super().__init__()
+        self.server, self.pg_root, self.steps = server, pg_root, steps
+        self.count = 0
+
+    def request(
+        self, method: str, url: str, form: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], str]:
+        before = tree_cpu(self.server) + (tree_cpu(self.pg_root) if self.pg_root else 0.0)
+        answer = super().request(method, url, form)
+        after = tree_cpu(self.server) + (tree_cpu(self.pg_root) if self.pg_root else 0.0)
+        path = "/".join(p if len(p) < 24 else "<id>" for p in urlsplit(url).path.split("/"))
+        self.count += 1
+        step = f"{self.count}. {method} {path} {answer[0]}"
+        self.steps.setdefault(step, []).append((after - before) * 1000)
+        return answer
+
+
+def measure_steps(entries: list[Entry], flows: int, pg_root: int | None) -> None:
+    """One browser at a time: the server CPU of each request of the flow (1/CLK_TCK resolution,
+    so the mean over many flows)."""
+    print(
+        f"Server CPU per request, {flows} flows one at a time (mean ms; PostgreSQL included where used)"
+    )
+    for entry in entries:
+        steps: dict[str, list[float]] = {}
+        for _ in range(flows):
+            browser = MeasuringBrowser(
+                entry.tool.process.pid, pg_root if entry.uses_pg else None, steps
+            )
+            complete_flow(entry.tool, browser=browser)
+        parts = "  ".join(
+            f"{step.split('?')[0][:40]} {statistics.fmean(values):.1f}"
+            for step, values in steps.items()
+        )
+        total = sum(statistics.fmean(v) for v in steps.values())
+        print(
+            f"  {entry.tool.name:<20} total {total:5.1f}: {parts}  (load {os.getloadavg()[0]:.2f})"
+        )
+    print()
+
+
 def cpu_of(entry: Entry, r: Round) -> float:
     return r.server_ms + (r.pg_ms if entry.uses_pg else 0.0)
 
@@ -186,7 +234,9 @@ def run_rounds(
         for entry in entries:  # warm-up: workers started, keys and registrations cached
             run_round(entry.tool, warmup, concurrency, pg_root, errors)
         for number in range(1, rounds + 1):
-            for entry in entries:
+            # Each round starts with the next tool, so none always runs first (the load drifts).
+            shift = (number - 1) % len(entries)
+            for entry in entries[shift:] + entries[:shift]:
                 r = run_round(
                     entry.tool, flows, concurrency, pg_root if entry.uses_pg else None, errors
                 )
@@ -277,6 +327,9 @@ def main() -> None:
     parser.add_argument("--no-sqlite", action="store_true", help="Steun on PostgreSQL only")
     parser.add_argument("--no-ltijs", action="store_true")
     parser.add_argument("--sweep", default=None, help="WxT,... : Steun at these settings")
+    parser.add_argument(
+        "--steps", type=int, default=0, help="first, N flows one at a time: server CPU per request"
+    )
     args = parser.parse_args()
     concurrencies = [int(c) for c in args.concurrency.split(",")]
 
@@ -330,6 +383,8 @@ def main() -> None:
                 "each server's process tree, plus the PostgreSQL backends for Steun (PostgreSQL) and ltijs.",
                 flush=True,
             )  # fmt: skip
+            if args.steps:
+                measure_steps(tools, args.steps, postmaster_pid(pg))
             errors = run_rounds(
                 tools,
                 flows=args.flows,
@@ -338,8 +393,9 @@ def main() -> None:
                 warmup=args.warmup,
                 pg_root=postmaster_pid(pg),
             )
-            report(tools, concurrencies, goals=not args.sweep)
-            if args.sweep:
+            if args.rounds:
+                report(tools, concurrencies, goals=not args.sweep)
+            if args.sweep and args.rounds:
                 bare_entry = tools[-1]
                 for concurrency in concurrencies:
                     print(

@@ -166,10 +166,12 @@ class Flow:
     browser: Browser
 
 
-def complete_flow(tool: Tool, spec: LaunchSpec | None = None) -> Flow:
+def complete_flow(
+    tool: Tool, spec: LaunchSpec | None = None, browser: Browser | None = None
+) -> Flow:
     """login → platform authorization → launch POST → the tool's redirects → landing page (200
     with the tool's marker), in a new browser. Raises :class:`FlowError` on any other answer."""
-    browser = Browser()
+    browser = browser or Browser()
     platform = tool.platform
     hint = platform.prepare(spec or LaunchSpec(sub=f"user-{os.getpid()}-{time.perf_counter_ns()}"))
     start = time.perf_counter()
