@@ -23,7 +23,7 @@ Then the ratios Steun/peer for throughput and for launches per CPU-second, next 
 ``--sweep 2x4,3x8,...`` instead measures Steun (PostgreSQL) at several STEUN_WORKERS x
 STEUN_THREADS, interleaved with the bare peer as the yardstick.
 
-    .venv/bin/python benchmarks/lti_peers.py [--flows 300] [--rounds 3] [--concurrency 20,5]
+    .venv/bin/python benchmarks/lti_peers.py [--flows 200] [--rounds 3] [--concurrency 20,5]
     .venv/bin/python benchmarks/lti_peers.py --sweep 2x4,2x8,3x4,3x8,4x4,4x8 --concurrency 20
 """
 
@@ -44,6 +44,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from steun_lti.plumbing.settings import Settings  # noqa: E402
 from tests.support.lti_peers import (  # noqa: E402
     Browser,
     FlowError,
@@ -57,9 +58,10 @@ from tests.support.lti_peers import (  # noqa: E402
 )
 from tests.support.postgres import PostgresServer, start_postgres  # noqa: E402
 
-# What measured best on 2 cores (docs/benchmarks.md); also the defaults of .env.example.
-STEUN_WORKERS = 3
-STEUN_THREADS = 4
+# Steun's production defaults (.env.example, docs/admin.md): what measured best on 2 cores
+# (docs/benchmarks.md, the sweep).
+STEUN_WORKERS = int(Settings.model_fields["workers"].default)
+STEUN_THREADS = int(Settings.model_fields["threads"].default)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -315,7 +317,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--flows", type=int, default=300, help="launches per tool per round")
+    parser.add_argument("--flows", type=int, default=200, help="launches per tool per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", default="20,5", help="comma-separated browsers at once")
     parser.add_argument("--warmup", type=int, default=40)
@@ -383,6 +385,15 @@ def main() -> None:
                 "each server's process tree, plus the PostgreSQL backends for Steun (PostgreSQL) and ltijs.",
                 flush=True,
             )  # fmt: skip
+            idle = {e.tool.name: tree_cpu(e.tool.process.pid) for e in tools}
+            pg_idle = tree_cpu(postmaster_pid(pg))
+            time.sleep(5)
+            rates = "  ".join(
+                f"{e.tool.name} {(tree_cpu(e.tool.process.pid) - idle[e.tool.name]) * 200:.1f}"
+                for e in tools
+            )
+            pg_rate = (tree_cpu(postmaster_pid(pg)) - pg_idle) * 200
+            print(f"  idle CPU, ms per second: {rates}  PostgreSQL {pg_rate:.1f}", flush=True)
             if args.steps:
                 measure_steps(tools, args.steps, postmaster_pid(pg))
             errors = run_rounds(
