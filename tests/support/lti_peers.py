@@ -253,7 +253,7 @@ def bare_tool_available() -> str | None:
     return None
 
 
-def start_bare_tool(workdir: Path, *, workers: int = 3, threads: int = 8) -> Tool:
+def start_bare_tool(workdir: Path, *, workers: int = 2, threads: int = 8) -> Tool:
     """The bare pylti1p3 2.0.0 tool under gunicorn's gthread worker."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -262,12 +262,13 @@ def start_bare_tool(workdir: Path, *, workers: int = 3, threads: int = 8) -> Too
     cache = workdir / "cache"
     cache.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PEER_TOOL_CONF": str(conf), "PEER_CACHE_DIR": str(cache)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", str(workers),
-         "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--chdir", str(BARE_TOOL),
-         "--log-level", "warning", "app:app"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    with (workdir / "gunicorn.log").open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers",
+             str(workers), "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
+             "--chdir", str(BARE_TOOL), "--log-level", "warning", "app:app"],
+            env=env, stdout=subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
     tool = Tool(
         "bare pylti1p3", base, "/login", "/launch", '<p id="context">Groep 5</p>', platform, process
     )
@@ -331,7 +332,7 @@ def start_ltijs(pg_port: int, database: str, *, workers: int = 1) -> Tool:
 
 
 def start_steun(
-    workdir: Path, *, workers: int = 3, threads: int = 8, database_url: str | None = None
+    workdir: Path, *, workers: int = 2, threads: int = 8, database_url: str | None = None
 ) -> Tool:
     """``steun serve`` (gunicorn, Steun's own gthread worker) with the platform registered."""
     port = free_port()
