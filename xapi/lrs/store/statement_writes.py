@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from xapi.lrs.comparison import for_comparison
 from xapi.lrs.exceptions import BadRequest, Conflict
 from xapi.lrs.store.clock import format_us, now_us
 from xapi.lrs.store.connection import ConnectionLost, Raw, StoreBase
@@ -26,6 +27,9 @@ class _Prepared:
 
     received: dict[str, Any]
     fingerprint: str
+    # The fingerprint of the exact text when durations were truncated for ``fingerprint``: rows
+    # stored before durations compared to 0.01 s carry that one.
+    exact_fingerprint: str
     keys: dict[int, int]
     voids: str | None
     ref: str | None
@@ -82,9 +86,16 @@ class StatementWrites(StoreBase):
             stmt.setdefault("timestamp", stored)
             stmt.setdefault("version", "1.0.0")
             obj = received["object"]
+            exact = hashlib.sha256(core.encode()).hexdigest()
+            comparable = for_comparison(received)
             prepared[sid] = _Prepared(
                 received=received,
-                fingerprint=hashlib.sha256(core.encode()).hexdigest(),
+                fingerprint=(
+                    exact
+                    if comparable is received
+                    else hashlib.sha256(core_json(comparable).encode()).hexdigest()
+                ),
+                exact_fingerprint=exact,
                 keys=hashed_keys(stmt),
                 voids=obj["id"].lower() if received["verb"]["id"] == VOIDED else None,
                 ref=obj["id"].lower() if obj.get("objectType") == "StatementRef" else None,
@@ -115,7 +126,7 @@ class StatementWrites(StoreBase):
                 old = existing.get(sid)
                 if old is None:
                     new[sid] = p
-                elif old != p.fingerprint:
+                elif old not in (p.fingerprint, p.exact_fingerprint):
                     raise Conflict(
                         f"Statement {p.received['id']} exists already with different content."
                     )
