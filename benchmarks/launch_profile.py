@@ -14,8 +14,10 @@ printed from one run. Per step: CPU ms (``time.process_time``, this process only
 the test client), and for Steun the SQL statements and commits per launch (SQLAlchemy events).
 
     .venv/bin/python benchmarks/launch_profile.py [--flows 300] [--rounds 5] [--postgres]
-        [--participants] [--returning] [--profile [--profile-top 40]]
+        [--participants] [--returning] [--follow] [--profile [--profile-top 40]]
 
+``--follow``: Steun's landing step also GETs the page ``/study/`` redirects to (the consent
+letter for a new teacher), as ``benchmarks/lti_peers.py`` counts it;
 ``--participants``: the users have consented (the launch then also records ``launched``);
 ``--postgres``: Steun on a throwaway PostgreSQL cluster (tests/support/postgres.py);
 ``--profile``: cProfile of Steun's flows, the top functions by cumulative and by own time.
@@ -181,10 +183,16 @@ class SteunTool:
             )
         return str(response.headers["Location"])
 
+    follow = False  # --follow: the landing step goes on to the page the redirects end at
+
     def landing(self, client: FlaskClient, url: str) -> None:
-        response = client.get(url, headers={"Accept": "text/html"})
-        if response.status_code not in (200, 302, 303):
-            raise RuntimeError(f"steun landing: {response.status_code}")
+        for _hop in range(3):
+            response = client.get(url, headers={"Accept": "text/html"})
+            if response.status_code not in (200, 302, 303):
+                raise RuntimeError(f"steun landing: {response.status_code}")
+            if response.status_code == 200 or not self.follow:
+                return
+            url = str(response.headers["Location"])
 
     def consent(self, subs: list[str]) -> None:
         """Let these users have consented (the same as the consent page's POST)."""
@@ -402,6 +410,11 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="Steun on PostgreSQL")
     parser.add_argument("--participants", action="store_true", help="users have consented")
     parser.add_argument("--returning", action="store_true", help="one browser (cookies kept)")
+    parser.add_argument(
+        "--follow",
+        action="store_true",
+        help="landing = /study/ and the page it redirects to (consent, pupils or wave)",
+    )
     parser.add_argument("--users", type=int, default=50, help="distinct users (sub values)")
     parser.add_argument("--profile", action="store_true", help="cProfile Steun's flows")
     parser.add_argument("--profile-top", type=int, default=35)
@@ -423,6 +436,7 @@ def main() -> None:
                 postgres = start_postgres()
                 database_url = postgres.create_database("launch_profile")
             steun = SteunTool(tmp, platform, database_url)
+            steun.follow = args.follow
             platform.register_tool(
                 ToolRegistration(CLIENT_ID, DEPLOYMENT_ID, "http://localhost/lti/login",
                                  ["http://localhost/lti/launch"], "http://localhost/lti/jwks.json",
@@ -482,7 +496,8 @@ def main() -> None:
                 f"\nLaunch cost, in-process: {args.rounds} rounds x {args.flows} flows per tool, "
                 f"{'PostgreSQL' if args.postgres else 'SQLite'}, "
                 f"{'participants' if args.participants else 'not yet consented'}, "
-                f"{'returning browser' if args.returning else 'new browser per flow'}; "
+                f"{'returning browser' if args.returning else 'new browser per flow'}"
+                f"{', landing followed to its page' if args.follow else ''}; "
                 f"load {load[0]:.2f} -> {load_after[0]:.2f}, {os.cpu_count()} CPUs"
             )
             show("Steun", totals["steun"], True)
