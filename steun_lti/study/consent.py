@@ -18,19 +18,23 @@ from steun_lti.study.errors import (
 )
 from steun_lti.study.models import Consent
 
+# Built once (building a statement costs more than running it; benchmarks/launch_profile.py).
+_CURRENT_CONSENT = (
+    select(Consent)
+    .where(
+        Consent.study_id == bindparam("study"),
+        Consent.teacher == bindparam("teacher"),
+        Consent.version == bindparam("version"),
+        Consent.withdrawn_at.is_(None),
+    )
+    .order_by(Consent.id.desc())
+    .limit(1)
+)
+
 
 def current_consent(session: Session, study: Study, teacher: str) -> Consent | None:
-    return session.scalars(
-        select(Consent)
-        .where(
-            Consent.study_id == study.id,
-            Consent.teacher == teacher,
-            Consent.version == study.consent_version,
-            Consent.withdrawn_at.is_(None),
-        )
-        .order_by(Consent.id.desc())
-        .limit(1)
-    ).first()
+    params = {"study": study.id, "teacher": teacher, "version": study.consent_version}
+    return session.scalars(_CURRENT_CONSENT, params).first()
 
 
 _C = Consent.__table__
