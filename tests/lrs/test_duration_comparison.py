@@ -130,6 +130,6 @@ def test_a_row_stored_before_the_change_still_matches_its_exact_resend(lrs: Lrs)
 
 
 def test_comparable_duration_leaves_what_has_no_seconds_fraction() -> None:
-    for text in ("PT1.5M2S", "PT.5S", "PT12.34S", "", "S", "PT1S"):
-        assert comparable_duration(text) == text
+    for duration in ("PT1.5M2S", "PT.5S", "PT12.34S", "", "S", "PT1S"):
+        assert comparable_duration(duration) == duration
     assert comparable_duration("PT1.0S") == "PT1S"
