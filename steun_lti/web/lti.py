@@ -28,7 +28,6 @@ from werkzeug.wrappers import Response
 from steun_lti.lti import ags, flow, keys, sessions
 from steun_lti.lti.exceptions import LtiError, StateError
 from steun_lti.lti.launch import LaunchContext, remember
-from steun_lti.lti.models import LtiLoginState
 from steun_lti.lti.service import init_services, services
 from steun_lti.plumbing.db import db_session
 from steun_lti.plumbing.settings import get_settings
@@ -128,9 +127,9 @@ def launch() -> ResponseReturnValue:
     session = db_session()
     from_storage = request.form.get("lti_storage_binding")
     secret = from_storage or request.cookies.get(BROWSER_COOKIE)
-    login: flow.LoginState | None = None
+    login = flow.pending_state(session, state, state_key=state_key())
     if not from_storage:
-        row = login = flow.pending_state(session, state, state_key=state_key())
+        row = login
         if not (secret and flow.digest(secret) == row.binding_hash) and row.storage_target:
             # No cookie came back: read the binding from the platform's storage in the browser.
             parts = urlsplit(row_registration_login_url(row.registration_id))
@@ -162,8 +161,7 @@ def launch() -> ResponseReturnValue:
     browser_key = None
     if from_storage:
         browser_key = sessions.browser_key(str(current_app.config["SECRET_KEY"]), launch_id)
-        state_row = session.get(LtiLoginState, state)
-        extra["storage_target"] = state_row.storage_target if state_row else None
+        extra["storage_target"] = login.storage_target  # from the signed login state
     flow.store_launch(
         session,
         context,

@@ -76,6 +76,8 @@ def url_launch(tool: Tool, sub: str) -> dict[str, Any]:
         re.search(r'id="steun-resume-data">(.*?)</script>', landing.text).group(1)  # type: ignore[union-attr]
     )
     assert found["key"] and found["key"] not in found["next"]
+    # The frame's key goes to the platform's storage the login named, not only sessionStorage.
+    assert found["storage_target"] == "_parent"
     return dict(found)
 
 
