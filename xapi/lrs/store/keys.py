@@ -10,6 +10,8 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
+
 from xapi.lrs.exceptions import BadRequest
 from xapi.lrs.validation import IFIS
 
@@ -160,14 +162,42 @@ def unpack_keys(blob: bytes | None) -> dict[int, int]:
 LRS_SET = ("stored", "authority", "version", "id")
 
 
+def compact_json(value: Any, *, sort_keys: bool = False) -> str:
+    """``value`` as compact JSON, non-ASCII as is: orjson's text, which is json.dumps's (with
+    these options) except that floats below 1e-4 have no zero-padded exponent (``1e-7``, not
+    ``1e-07``). Where orjson refuses (integers beyond 64 bits, lone surrogates) or writes
+    ``null`` (also what it makes of NaN in a statement built in Python), json.dumps writes it."""
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else 0)
+    except TypeError:  # orjson.JSONEncodeError is one
+        text = b"null"
+    if b"null" in text:
+        return json.dumps(value, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=False)
+    return text.decode()
+
+
 def core_json(stmt: dict[str, Any]) -> str:
     """The statement as received minus what the LRS sets, as canonical JSON (sorted keys).
 
     Its hash decides whether two statements with one id are 'the same'; the stored body is
     this text with id, version, stored and authority put in front (one JSON encoding)."""
+    return compact_json({k: v for k, v in stmt.items() if k not in LRS_SET}, sort_keys=True)
+
+
+def legacy_core_json(stmt: dict[str, Any]) -> str:
+    """:func:`core_json` as json.dumps wrote it before orjson: the fingerprint of a statement
+    stored then, to compare with when the current one differs (see :func:`same_content`)."""
     body = {k: v for k, v in stmt.items() if k not in LRS_SET}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def fingerprint(stmt: dict[str, Any]) -> str:
     return hashlib.sha256(core_json(stmt).encode()).hexdigest()
+
+
+def same_content(stored_fingerprint: str, current: str, stmt: dict[str, Any]) -> bool:
+    """Whether a stored statement's fingerprint is that of ``stmt`` (whose fingerprint is
+    ``current``), also if it was stored with json.dumps's float text."""
+    return stored_fingerprint == current or (
+        stored_fingerprint == hashlib.sha256(legacy_core_json(stmt).encode()).hexdigest()
+    )

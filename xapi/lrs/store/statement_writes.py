@@ -16,7 +16,15 @@ from xapi.lrs.exceptions import BadRequest, Conflict
 from xapi.lrs.store.clock import format_us, now_us
 from xapi.lrs.store.connection import ConnectionLost, Raw, StoreBase
 from xapi.lrs.store.credentials import Credential
-from xapi.lrs.store.keys import core_json, hashed_keys, hkey, pack_keys, unpack_keys
+from xapi.lrs.store.keys import (
+    compact_json,
+    core_json,
+    hashed_keys,
+    hkey,
+    pack_keys,
+    same_content,
+    unpack_keys,
+)
 from xapi.lrs.validation import VOIDED
 
 
@@ -115,7 +123,7 @@ class StatementWrites(StoreBase):
                 old = existing.get(sid)
                 if old is None:
                     new[sid] = p
-                elif old != p.fingerprint:
+                elif not same_content(old, p.fingerprint, p.received):
                     raise Conflict(
                         f"Statement {p.received['id']} exists already with different content."
                     )
@@ -291,7 +299,7 @@ def _body_json(stmt: dict[str, Any], received: dict[str, Any], core: str) -> str
     head = {k: stmt[k] for k in ("id", "version", "stored", "authority")}
     if "timestamp" not in received:
         head["timestamp"] = stmt["timestamp"]
-    return json.dumps(head, separators=(",", ":"), ensure_ascii=False)[:-1] + "," + core[1:]
+    return compact_json(head)[:-1] + "," + core[1:]
 
 
 def _activities_with_definitions(stmt: dict[str, Any]) -> Iterator[dict[str, Any]]:
