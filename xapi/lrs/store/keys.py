@@ -4,6 +4,7 @@ as fixed-length hashes, a statement's filter keys with their roles, its canonica
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import struct
@@ -84,9 +85,18 @@ def key_hash(text: str) -> int:
 
     With a few million distinct values the chance that any two share a key is below 1e-6,
     and a query only goes wrong if its own value shares one: 64 bits keep the index compact."""
+    if len(text) <= 300:  # verbs, activities, learners recur: hashed once while recent
+        return _cached_key_hash(text)
+    return _key_hash(text)
+
+
+def _key_hash(text: str) -> int:
     return int.from_bytes(
         hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True
     )
+
+
+_cached_key_hash = functools.lru_cache(maxsize=8192)(_key_hash)
 
 
 def statement_keys(stmt: dict[str, Any]) -> dict[str, int]:
