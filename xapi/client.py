@@ -19,6 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 import orjson
 import requests
+import urllib3
 
 from xapi import vocab
 from xapi.exceptions import (
@@ -110,6 +111,10 @@ class LrsClient:
         kwargs.setdefault("timeout", self.timeout)
         try:
             response = self.session.request(method, url, **kwargs)
+            if kwargs.get("stream"):
+                # A large body (a statement page) read in one go: requests reads 10 KB at a
+                # time through urllib3's layers, some 80 calls per page of 500 statements.
+                response._content = _read_whole(response)
         except requests.Timeout as exc:
             raise LrsUnreachable(
                 f"The LRS at {self.endpoint} did not answer within {self.timeout:g} s."
@@ -211,7 +216,7 @@ class LrsClient:
         self, url: str, params: dict[str, str] | None
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of statements and the URL of the next one (None at the end)."""
-        response = self._request("GET", url, params=params)
+        response = self._request("GET", url, params=params, stream=True)
         try:
             page = _parse_page(response.content)
             lenient = False
@@ -398,3 +403,16 @@ def _parse_page(content: bytes) -> Any:
         return orjson.loads(content)
     finally:
         gc.enable()
+
+
+def _read_whole(response: requests.Response) -> bytes:
+    """The body of a response requested with ``stream=True``, read at once (decoded as
+    requests would; the connection goes back to the pool once it is read). urllib3's errors
+    come out as requests' own, as they would from ``response.content``."""
+    try:
+        content: bytes = response.raw.read(decode_content=True)
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.ReadTimeout(exc) from exc
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise requests.ConnectionError(exc) from exc
+    return content
