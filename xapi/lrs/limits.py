@@ -87,7 +87,7 @@ def loads(
     itself and is several times faster than json with its hooks. Whatever orjson refuses, and
     a text with long digit runs, is parsed again by the json path below, so what is accepted,
     the values it gives and every error message stay those of that path."""
-    if type(data) is bytes and _LONG_RUN not in data.translate(_DIGITS_ONLY):
+    if type(data) is bytes and not has_long_digit_run(data):
         try:
             value = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -97,6 +97,11 @@ def loads(
                 raise BadRequest(f"The JSON is nested more than {max_depth} levels deep.")
             return value
     return _strict_json(data, max_depth, what)
+
+
+def has_long_digit_run(data: bytes) -> bool:
+    """Whether ``data`` has 19 digits in a row anywhere (where orjson and json may differ)."""
+    return _LONG_RUN in data.translate(_DIGITS_ONLY)
 
 
 def _strict_json(data: bytes | str, max_depth: int, what: str) -> Any:
@@ -129,7 +134,10 @@ def too_deep(text: bytes, max_depth: int) -> bool:
     if text.count(b"[") + text.count(b"{") <= max_depth:
         return False  # cannot be deeper than the brackets it has
     shape = text.replace(b"\\\\", b"").replace(b'\\"', b"").translate(_AS_PARENS, _NOT_STRUCTURE)
-    shape = b"".join(shape.split(b'"')[::2])
+    # A string without brackets is now "": removing those pairs leaves no quote exactly when
+    # no string holds a bracket (the usual case); otherwise strings are cut out one by one.
+    bare = shape.replace(b'""', b"")
+    shape = bare if b'"' not in bare else b"".join(shape.split(b'"')[::2])
     for _ in range(max_depth):
         shape = shape.replace(b"()", b"")
         if not shape:
