@@ -12,7 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from xapi.lrs.exceptions import BadRequest, Conflict
+from xapi.lrs.limits import has_long_digit_run
 from xapi.lrs.store.clock import format_us, now_us
 from xapi.lrs.store.connection import ConnectionLost, Raw, StoreBase
 from xapi.lrs.store.credentials import Credential
@@ -279,7 +282,7 @@ def _merge_activities(db: Raw, statements: list[dict[str, Any]]) -> None:
     updates, inserts = [], []
     for h, activity_id in hashes.items():
         if h in current:
-            before = json.loads(current[h])
+            before = _stored_json(current[h])
             merged = dict(before)  # merging replaces top-level values, never edits them
             _merge_definition(merged, definitions[activity_id])
             if merged != before:
@@ -292,6 +295,18 @@ def _merge_activities(db: Raw, statements: list[dict[str, Any]]) -> None:
         db.many(
             "INSERT INTO lrs_activity (id_hash, activity_id, definition) VALUES (?, ?, ?)", inserts
         )
+
+
+def _stored_json(text: str) -> Any:
+    """Stored JSON read back: orjson, or json where orjson would differ or refuses (integers
+    beyond 64 bits; NaN or Infinity, which an older version wrote into some definitions)."""
+    data = text.encode()
+    if not has_long_digit_run(data):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 def _body_json(stmt: dict[str, Any], received: dict[str, Any], core: str) -> str:
