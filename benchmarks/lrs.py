@@ -367,10 +367,14 @@ def summary(results: list[dict[str, Any]]) -> None:
         base = next((r for r in rows if r["size"] == 10_000), None)
         if base is not None and base is not top:
             wall, cpu = batch / base["post100_per_s"], per_cpu / base["post100_per_cpu_s"]
+
+            def within(ratio: float) -> str:
+                return "within 10%" if 0.9 <= ratio <= 1.1 else "not within 10%"
+
             print(
-                f"  flat: at {size} vs 10k, wall {wall:.2f} ({'within' if wall >= 0.9 else 'not within'}"
-                f" 10%), per CPU-s {cpu:.2f} ({'within' if cpu >= 0.9 else 'not within'} 10%); "
-                f"10k at load {base['load_before']:.1f}-{base['load_after']:.1f}, {load}"
+                f"  flat: at {size} vs 10k, wall {wall:.2f} ({within(wall)}; compare at a "
+                f"similar load only), per CPU-s {cpu:.2f} ({within(cpu)}); 10k at load "
+                f"{base['load_before']:.1f}-{base['load_after']:.1f}, {load}"
             )
         p95 = top["post1_p95_ms"]
         print(
