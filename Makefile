@@ -7,15 +7,16 @@ STAMP := $(VENV)/.installed
 APT_STAMP := $(VENV)/.apt-installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint typecheck bench venv lock system-deps npm-deps clean help e2e-moodle
+.PHONY: demo test lint typecheck bench venv lock system-deps npm-deps peer-deps clean help e2e-moodle
 
 help:
 	@echo "make demo   build the course packages, start the LRS and the tool on 127.0.0.1"
 	@echo "make test   install everything the tests need and run the whole suite"
 	@echo "make lint   ruff (lint + format check) and mypy"
-	@echo "make bench  run the benchmark scripts"
+	@echo "make bench  the launch beside its peers (pylti1p3, ltijs), then the other benchmark scripts"
 	@echo "make lock   rebuild requirements.lock and requirements-dev.lock (hashes) from pyproject.toml"
 	@echo "make e2e-moodle  the journey through a real Moodle 5.0.6 (not part of make test)"
+	@echo "make adl-conformance ADL_SUITE=path  ADL's LRS conformance suite, 1.0.3 and 2.0, SQLite and PostgreSQL"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -81,13 +82,33 @@ test: $(STAMP) system-deps lint
 demo: $(STAMP) npm-deps
 	$(BIN)/steun demo
 
-bench: $(STAMP) system-deps
-	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+# The launch beside its peers first (benchmarks/lti_peers.py: the bare pylti1p3 tool comes with the
+# dev lock, ltijs from npm here), then every other benchmark script.
+LTIJS_PEER := benchmarks/peers/ltijs
+bench: $(STAMP) system-deps peer-deps
+	@for script in benchmarks/lti_peers.py $(filter-out benchmarks/lti_peers.py,$(sort $(wildcard benchmarks/*.py))); do \
+	  echo "== $$script"; $(BIN)/python $$script || exit 1; \
+	done
+
+# ltijs 5.9 and ltijs-sequelize for the benchmark only (never part of `make test`).
+peer-deps:
+	@if [ ! -d $(LTIJS_PEER)/node_modules ] || [ $(LTIJS_PEER)/package-lock.json -nt $(LTIJS_PEER)/node_modules ]; then \
+	  cd $(LTIJS_PEER) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules; \
+	fi
 
 # A real Moodle 5.0.6 with Steun behind TLS, driven in Chromium (docs/development.md,
 # "Real Moodle end-to-end check"). Not part of `make test`; state in var/e2e-moodle/.
 e2e-moodle: $(STAMP)
 	bash scripts/e2e_moodle/run.sh
 
+# ADL's LRS conformance suite (docs/lrs.md, "ADL conformance suite"): fetches nothing; clone it
+# and run `npm install` there first, then give its path as ADL_SUITE. Fails on a failure that
+# docs/lrs.md does not explain.
+.PHONY: adl-conformance
+adl-conformance: $(STAMP) system-deps
+	@[ -n "$(ADL_SUITE)" ] || { echo "Set ADL_SUITE to a checkout of adlnet/lrs-conformance-test-suite (npm install done)"; exit 2; }
+	$(BIN)/python scripts/adl_conformance.py "$(ADL_SUITE)"
+	$(BIN)/python scripts/adl_conformance.py "$(ADL_SUITE)" --postgres
+
 clean:
-	rm -rf $(VENV) dist var node_modules .mypy_cache .ruff_cache
+	rm -rf $(VENV) dist var node_modules $(LTIJS_PEER)/node_modules .mypy_cache .ruff_cache

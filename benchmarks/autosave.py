@@ -45,7 +45,9 @@ def prepare(data_dir: Path, database_url: str, teachers: int) -> list[dict[str, 
     from datetime import UTC, datetime
 
     from steun_lti.app import create_app
+    from steun_lti.lti import flow
     from steun_lti.lti.launch import SESSION_KEY, LaunchContext
+    from steun_lti.lti.registration import add_platform
     from steun_lti.plumbing.db import Database
     from steun_lti.plumbing.migrations import upgrade
     from steun_lti.plumbing.settings import Settings
@@ -62,13 +64,34 @@ def prepare(data_dir: Path, database_url: str, teachers: int) -> list[dict[str, 
     serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
     now = datetime.now(UTC)
     credentials = []
+    # Every request re-checks its launch (issue 14): each teacher's session has a launch record
+    # behind it, of a registered platform and deployment, as a verified launch leaves.
+    with database.session() as session:
+        registration = add_platform(
+            session,
+            issuer="https://lms.bench.example",
+            client_id="bench",
+            auth_login_url="https://lms.bench.example/auth",
+            auth_token_url="https://lms.bench.example/token",
+            key_set_url="https://lms.bench.example/jwks",
+            deployment_ids=("dep-bench",),
+        )
+        registration_id = registration.id
+        session.commit()
     for n in range(teachers):
         launch = LaunchContext(
             pseudonym=f"bench-{n:04d}-" + "x" * 30,
             context_pseudonym="bench",
             roles=("teacher",),
             launch_id=f"bench-{n}",
+            registration_id=registration_id,
+            deployment_id="dep-bench",
         )
+        with database.session() as session:
+            flow.store_launch(
+                session, launch, {}, registration_id=registration_id, sealed_subject=None
+            )
+            session.commit()
         with database.session() as session:
             service.give_consent(session, study, launch.pseudonym, now)
             child = service.add_child(session, study, launch.pseudonym, ["other"], None, now)
@@ -290,7 +313,9 @@ def main() -> None:
     parser.add_argument("--teachers", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) * 2 + 1)
+    parser.add_argument(
+        "--workers", type=int, default=None, help="default: STEUN_WORKERS's (.env.example)"
+    )
     parser.add_argument("--clients", type=int, default=2, help="load-generating processes")
     parser.add_argument(
         "--rate",
@@ -307,6 +332,10 @@ def main() -> None:
         help="saves for the in-process CPU-time figure (0: skip)",
     )
     args = parser.parse_args()
+    if args.workers is None:
+        from steun_lti.plumbing.settings import Settings
+
+        args.workers = Settings.model_fields["workers"].default
 
     print(
         f"autosave: {args.teachers} teachers, {args.seconds:g} s (+{args.warmup:g} s warm-up), "

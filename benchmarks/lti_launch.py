@@ -8,7 +8,7 @@ browser: POST /lti/login, GET the platform's authorization (it signs an RS256 id
 second, p50/p95/p99 of the whole flow and of the tool's two requests, and /healthz throughput of the
 same server at the same concurrency, with the ratio.
 
-    .venv/bin/python benchmarks/lti_launch.py [--flows 2000] [--concurrency 20] [--workers CPUs]
+    .venv/bin/python benchmarks/lti_launch.py [--flows 2000] [--concurrency 20] [--workers STEUN_WORKERS]
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from steun_lti.plumbing.settings import Settings  # noqa: E402
 from tests.support.platform import FakePlatform, LaunchSpec, ToolRegistration  # noqa: E402
 
 FIELD = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
@@ -114,7 +115,9 @@ def main() -> None:
     )
     parser.add_argument("--flows", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=20)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument(
+        "--workers", type=int, default=None, help="default: STEUN_WORKERS's (.env.example)"
+    )
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
 
@@ -128,6 +131,8 @@ def main() -> None:
             STEUN_BASE_URL=base,
             STEUN_LOG_LEVEL="WARNING",
             STEUN_LRS__ENDPOINT="http://127.0.0.1:9/xapi/",
+            # The fake platform is on 127.0.0.1: let the key-set fetch reach it.
+            STEUN_REGISTRATION_ALLOW_PRIVATE_ADDRESSES="true",
             PYTHONPATH=str(ROOT),
         )
         if args.database_url:
@@ -144,7 +149,8 @@ def main() -> None:
                              base + "/lti/jwks.json", base + "/lti/launch")
         )  # fmt: skip
         server = subprocess.Popen(
-            [*steun, "serve", "--port", str(port), "--workers", str(args.workers)],
+            [*steun, "serve", "--port", str(port),
+             *(["--workers", str(args.workers)] if args.workers else [])],
             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
@@ -179,7 +185,8 @@ def main() -> None:
     rate = args.flows / elapsed
     health_rate = health_n / h_elapsed
     print(f"LTI launch benchmark: {args.flows} complete flows, {args.concurrency} concurrent, "
-          f"gunicorn {args.workers} workers, {os.cpu_count()} CPUs, "
+          f"gunicorn {args.workers or Settings.model_fields['workers'].default} workers x "
+          f"{Settings.model_fields['threads'].default} threads, {os.cpu_count()} CPUs, "
           f"{'PostgreSQL' if args.database_url else 'SQLite'}")  # fmt: skip
     print(f"  launches/s            {rate:8.1f}")
     print(f"  flow latency ms       p50 {percentile(flow_ms, .5):6.1f}  p95 {percentile(flow_ms, .95):6.1f}"

@@ -294,10 +294,16 @@ def export_cmd(
             param_hint="'--format'",
         )
     _make_folder(out_dir)
-    scoring = _load_spec(spec, get_settings(ctx))
+    settings = get_settings(ctx)
+    scoring = _load_spec(spec, settings)
+    try:  # labels for the codebook; the export itself does not need the study definition
+        reasons = _study_layout(settings).reasons
+    except RecordsError as exc:
+        click.echo(f"The codebook names reason ids only: {exc}", err=True)
+        reasons = ()
     data = _collect(ctx, source, _filters(**filters))
     try:
-        written = export_all(data, scoring, out_dir, formats or FORMATS)
+        written = export_all(data, scoring, out_dir, formats or FORMATS, reasons)
     except ValueError as exc:
         raise RecordsError(str(exc)) from exc
     except OSError as exc:  # e.g. a symlink in a file's place: refused, not followed

@@ -420,13 +420,12 @@ class DemoLms:
                 spec_file = self.export_dir / "scoring-spec.yaml"
                 spec_file.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False))
                 command += f" --spec {spec_file}"
-            written = export_all(data, spec, self.export_dir, FORMATS)
+            layout = self._report_layout()
+            written = export_all(data, spec, self.export_dir, FORMATS, layout.reasons)
             lines.append(command)
             lines.append(f"Read {data.statements_read:,} statements.")
             lines.extend(f"  {name:<11} {path}" for name, path in written.items())
-            report = write_report(
-                data, self.export_dir / "report.html", spec, self._report_layout()
-            )
+            report = write_report(data, self.export_dir / "report.html", spec, layout)
             spec_option = f" --spec {self.export_dir / 'scoring-spec.yaml'}" if raw else ""
             lines.append(f"$ steun report {report}{spec_option}")
             lines.append(f"Report of {data.statements_read:,} statements: {report}")

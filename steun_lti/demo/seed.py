@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -102,7 +102,8 @@ def answer_all(
     *,
     fraction: float = 1.0,
 ) -> int:
-    """Answer the visible items in order (``fraction`` of them); returns how many were saved."""
+    """Answer the visible items in order (``fraction`` of them), one every 20 seconds from
+    ``now``; returns how many were saved."""
     answers: dict[str, Any] = dict(service.answers_of(session, attempt))
     skipped: set[str] = set()
     saved = 0
@@ -121,7 +122,7 @@ def answer_all(
             skipped.add(item.id)
             continue
         answers[item.id] = service.save_answer(
-            session, study, instrument, attempt, item.id, value, now
+            session, study, instrument, attempt, item.id, value, now + timedelta(seconds=20 * saved)
         )
         saved += 1
     return saved
@@ -140,6 +141,7 @@ def seed_demo(settings: Settings, lms: DemoLms) -> str:
     app = create_app(settings)
     key = hmac_key(settings)
     now = datetime.now(UTC)
+    waves_open = [w for w in study.waves if w.accepts_answers(now)]
     result = SeedResult()
     with app.app_context():
         session = db_session()
@@ -148,7 +150,16 @@ def seed_demo(settings: Settings, lms: DemoLms) -> str:
             pseudonym = pseudonymise(key, lms.platform.issuer, teacher.sub)
             if service.current_consent(session, study, pseudonym) is not None:
                 continue  # seeded before: running --seed twice adds nothing twice
-            service.give_consent(session, study, pseudonym, now)
+
+            # Spread over the past weeks as a real study would be: wave k about four weeks
+            # after wave k-1, each teacher on a day of their own, the last wave a week ago.
+            def wave_day(index: int, number: int = number) -> datetime:
+                weeks_back = 4 * (len(waves_open) - 1 - index)
+                day = now - timedelta(weeks=weeks_back, days=14 - 2 * number)
+                return day.replace(hour=15 + number, minute=0, second=0, microsecond=0)
+
+            consented = wave_day(0) - timedelta(days=1)
+            service.give_consent(session, study, pseudonym, consented)
             reasons = [r.id for r in study.reasons]
             children = [
                 service.add_child(
@@ -157,23 +168,23 @@ def seed_demo(settings: Settings, lms: DemoLms) -> str:
                     pseudonym,
                     rng.sample(reasons, k=min(2, len(reasons))),
                     None,
-                    now,
+                    consented,
                 )
                 for _ in range(teacher.children)
             ]
             result.teachers += 1
             result.children += len(children)
-            open_waves = [w for w in study.waves if w.accepts_answers(now)]
-            for index, wave in enumerate(open_waves[: teacher.waves_done + 1]):
+            for index, wave in enumerate(waves_open[: teacher.waves_done + 1]):
                 finished = index < teacher.waves_done
+                when = wave_day(index)
                 for child in children:
                     tendency = rng.uniform(0.3, 0.8) + 0.05 * index * (number % 2)
                     for instrument_id in wave.instruments:
                         instrument = registry.get(instrument_id)
                         attempt = service.open_attempt(
-                            session, study, registry, child, wave, instrument_id, "teacher", now
+                            session, study, registry, child, wave, instrument_id, "teacher", when
                         )
-                        result.answers += answer_all(
+                        saved = answer_all(
                             service,
                             branching,
                             session,
@@ -182,12 +193,15 @@ def seed_demo(settings: Settings, lms: DemoLms) -> str:
                             attempt,
                             rng,
                             min(1.0, tendency),
-                            now,
+                            when,
                             fraction=1.0 if finished else 0.5,
                         )
+                        result.answers += saved
+                        when += timedelta(seconds=20 * saved + 30)
                         if finished:
-                            service.submit(session, study, registry, instrument, attempt, now)
+                            service.submit(session, study, registry, instrument, attempt, when)
                             result.submitted += 1
+                        when += timedelta(minutes=2)
             session.commit()
     app.extensions["steun.db"].dispose()
     log = lms.run_export()

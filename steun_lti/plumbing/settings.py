@@ -98,7 +98,11 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    workers: int = Field(default=3, description="gunicorn worker processes for `steun serve`.")
+    workers: int = Field(
+        default=2,
+        description="gunicorn worker processes for `steun serve` (and `steun lrs serve`): one per "
+        "core measured best (docs/benchmarks.md).",
+    )
     threads: int = Field(
         default=8,
         ge=1,

@@ -45,9 +45,12 @@ def add_handler(app: Any, handler: Handler) -> None:
     app.extensions.setdefault(HANDLERS_KEY, []).append(handler)
 
 
-def emit(session: Session, kind: str, actor: str, **data: Any) -> Event:
-    """Record an event through every handler of the current app, in the caller's transaction."""
-    event = Event(kind=kind, actor=actor, data=data)
+def emit(
+    session: Session, kind: str, actor: str, *, at: datetime | None = None, **data: Any
+) -> Event:
+    """Record an event through every handler of the current app, in the caller's transaction.
+    ``at`` is when it happened: the service's own ``now`` (the clock when not given)."""
+    event = Event(kind=kind, actor=actor, data=data, at=at or datetime.now(UTC))
     if has_app_context():
         for handler in current_app.extensions.get(HANDLERS_KEY, []):
             handler(session, event)

@@ -188,6 +188,7 @@ def save_answer(
         session,
         "item_answered",
         attempt.teacher,
+        at=now,
         item=item_id,
         response=response,
         interaction_type=INTERACTION_TYPES[item.type],
@@ -296,6 +297,7 @@ def submit(
         session,
         "questionnaire_completed",
         attempt.teacher,
+        at=now,
         late=attempt.late,
         scores=scores,
         **_attempt_keys(study, instrument, attempt),
@@ -304,7 +306,7 @@ def submit(
     wave = study.wave(attempt.wave_id)
     teacher_form = attempt.respondent == "teacher" and wave is not None
     if teacher_form and wave is not None and wave_done(session, study, attempt.teacher, wave):
-        emit(session, "wave_completed", attempt.teacher, study=study.id, wave=wave.id)
+        emit(session, "wave_completed", attempt.teacher, at=now, study=study.id, wave=wave.id)
         return True
     return False
 

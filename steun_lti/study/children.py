@@ -108,7 +108,15 @@ def add_child(
     )
     session.add(child)
     session.flush()
-    emit(session, "child_added", teacher, study=study.id, child_code=child.code, reasons=chosen)
+    emit(
+        session,
+        "child_added",
+        teacher,
+        at=now,
+        study=study.id,
+        child_code=child.code,
+        reasons=chosen,
+    )
     return child
 
 
@@ -146,6 +154,7 @@ def withdraw_child(
         session,
         "child_withdrawn",
         child.teacher,
+        at=now,
         study=study.id,
         child_code=child.code,
         data_removed=remove_data,

@@ -41,7 +41,14 @@ def give_consent(session: Session, study: Study, teacher: str, now: datetime) ->
         study_id=study.id, teacher=teacher, version=study.consent_version, given_at=now
     )
     session.add(consent)
-    emit(session, "consent_given", teacher, study=study.id, consent_version=study.consent_version)
+    emit(
+        session,
+        "consent_given",
+        teacher,
+        at=now,
+        study=study.id,
+        consent_version=study.consent_version,
+    )
     return consent
 
 
@@ -51,7 +58,7 @@ def withdraw_consent(session: Session, study: Study, teacher: str, now: datetime
     if consent is None:
         return False
     consent.withdrawn_at = now
-    emit(session, "consent_withdrawn", teacher, study=study.id)
+    emit(session, "consent_withdrawn", teacher, at=now, study=study.id)
     return True
 
 

@@ -203,6 +203,9 @@ def test_second_run_reuses_the_registration_and_seed_fills_the_export(demo: Demo
         seeded = {row["pseudonym"] for row in rows}
         assert len(seeded) >= 3  # the seed teachers (and teacher 1 from the journey)
         assert {row["wave"] for row in rows} >= {"t1", "t2"}
+        with (demo.data_dir / "export" / "long.csv").open(encoding="utf-8") as fh:
+            days = {row["timestamp"][:10] for row in csv.DictReader(fh)}
+        assert len(days) >= 6, days  # answered over weeks, as in a real study, not all at once
         # scored with the spec written from the instrument definitions
         assert any(row["demo_relationship_closeness"] for row in rows)
         assert (demo.data_dir / "export" / "scoring-spec.yaml").exists()

@@ -90,7 +90,13 @@ def test_delete_agent_removes_statements_and_documents(lrs: Lrs) -> None:
     kept = lrs.post(statement(actor=bystander, object={"id": activity})).json()[0]
     state = {"activityId": activity, "agent": who, "stateId": "s"}
     lrs.request("PUT", "activities/state", params=state, json_body={"answers": 3})
-    lrs.request("PUT", "agents/profile", params={"agent": who, "profileId": "p"}, json_body={})
+    lrs.request(
+        "PUT",
+        "agents/profile",
+        params={"agent": who, "profileId": "p"},
+        json_body={},
+        headers={"If-None-Match": "*"},
+    )
 
     with pytest.raises(LrsError):
         delete_agent_over_http(lrs.endpoint, *lrs.creds["all"], who)  # 'all' is not admin

@@ -181,9 +181,9 @@ def test_agent_profile_roundtrip_and_merge(lrs: Lrs) -> None:
     """Communication 2.7 Agent Profile: PUT/POST/GET/DELETE keyed by agent and profileId."""
     who = agent()
     params = {"agent": who, "profileId": "prefs"}
-    assert (
-        lrs.request("PUT", "agents/profile", params=params, json_body={"a": 1}).status_code == 204
-    )
+    create = {"If-None-Match": "*"}
+    put = lrs.request("PUT", "agents/profile", params=params, json_body={"a": 1}, headers=create)
+    assert put.status_code == 204
     assert (
         lrs.request("POST", "agents/profile", params=params, json_body={"b": 2}).status_code == 204
     )

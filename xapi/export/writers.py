@@ -87,9 +87,13 @@ def _number(item: ItemSpec | None, response: str) -> float | None:
 class Exporter:
     """Turns a :class:`Dataset` into tables, given the scoring spec."""
 
-    def __init__(self, data: Dataset, spec: ScoringSpec) -> None:
+    def __init__(
+        self, data: Dataset, spec: ScoringSpec, reasons: Sequence[tuple[str, str]] = ()
+    ) -> None:
         self.data = data
         self.spec = spec
+        # The study's reason categories (id, label), for the codebook and the dictionary.
+        self.reason_labels = tuple(reasons)
         seen = sorted(
             {i for per in data.answers.values() for i in per}
             | {i for per in data.completed.values() for i in per}
@@ -137,7 +141,7 @@ class Exporter:
                 "Why the teacher picked the child: reason category ids",
                 "ids",
                 "text",
-                note="ids of the study's reasons, separated by ';' (empty: not recorded)",
+                note=self._reasons_note(),
             ),
         ]
         for inst in self.instruments:
@@ -252,6 +256,12 @@ class Exporter:
                     round(cp.seconds, 3),
                 ]
             yield row
+
+    def _reasons_note(self) -> str:
+        note = "ids of the study's reasons, separated by ';' (empty: not recorded)"
+        if self.reason_labels:
+            note += ": " + "; ".join(f"{rid} = {label}" for rid, label in self.reason_labels)
+        return note
 
     def reasons(self, key: WideKey) -> str:
         """The child's reason category ids, ';'-separated (children added before the
@@ -444,11 +454,16 @@ FORMATS = ("long", "wide", "sav", "progress", "dictionary", "codebook")
 
 
 def export_all(
-    data: Dataset, spec: ScoringSpec, out_dir: Path, formats: Sequence[str] = FORMATS
+    data: Dataset,
+    spec: ScoringSpec,
+    out_dir: Path,
+    formats: Sequence[str] = FORMATS,
+    reasons: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Path]:
-    """Write the chosen files into ``out_dir``; returns what was written."""
+    """Write the chosen files into ``out_dir``; returns what was written. ``reasons`` are the
+    study's reason categories (id, label): the codebook and the dictionary name them."""
     private_folder(out_dir)
-    exporter = Exporter(data, spec)
+    exporter = Exporter(data, spec, reasons)
     written: dict[str, Path] = {}
     targets = {
         "long": ("long.csv", exporter.write_long_csv),

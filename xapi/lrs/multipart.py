@@ -9,6 +9,7 @@ import json
 import secrets
 from typing import Any, cast
 
+from xapi.lrs.comparison import for_comparison
 from xapi.lrs.exceptions import BadRequest
 from xapi.lrs.limits import DEFAULT_LIMITS, loads
 
@@ -123,7 +124,7 @@ def _b64(text: str) -> bytes:
 def _comparable(statement: dict[str, Any]) -> str:
     body = {
         k: v
-        for k, v in statement.items()
+        for k, v in for_comparison(statement).items()
         if k not in ("attachments", "authority", "stored", "version", "id")
     }
     return json.dumps(body, sort_keys=True)

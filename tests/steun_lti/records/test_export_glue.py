@@ -84,3 +84,15 @@ def test_cli_export_uses_the_instrument_definitions(tmp_path: Path, settings: An
     for inst in spec.instruments:
         for scale in inst.scales:
             assert f"`{inst.id.replace('-', '_')}_{scale.id}`" in codebook
+    # The reasons column is explained with the study's own labels, not only its ids.
+    assert "neglect = Signalen van verwaarlozing / Signs of neglect" in codebook
+    dictionary_out = CliRunner().invoke(
+        main,
+        ["export", str(tmp_path / "dd"), "--from-file", str(source), "--format", "dictionary"],
+        obj={"settings": settings},
+    )
+    assert dictionary_out.exit_code == 0, dictionary_out.output
+    assert (
+        "poverty = Armoede of geldzorgen thuis"
+        in (tmp_path / "dd" / "data_dictionary.csv").read_text()
+    )

@@ -76,6 +76,9 @@ class Documents(Resource):
                 if_none_match=xreq.header("If-None-Match"),
                 # Communication 3.1 (2.0): the State resource joins the profiles here.
                 require_precondition=concurrency or xreq.version.is_2,
+                # Communication 3.1: a client MUST send one of them with a profile PUT; ADL's
+                # 1.0.3 suite wants a 400 without them for a new document too (docs/lrs.md).
+                precondition_to_create=concurrency,
             )
             return XResponse(204, headers={"ETag": f'"{etag}"'})
         if xreq.method == "DELETE":

@@ -66,6 +66,7 @@ class Documents(StoreBase):
         if_match: str | None,
         if_none_match: str | None,
         require_precondition: bool,
+        precondition_to_create: bool = False,
     ) -> str:
         d = t.document.c
         with self.write() as conn:
@@ -83,6 +84,16 @@ class Documents(StoreBase):
             ):
                 raise Conflict(
                     "The document exists; send If-Match (its ETag) or If-None-Match to replace it."
+                )
+            if (
+                row is None
+                and precondition_to_create
+                and not merge
+                and not (if_match or if_none_match)
+            ):
+                raise BadRequest(
+                    "A PUT to a profile resource needs If-Match or If-None-Match;"
+                    " send If-None-Match: * to create the document."
                 )
             if merge and row is not None:
                 content, content_type = merge_json(

@@ -196,7 +196,7 @@ def core_json(stmt: dict[str, Any]) -> str:
 
 def legacy_core_json(stmt: dict[str, Any]) -> str:
     """:func:`core_json` as json.dumps wrote it before orjson: the fingerprint of a statement
-    stored then, to compare with when the current one differs (see :func:`same_content`)."""
+    stored then, to compare with when the current one differs (:func:`legacy_fingerprint`)."""
     body = {k: v for k, v in stmt.items() if k not in LRS_SET}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -205,9 +205,7 @@ def fingerprint(stmt: dict[str, Any]) -> str:
     return hashlib.sha256(core_json(stmt).encode()).hexdigest()
 
 
-def same_content(stored_fingerprint: str, current: str, stmt: dict[str, Any]) -> bool:
-    """Whether a stored statement's fingerprint is that of ``stmt`` (whose fingerprint is
-    ``current``), also if it was stored with json.dumps's float text."""
-    return stored_fingerprint == current or (
-        stored_fingerprint == hashlib.sha256(legacy_core_json(stmt).encode()).hexdigest()
-    )
+def legacy_fingerprint(stmt: dict[str, Any]) -> str:
+    """The fingerprint of ``stmt`` as json.dumps's text made it before orjson (the text differs
+    for floats below 1e-4): a stored row with it is the same statement."""
+    return hashlib.sha256(legacy_core_json(stmt).encode()).hexdigest()

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from xapi.lrs.comparison import for_comparison
 from xapi.lrs.exceptions import BadRequest, Conflict
 from xapi.lrs.limits import has_long_digit_run
 from xapi.lrs.store.clock import format_us, now_us
@@ -24,8 +25,8 @@ from xapi.lrs.store.keys import (
     core_json,
     hashed_keys,
     hkey,
+    legacy_fingerprint,
     pack_keys,
-    same_content,
     unpack_keys,
 )
 from xapi.lrs.validation import VOIDED
@@ -37,6 +38,9 @@ class _Prepared:
 
     received: dict[str, Any]
     fingerprint: str
+    # The fingerprint of the exact text when durations were truncated for ``fingerprint``: rows
+    # stored before durations compared to 0.01 s carry that one.
+    exact_fingerprint: str
     keys: dict[int, int]
     voids: str | None
     ref: str | None
@@ -93,9 +97,16 @@ class StatementWrites(StoreBase):
             stmt.setdefault("timestamp", stored)
             stmt.setdefault("version", "1.0.0")
             obj = received["object"]
+            exact = hashlib.sha256(core.encode()).hexdigest()
+            comparable = for_comparison(received)
             prepared[sid] = _Prepared(
                 received=received,
-                fingerprint=hashlib.sha256(core.encode()).hexdigest(),
+                fingerprint=(
+                    exact
+                    if comparable is received
+                    else hashlib.sha256(core_json(comparable).encode()).hexdigest()
+                ),
+                exact_fingerprint=exact,
                 keys=hashed_keys(stmt),
                 voids=obj["id"].lower() if received["verb"]["id"] == VOIDED else None,
                 ref=obj["id"].lower() if obj.get("objectType") == "StatementRef" else None,
@@ -126,7 +137,11 @@ class StatementWrites(StoreBase):
                 old = existing.get(sid)
                 if old is None:
                     new[sid] = p
-                elif not same_content(old, p.fingerprint, p.received):
+                elif old not in (p.fingerprint, p.exact_fingerprint) and old not in (
+                    # Stored before fingerprints were orjson's text (floats below 1e-4 differ).
+                    legacy_fingerprint(p.received),
+                    legacy_fingerprint(for_comparison(p.received)),
+                ):
                     raise Conflict(
                         f"Statement {p.received['id']} exists already with different content."
                     )
