@@ -7,13 +7,19 @@ and at the end the time to page through all statements with `more` (with Steun's
 xapi.client.LrsClient, as `steun export` reads them).
 
     python benchmarks/lrs.py                      # 0, 10k and 100k stored; SQLite and PostgreSQL
-    python benchmarks/lrs.py --full               # 0, 100k and 1M stored
+    python benchmarks/lrs.py --full               # 0, 10k, 100k and 1M stored
     python benchmarks/lrs.py --engines sqlite --sizes 0 50000
 
 Filling between sizes goes straight into the store (batches of 5,000), not over HTTP.
 "per CPU-s" counts statements stored per CPU-second used by the LRS workers (and the
 PostgreSQL backends): a figure that holds on a busy machine, where wall-clock rates do not.
-On 2 free cores the wall-clock rate approaches twice the per-CPU-second rate.
+On 2 free cores the wall-clock rate approaches twice the per-CPU-second rate. Every figure
+has the load average (1 minute) beside it, read before and after it was measured.
+
+At the end a summary compares each engine with the goals of issues 7 and 16 (batch POST of 100
+at least 5,000 statements/s; the largest size within 10% of 10k; paging through 1M in under
+60 s; single POST p95 under 20 ms) and with the figures issue 16 reported before this work
+(batch about 2,600 statements/s, paging 1M 65-85 s, single POST 160-330/s at 1M).
 """
 
 from __future__ import annotations
@@ -199,8 +205,8 @@ def measure(
                 raise SystemExit(f"POST failed: {r.status_code} {r.text[:200]}")
         return times
 
-    results: dict[str, float] = {}
-    for size, rounds in ((1, 150), (100, 12)):
+    results: dict[str, float] = {"load_before": os.getloadavg()[0]}
+    for size, rounds in ((1, 150), (100, 20)):
         payloads = [
             [json.dumps([make_statement(rng) for _ in range(size)]) for _ in range(rounds)]
             for _ in range(clients)
@@ -239,22 +245,26 @@ def measure(
         latencies.append(time.perf_counter() - t0)
         r.raise_for_status()
     results["agent_p50_ms"] = statistics.median(latencies) * 1000
+    results["load_after"] = os.getloadavg()[0]
     return results
 
 
 def page_through(endpoint: str, auth: tuple[str, str]) -> tuple[int, float]:
-    """Read every statement with `more`, 500 per page, as Steun's own client does for
-    `steun export` (xapi.client.LrsClient: orjson, the next page fetched while the current one
-    is handled)."""
+    """Read every statement with `more`, as Steun's own client does for `steun export`
+    (xapi.client.LrsClient.iter_statements without a limit: the LRS's page size, 500; the next
+    page fetched while the current one is handled)."""
     t0 = time.perf_counter()
     with LrsClient(endpoint, auth[0], auth[1], timeout=120) as client:
-        count = sum(1 for _ in client.iter_statements(limit=500))
+        count = sum(1 for _ in client.iter_statements())
     return count, time.perf_counter() - t0
 
 
-def run_engine(engine: str, sizes: list[int], workers: int, clients: int) -> None:
+def run_engine(engine: str, sizes: list[int], workers: int, clients: int) -> dict[str, Any]:
+    """Measure one engine at growing sizes; returns its rows and its paging figures."""
     root = Path(tempfile.mkdtemp(prefix="steun-lrs-bench-"))
     pg = None
+    rows: list[dict[str, float]] = []
+    paging: dict[str, float] = {}
     try:
         if engine == "postgresql":
             from tests.support.postgres import start_postgres
@@ -275,12 +285,12 @@ def run_engine(engine: str, sizes: list[int], workers: int, clients: int) -> Non
             stored = 0
             print(
                 f"\n== {engine}: {workers} gunicorn workers (4 threads each), {clients} client "
-                "threads with keep-alive connections"
+                f"threads with keep-alive connections; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
             )
             print(
-                f"{'stored':>9} | {'POST x1 /s':>10} {'p50 ms':>7} {'p95 ms':>7} | "
-                f"{'POST x100 stmts/s':>17} {'p95 ms':>7} | {'GET p50':>7} {'p95 ms':>7} | "
-                f"{'agent= p50':>10} | {'per CPU-s: x1':>13} {'x100':>6} | fill"
+                f"{'stored':>9} | {'POST x100 st/s':>14} {'per CPU-s':>9} {'p95 ms':>7} | "
+                f"{'POST x1 /s':>10} {'per CPU-s':>9} {'p50 ms':>7} {'p95 ms':>7} | "
+                f"{'GET p50':>7} {'p95 ms':>7} | {'agent= p50':>10} | {'load':>9} | fill"
             )
             for size in sizes:
                 fill_s = 0.0
@@ -288,22 +298,37 @@ def run_engine(engine: str, sizes: list[int], workers: int, clients: int) -> Non
                     fill_s = fill(store, size - stored, rng)
                     stored = size
                 r = measure(endpoint, auth, rng, clients, roots)
-                stored += 150 * clients + 1200 * clients
+                r["size"] = size
+                rows.append(r)
+                stored += 150 * clients + 2000 * clients
                 print(
-                    f"{size:>9,} | {r['post1_per_s']:>10.0f} {r['post1_p50_ms']:>7.1f} {r['post1_p95_ms']:>7.1f} | "
-                    f"{r['post100_per_s']:>17.0f} {r['post100_p95_ms']:>7.1f} | "
-                    f"{r['get_p50_ms']:>7.1f} {r['get_p95_ms']:>7.1f} | "
-                    f"{r['agent_p50_ms']:>7.1f} ms | {r['post1_per_cpu_s']:>13.0f} "
-                    f"{r['post100_per_cpu_s']:>6.0f} | {fill_s:.0f}s",
+                    f"{size:>9,} | {r['post100_per_s']:>14,.0f} {r['post100_per_cpu_s']:>9,.0f} "
+                    f"{r['post100_p95_ms']:>7.1f} | {r['post1_per_s']:>10,.0f} "
+                    f"{r['post1_per_cpu_s']:>9,.0f} {r['post1_p50_ms']:>7.1f} "
+                    f"{r['post1_p95_ms']:>7.1f} | {r['get_p50_ms']:>7.1f} {r['get_p95_ms']:>7.1f} | "
+                    f"{r['agent_p50_ms']:>7.1f} ms | {r['load_before']:>4.1f}-{r['load_after']:<4.1f} | "
+                    f"{fill_s:.0f}s",
                     flush=True,
                 )
+            load0 = os.getloadavg()[0]
             cpu0, client0 = tree_cpu(roots), time.process_time()
             count, seconds = page_through(endpoint, auth)
             cpu, client = tree_cpu(roots) - cpu0, time.process_time() - client0
+            paging = {
+                "count": count,
+                "seconds": seconds,
+                "server_cpu": cpu,
+                "client_cpu": client,
+                "load_before": load0,
+                "load_after": os.getloadavg()[0],
+            }
             print(
-                f"page through {count:,} statements (500 per page): {seconds:.1f} s wall, "
-                f"{cpu:.1f} CPU-s in the LRS{' and PostgreSQL' if pg else ''}, "
-                f"{client:.1f} CPU-s in the client (xapi.client: reading and parsing the JSON)"
+                f"page through {count:,} statements (500 per page): {seconds:.1f} s wall "
+                f"({count / seconds:,.0f} st/s), {cpu:.1f} CPU-s in the LRS"
+                f"{' and PostgreSQL' if pg else ''} ({count / max(cpu, 0.01):,.0f} st per CPU-s), "
+                f"{client:.1f} CPU-s in the client (xapi.client: reading and parsing the JSON); "
+                f"load {load0:.1f}-{paging['load_after']:.1f}",
+                flush=True,
             )
         finally:
             proc.terminate()
@@ -313,6 +338,61 @@ def run_engine(engine: str, sizes: list[int], workers: int, clients: int) -> Non
         if pg is not None:
             pg.stop()
         shutil.rmtree(root, ignore_errors=True)
+    return {"engine": engine, "rows": rows, "paging": paging}
+
+
+# Issue 16's figures from before this work (load about 1), for the summary.
+BEFORE = {"batch": 2_600, "paging_s": (65, 85), "single_at_1m": (160, 330)}
+GOAL_BATCH, GOAL_PAGING_S, GOAL_SINGLE_P95_MS = 5_000, 60.0, 20.0
+
+
+def summary(results: list[dict[str, Any]]) -> None:
+    """Each engine against the goals and against the figures before."""
+    print("\n== summary against the goals (issues 7 and 16) and the figures before (issue 16)")
+    for result in results:
+        rows, paging = result["rows"], result["paging"]
+        if not rows:
+            continue
+        top = rows[-1]
+        size = f"{int(top['size']):,}"
+        load = f"load {top['load_before']:.1f}-{top['load_after']:.1f}"
+        print(f"-- {result['engine']} (largest size {size} stored)")
+        batch, per_cpu = top["post100_per_s"], top["post100_per_cpu_s"]
+        print(
+            f"  batch POST x100 at {size}: {batch:,.0f} st/s wall = {batch / GOAL_BATCH:.2f} x the "
+            f"goal of 5,000 ({'met' if batch >= GOAL_BATCH else 'not met'}), "
+            f"{batch / BEFORE['batch']:.2f} x issue 16's 2,600; {per_cpu:,.0f} st per server "
+            f"CPU-s = {per_cpu / GOAL_BATCH:.2f} x 5,000; {load}"
+        )
+        base = next((r for r in rows if r["size"] == 10_000), None)
+        if base is not None and base is not top:
+            wall, cpu = batch / base["post100_per_s"], per_cpu / base["post100_per_cpu_s"]
+
+            def within(ratio: float) -> str:
+                return "within 10%" if 0.9 <= ratio <= 1.1 else "not within 10%"
+
+            print(
+                f"  flat: at {size} vs 10k, wall {wall:.2f} ({within(wall)}; compare at a "
+                f"similar load only), per CPU-s {cpu:.2f} ({within(cpu)}); 10k at load "
+                f"{base['load_before']:.1f}-{base['load_after']:.1f}, {load}"
+            )
+        p95 = top["post1_p95_ms"]
+        print(
+            f"  single POST at {size}: p95 {p95:.1f} ms vs the goal of 20 ms "
+            f"({'met' if p95 < GOAL_SINGLE_P95_MS else 'not met'}); {top['post1_per_s']:,.0f}/s "
+            f"wall ({top['post1_per_cpu_s']:,.0f} per server CPU-s) vs issue 16's 160-330/s at "
+            f"1M; {load}"
+        )
+        if paging:
+            seconds, count = paging["seconds"], paging["count"]
+            per_million = seconds * 1_000_000 / max(count, 1)
+            note = "" if count >= 1_000_000 else f" (scaled from {count:,})"
+            print(
+                f"  paging: {per_million:.1f} s per 1M{note} vs the goal of 60 s "
+                f"({'met' if per_million < GOAL_PAGING_S else 'not met'}) and issue 16's 65-85 s; "
+                f"server {paging['server_cpu']:.1f} CPU-s, client {paging['client_cpu']:.1f} "
+                f"CPU-s; load {paging['load_before']:.1f}-{paging['load_after']:.1f}"
+            )
 
 
 def main() -> None:
@@ -321,13 +401,15 @@ def main() -> None:
     )
     parser.add_argument("--engines", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--sizes", nargs="+", type=int, default=None)
-    parser.add_argument("--full", action="store_true", help="sizes 0, 100k and 1M")
+    parser.add_argument("--full", action="store_true", help="sizes 0, 10k, 100k and 1M")
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--clients", type=int, default=4, help="concurrent client threads")
     args = parser.parse_args()
-    sizes = args.sizes or ([0, 100_000, 1_000_000] if args.full else [0, 10_000, 100_000])
-    for engine in args.engines:
-        run_engine(engine, sorted(sizes), args.workers, args.clients)
+    sizes = args.sizes or ([0, 10_000, 100_000, 1_000_000] if args.full else [0, 10_000, 100_000])
+    results = [
+        run_engine(engine, sorted(sizes), args.workers, args.clients) for engine in args.engines
+    ]
+    summary(results)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ credentials, the LRS's own reason for a 400).
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import re
@@ -18,6 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 import orjson
 import requests
+import urllib3
 
 from xapi import vocab
 from xapi.exceptions import (
@@ -109,6 +111,10 @@ class LrsClient:
         kwargs.setdefault("timeout", self.timeout)
         try:
             response = self.session.request(method, url, **kwargs)
+            if kwargs.get("stream"):
+                # A large body (a statement page) read in one go: requests reads 10 KB at a
+                # time through urllib3's layers, some 80 calls per page of 500 statements.
+                response._content = _read_whole(response)
         except requests.Timeout as exc:
             raise LrsUnreachable(
                 f"The LRS at {self.endpoint} did not answer within {self.timeout:g} s."
@@ -210,9 +216,9 @@ class LrsClient:
         self, url: str, params: dict[str, str] | None
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of statements and the URL of the next one (None at the end)."""
-        response = self._request("GET", url, params=params)
+        response = self._request("GET", url, params=params, stream=True)
         try:
-            page = orjson.loads(response.content)  # about 3 times json's speed on big pages
+            page = _parse_page(response.content)
             lenient = False
         except ValueError:
             page, lenient = _lenient_page(response.content, url), True
@@ -382,3 +388,31 @@ def _reason(response: requests.Response) -> str:
             if key in data:
                 return str(data[key])[:500]
     return text[:500]
+
+
+def _parse_page(content: bytes) -> Any:
+    """A statement page parsed by orjson (about 3 times json's speed on big pages) with the
+    cyclic garbage collector paused: a page of 500 statements makes some 30,000 containers at
+    once, which the collector would otherwise traverse again and again while they are made
+    (it doubled the client's CPU per statement when paging). Pausing is skipped when the
+    collector is off already (by the caller, or by a parse in another thread)."""
+    if not gc.isenabled():
+        return orjson.loads(content)
+    gc.disable()
+    try:
+        return orjson.loads(content)
+    finally:
+        gc.enable()
+
+
+def _read_whole(response: requests.Response) -> bytes:
+    """The body of a response requested with ``stream=True``, read at once (decoded as
+    requests would; the connection goes back to the pool once it is read). urllib3's errors
+    come out as requests' own, as they would from ``response.content``."""
+    try:
+        content: bytes = response.raw.read(decode_content=True)
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.ReadTimeout(exc) from exc
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise requests.ConnectionError(exc) from exc
+    return content

@@ -14,6 +14,7 @@ the query-parameter parsers at the end are those same checks with a parameter's 
 from __future__ import annotations
 
 import copy as copy_module
+import functools
 import math
 import re
 from datetime import UTC, datetime
@@ -75,15 +76,16 @@ def _obj(
         # ADL's LRS conformance requirement XAPI-00001 (Data 2.2): no property may be "null, an
         # empty object, or has no value, except in an extensions property".
         raise fail(path, "must not be an empty object")
-    extra = sorted(set(value) - allowed)
-    if extra:
+    if not value.keys() <= allowed:
+        extra = sorted(set(value) - allowed)
         raise fail(path, f"unknown propert{'y' if len(extra) == 1 else 'ies'} {', '.join(extra)}")
     for key in required:
         if key not in value:
             raise fail(path, f"'{key}' is required")
-    for key, item in value.items():
-        if item is None:
-            raise fail(f"{path}.{key}", "must not be null")
+    if None in value.values():
+        for key, item in value.items():
+            if item is None:
+                raise fail(f"{path}.{key}", "must not be null")
     return value
 
 
@@ -94,9 +96,21 @@ def check_string(value: Any, path: str) -> str:
 
 
 def check_iri(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not IRI_RE.match(value):
+    if not isinstance(value, str) or not (
+        _is_iri(value) if len(value) <= _CACHED_LENGTH else IRI_RE.match(value)
+    ):
         raise fail(path, "must be an absolute IRI")
     return value
+
+
+# Verbs, activity types and ids, language tags recur from statement to statement: each is
+# matched once (per worker) while it stays among the recent; long texts are not kept.
+_CACHED_LENGTH = 300
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_iri(value: str) -> bool:
+    return IRI_RE.match(value) is not None
 
 
 def check_uuid(value: Any, path: str) -> str:
@@ -127,6 +141,13 @@ def check_number(value: Any, path: str) -> float:
 
 def valid_language_tag(tag: str) -> bool:
     """RFC 5646 syntax, plus: no extension singleton twice (e.g. ``zh-z-aaa-z-bbb``)."""
+    if len(tag) <= _CACHED_LENGTH:
+        return _valid_language_tag(tag)
+    return _valid_language_tag.__wrapped__(tag)
+
+
+@functools.lru_cache(maxsize=1024)
+def _valid_language_tag(tag: str) -> bool:
     if not LANG_RE.match(tag):
         return False
     subtags = tag.lower().split("-")

@@ -4,11 +4,14 @@ as fixed-length hashes, a statement's filter keys with their roles, its canonica
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import struct
 from collections.abc import Iterator
 from typing import Any
+
+import orjson
 
 from xapi.lrs.exceptions import BadRequest
 from xapi.lrs.validation import IFIS
@@ -82,9 +85,18 @@ def key_hash(text: str) -> int:
 
     With a few million distinct values the chance that any two share a key is below 1e-6,
     and a query only goes wrong if its own value shares one: 64 bits keep the index compact."""
+    if len(text) <= 300:  # verbs, activities, learners recur: hashed once while recent
+        return _cached_key_hash(text)
+    return _key_hash(text)
+
+
+def _key_hash(text: str) -> int:
     return int.from_bytes(
         hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True
     )
+
+
+_cached_key_hash = functools.lru_cache(maxsize=8192)(_key_hash)
 
 
 def statement_keys(stmt: dict[str, Any]) -> dict[str, int]:
@@ -160,14 +172,40 @@ def unpack_keys(blob: bytes | None) -> dict[int, int]:
 LRS_SET = ("stored", "authority", "version", "id")
 
 
+def compact_json(value: Any, *, sort_keys: bool = False) -> str:
+    """``value`` as compact JSON, non-ASCII as is: orjson's text, which is json.dumps's (with
+    these options) except that floats below 1e-4 have no zero-padded exponent (``1e-7``, not
+    ``1e-07``). Where orjson refuses (integers beyond 64 bits, lone surrogates) or writes
+    ``null`` (also what it makes of NaN in a statement built in Python), json.dumps writes it."""
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else 0)
+    except TypeError:  # orjson.JSONEncodeError is one
+        text = b"null"
+    if b"null" in text:
+        return json.dumps(value, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=False)
+    return text.decode()
+
+
 def core_json(stmt: dict[str, Any]) -> str:
     """The statement as received minus what the LRS sets, as canonical JSON (sorted keys).
 
     Its hash decides whether two statements with one id are 'the same'; the stored body is
     this text with id, version, stored and authority put in front (one JSON encoding)."""
+    return compact_json({k: v for k, v in stmt.items() if k not in LRS_SET}, sort_keys=True)
+
+
+def legacy_core_json(stmt: dict[str, Any]) -> str:
+    """:func:`core_json` as json.dumps wrote it before orjson: the fingerprint of a statement
+    stored then, to compare with when the current one differs (:func:`legacy_fingerprint`)."""
     body = {k: v for k, v in stmt.items() if k not in LRS_SET}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def fingerprint(stmt: dict[str, Any]) -> str:
     return hashlib.sha256(core_json(stmt).encode()).hexdigest()
+
+
+def legacy_fingerprint(stmt: dict[str, Any]) -> str:
+    """The fingerprint of ``stmt`` as json.dumps's text made it before orjson (the text differs
+    for floats below 1e-4): a stored row with it is the same statement."""
+    return hashlib.sha256(legacy_core_json(stmt).encode()).hexdigest()

@@ -12,12 +12,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from xapi.lrs.comparison import for_comparison
 from xapi.lrs.exceptions import BadRequest, Conflict
+from xapi.lrs.limits import has_long_digit_run
 from xapi.lrs.store.clock import format_us, now_us
 from xapi.lrs.store.connection import ConnectionLost, Raw, StoreBase
 from xapi.lrs.store.credentials import Credential
-from xapi.lrs.store.keys import core_json, hashed_keys, hkey, pack_keys, unpack_keys
+from xapi.lrs.store.keys import (
+    compact_json,
+    core_json,
+    hashed_keys,
+    hkey,
+    legacy_fingerprint,
+    pack_keys,
+    unpack_keys,
+)
 from xapi.lrs.validation import VOIDED
 
 
@@ -126,7 +137,11 @@ class StatementWrites(StoreBase):
                 old = existing.get(sid)
                 if old is None:
                     new[sid] = p
-                elif old not in (p.fingerprint, p.exact_fingerprint):
+                elif old not in (p.fingerprint, p.exact_fingerprint) and old not in (
+                    # Stored before fingerprints were orjson's text (floats below 1e-4 differ).
+                    legacy_fingerprint(p.received),
+                    legacy_fingerprint(for_comparison(p.received)),
+                ):
                     raise Conflict(
                         f"Statement {p.received['id']} exists already with different content."
                     )
@@ -282,7 +297,7 @@ def _merge_activities(db: Raw, statements: list[dict[str, Any]]) -> None:
     updates, inserts = [], []
     for h, activity_id in hashes.items():
         if h in current:
-            before = json.loads(current[h])
+            before = _stored_json(current[h])
             merged = dict(before)  # merging replaces top-level values, never edits them
             _merge_definition(merged, definitions[activity_id])
             if merged != before:
@@ -297,12 +312,24 @@ def _merge_activities(db: Raw, statements: list[dict[str, Any]]) -> None:
         )
 
 
+def _stored_json(text: str) -> Any:
+    """Stored JSON read back: orjson, or json where orjson would differ or refuses (integers
+    beyond 64 bits; NaN or Infinity, which an older version wrote into some definitions)."""
+    data = text.encode()
+    if not has_long_digit_run(data):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
 def _body_json(stmt: dict[str, Any], received: dict[str, Any], core: str) -> str:
     """The stored JSON: what the LRS sets, then the statement as received (``core``)."""
     head = {k: stmt[k] for k in ("id", "version", "stored", "authority")}
     if "timestamp" not in received:
         head["timestamp"] = stmt["timestamp"]
-    return json.dumps(head, separators=(",", ":"), ensure_ascii=False)[:-1] + "," + core[1:]
+    return compact_json(head)[:-1] + "," + core[1:]
 
 
 def _activities_with_definitions(stmt: dict[str, Any]) -> Iterator[dict[str, Any]]:
