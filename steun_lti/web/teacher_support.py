@@ -149,9 +149,15 @@ def launch_destination(launch: LaunchContext) -> str | None:
     Every launch opens the study (the information letter first, then the dashboard); items placed
     by deep linking carry ``dashboard`` or ``wave:<id>``, and ``teacher.index`` opens that wave.
     The course's staff find the course's overview (``teacher.overview``) on every study page.
+    A teacher who has not consented goes straight to the letter: ``teacher.index`` would only
+    redirect there (one request less per first launch, issue 16).
     """
     from flask import url_for
 
+    from steun_lti.study import service
+
+    if not service.has_consent(db_session(), runtime().study, launch.pseudonym):
+        return url_for("teacher.consent")
     return url_for("teacher.index")
 
 
