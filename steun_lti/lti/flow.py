@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -159,6 +160,11 @@ def find_registration(session: Session, issuer: str, client_id: str | None) -> L
     if client_id:
         query = query.where(LtiRegistration.client_id == client_id)
     found = list(session.scalars(query.limit(2)))
+    return _only_one(found, issuer, client_id)
+
+
+def _only_one(found: Sequence[Any], issuer: str, client_id: str | None) -> Any:
+    """The one registration found, or :class:`UnknownPlatform` saying why not."""
     if len(found) != 1:
         detail = f"issuer {issuer[:200]!r}" + (
             f", client_id {client_id[:100]!r}" if client_id else ""
@@ -176,14 +182,7 @@ def _login_registration(session: Session, issuer: str, client_id: str | None) ->
     else:
         query, params = _LOGIN_BY_ISSUER, {"issuer": issuer}
     found = session.connection().execute(query, params).all()
-    if len(found) != 1:
-        detail = f"issuer {issuer[:200]!r}" + (
-            f", client_id {client_id[:100]!r}" if client_id else ""
-        )
-        if len(found) > 1:
-            detail += " (several registrations: the platform must send client_id)"
-        raise UnknownPlatform(detail)
-    return found[0]
+    return _only_one(found, issuer, client_id)
 
 
 def deployment_for(

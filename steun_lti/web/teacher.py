@@ -40,6 +40,7 @@ from steun_lti.web.teacher_support import (
     check_csrf,
     child_locked_page,
     child_mode,
+    consented_at_launch,
     csrf_token,
     init_i18n,
     keep_launch_param,
@@ -69,7 +70,7 @@ def register(app: Flask) -> None:
 
 def takes_part(session: Session, context: LaunchContext) -> bool:
     """Consented to the study and not withdrawn: only then is a launch a record."""
-    return service.has_consent(session, runtime().study, context.pseudonym)
+    return consented_at_launch(session, context.pseudonym)
 
 
 bp.url_defaults(keep_launch_param)

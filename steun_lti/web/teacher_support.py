@@ -154,11 +154,20 @@ def launch_destination(launch: LaunchContext) -> str | None:
     """
     from flask import url_for
 
-    from steun_lti.study import service
-
-    if not service.has_consent(db_session(), runtime().study, launch.pseudonym):
+    if not consented_at_launch(db_session(), launch.pseudonym):
         return url_for("teacher.consent")
     return url_for("teacher.index")
+
+
+def consented_at_launch(db: Any, pseudonym: str) -> bool:
+    """Has this person consented? Asked once per launch request: the launch asks whether it is a
+    record (``takes_part``) and then where it goes (:func:`launch_destination`)."""
+    from steun_lti.study import service
+
+    known: dict[str, bool] = g.setdefault("steun_consented", {})
+    if pseudonym not in known:
+        known[pseudonym] = service.has_consent(db, runtime().study, pseudonym)
+    return known[pseudonym]
 
 
 def template_helpers() -> dict[str, Any]:
