@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import jwt
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import Row, Table, bindparam, insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -55,6 +55,7 @@ from steun_lti.lti.jwks import JwksCache
 from steun_lti.lti.launch import ROLE_ADMIN, ROLE_LEARNER, ROLE_TEACHER, LaunchContext
 from steun_lti.lti.models import LtiDeployment, LtiLaunch, LtiLoginState, LtiRegistration
 from steun_lti.lti.origins import on_platform
+from steun_lti.lti.recent import Recent
 from xapi.pseudonym import pseudonymise
 
 LOGIN_TTL = timedelta(minutes=10)
@@ -132,7 +133,6 @@ _LOGIN_BY_ISSUER = (
     .where(_REG.c.issuer == bindparam("issuer"), _REG.c.active.is_(True))
     .limit(2)
 )
-_STATE_USED = select(_STATE.c.state).where(_STATE.c.state == bindparam("state"))
 _CONSUME_STATE = insert(_STATE)
 _STORE_LAUNCH = insert(_LAUNCH)
 _DEP = cast(Table, LtiDeployment.__table__)
@@ -175,14 +175,27 @@ def _only_one(found: Sequence[Any], issuer: str, client_id: str | None) -> Any:
     return found[0]
 
 
-def _login_registration(session: Session, issuer: str, client_id: str | None) -> Row[int, str, str]:
-    """:func:`find_registration` for the login: the id, client id and login URL only."""
-    if client_id:
-        query, params = _LOGIN_BY_CLIENT, {"issuer": issuer, "client_id": client_id}
-    else:
-        query, params = _LOGIN_BY_ISSUER, {"issuer": issuer}
-    found = session.connection().execute(query, params).all()
-    return _only_one(found, issuer, client_id)
+def _login_registration(
+    session: Session, issuer: str, client_id: str | None, cache: Recent | None = None
+) -> tuple[int, str, str]:
+    """:func:`find_registration` for the login: the id, client id and login URL only.
+
+    With ``cache`` (the app's, see ``lti/recent.py``) an answer may be up to a second or two
+    old: the login only signs a state; the launch reads the registration again and refuses one
+    switched off in between. Unknown platforms are asked for every time."""
+
+    def load() -> tuple[int, str, str]:
+        if client_id:
+            query, params = _LOGIN_BY_CLIENT, {"issuer": issuer, "client_id": client_id}
+        else:
+            query, params = _LOGIN_BY_ISSUER, {"issuer": issuer}
+        found = session.connection().execute(query, params).all()
+        row = _only_one(found, issuer, client_id)
+        return (row.id, row.client_id, row.auth_login_url)
+
+    if cache is None:
+        return load()
+    return cache.get(("login", issuer, client_id), load)
 
 
 def deployment_for(
@@ -311,23 +324,26 @@ def begin_login(
     redirect_uri: str,
     browser_secret: str,
     state_key: str,
+    cache: Recent | None = None,
 ) -> LoginStart:
     """A signed state and a nonce bound to ``browser_secret``; the platform's auth URL.
 
     Only a registered platform gets this far, and nothing is written: the state is a token
-    signed with ``state_key`` that the launch checks and then consumes.
+    signed with ``state_key`` that the launch checks and then consumes. ``cache``: see
+    :func:`_login_registration`.
     """
-    registration = _login_registration(session, params.iss, params.client_id)
+    registration_id, client_id, auth = _login_registration(
+        session, params.iss, params.client_id, cache
+    )
     nonce = new_secret()
     storage_target = params.lti_storage_target
     if storage_target and (len(storage_target) > 64 or not storage_target.isprintable()):
         storage_target = None
-    login: dict[str, Any] = {"n": nonce, "r": registration.id, "b": digest(browser_secret)}
+    login: dict[str, Any] = {"n": nonce, "r": registration_id, "b": digest(browser_secret)}
     if storage_target:
         login["t"] = storage_target
     state = sign_state(state_key, login)
-    client_id, auth = registration.client_id, registration.auth_login_url
-    session.rollback()  # end the read transaction: a login holds nothing open
+    session.rollback()  # end the read transaction (if any): a login holds nothing open
     query = {
         "scope": "openid",
         "response_type": "id_token",
@@ -357,11 +373,13 @@ def begin_login(
 
 
 def pending_state(session: Session, state: str, *, state_key: str) -> LoginState:
-    """The login a launch names, if its state is genuine, unexpired and not used yet."""
-    login = read_state(state_key, state)
-    if session.connection().execute(_STATE_USED, {"state": digest(state)}).first() is not None:
-        raise ReplayError("state already used")
-    return login
+    """The login a launch names, if its state is genuine and unexpired.
+
+    Whether it was used already is settled once, by consuming it (:func:`verify_launch` inserts
+    its digest under a primary key): a used state fails there, on any worker. No read ahead of
+    that: it was a database round trip on every launch to refuse a replay a little earlier."""
+    del session  # kept in the signature: callers pass the launch's transaction
+    return read_state(state_key, state)
 
 
 # -- launch -------------------------------------------------------------------------------

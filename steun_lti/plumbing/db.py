@@ -16,6 +16,8 @@ from sqlalchemy import MetaData, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from xapi.pool import listen_for_idle_connections
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -51,8 +53,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    if "pool_pre_ping" in kwargs:
+        return create_engine(url, **kwargs)
+    # Not pool_pre_ping, which costs a round trip on every request: a connection is tested
+    # when it sat idle for a second or more (the server may have restarted) or broke.
+    engine = create_engine(url, **kwargs)
+    listen_for_idle_connections(engine)
+    return engine
 
 
 class Database:

@@ -10,28 +10,25 @@
 - ``Cache-Control: no-store`` on every page that did not choose its own caching (the study's
   pages hold a teacher's answers and pupils' codes; nothing of them belongs in a shared cache).
 
-The registered platforms' origins are read from the database at most every ``FRAMING_TTL``
+The registered platforms' origins are read from the database at most every ``lti.recent.TTL``
 seconds per process (not on every response), and at once after a registration changed in this
 process. A registration changed by another process (the CLI, another worker) reaches the header
-within ``FRAMING_TTL``; whether a platform may *launch* is never cached (``lti/flow.py``).
+within that time; whether a platform may *launch* is never cached (``lti/recent.py``).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from itertools import chain
-from typing import Any
 
 from flask import Flask, current_app, request
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from steun_lti.lti.models import LtiRegistration
 from steun_lti.lti.origins import Origin, origin_of
+from steun_lti.lti.recent import install as install_change_listeners
+from steun_lti.lti.recent import recent
 from steun_lti.plumbing.db import db_session
 from steun_lti.plumbing.settings import get_settings
 
@@ -40,39 +37,7 @@ log = logging.getLogger("steun.web")
 NOT_FRAMED = ("/lti/admin",)
 FRAMED_BY_ANYONE = ("/lti/register",)
 BASE_POLICY = "base-uri 'self'; object-src 'none'"
-FRAMING_TTL = 2.0  # seconds a process reuses the registered platforms' origins
-CACHE_KEY = "steun.framing_origins"
-
-
-class _Generation:
-    """Bumped when a registration is written in this process: cached origins are then stale."""
-
-    value = 0
-    lock = threading.Lock()
-
-    @classmethod
-    def bump(cls) -> None:
-        with cls.lock:
-            cls.value += 1
-
-
-CHANGED_KEY = "steun.registration_changed"
-
-
-def _note_registration_changes(session: Session, _context: Any) -> None:
-    changed = chain(session.new, session.dirty, session.deleted)
-    if any(isinstance(row, LtiRegistration) for row in changed):
-        session.info[CHANGED_KEY] = True
-        _GENERATION.bump()
-
-
-def _after_commit(session: Session) -> None:
-    # Again after the commit: a response between flush and commit may have cached the old rows.
-    if session.info.pop(CHANGED_KEY, False):
-        _GENERATION.bump()
-
-
-_GENERATION = _Generation
+CACHE_NAME = "framing_origins"  # kept lti.recent.TTL seconds per process
 
 
 def _source(origin: Origin) -> str:
@@ -82,13 +47,11 @@ def _source(origin: Origin) -> str:
     return f"{scheme}://{shown}" + ("" if port == default else f":{port}")
 
 
-def _registered_origins() -> frozenset[str]:
-    """The active registrations' origins, from this process's cache while it is fresh."""
-    cached: tuple[float, int, frozenset[str]] | None = current_app.extensions.get(CACHE_KEY)
-    now = time.monotonic()
-    generation = _GENERATION.value
-    if cached is not None and now - cached[0] < FRAMING_TTL and cached[1] == generation:
-        return cached[2]
+class _Unreadable(Exception):
+    pass
+
+
+def _load_origins() -> frozenset[str]:
     found: set[str] = set()
     try:
         rows = db_session().execute(
@@ -101,13 +64,19 @@ def _registered_origins() -> frozenset[str]:
                 origin = origin_of(url)
                 if origin is not None:
                     found.add(_source(origin))
-    except SQLAlchemyError:  # the database is down: /healthz must still answer
+    except SQLAlchemyError as exc:
         db_session().rollback()
+        raise _Unreadable from exc
+    return frozenset(found)
+
+
+def _registered_origins() -> frozenset[str]:
+    """The active registrations' origins, from this process's cache while it is fresh."""
+    try:
+        return recent(current_app, CACHE_NAME).get(None, _load_origins)
+    except _Unreadable:  # the database is down: /healthz must still answer
         log.warning("registered platforms unreadable; pages may be framed by the tool only")
-        return frozenset()  # not cached: the next response asks the database again
-    origins = frozenset(found)
-    current_app.extensions[CACHE_KEY] = (now, generation, origins)
-    return origins
+        return frozenset()  # not kept: the next response asks the database again
 
 
 def framing_sources() -> list[str]:
@@ -145,6 +114,4 @@ def add_security_headers(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     app.after_request(add_security_headers)
-    if not event.contains(Session, "after_flush", _note_registration_changes):
-        event.listen(Session, "after_flush", _note_registration_changes)
-        event.listen(Session, "after_commit", _after_commit)
+    install_change_listeners()

@@ -28,6 +28,8 @@ from werkzeug.wrappers import Response
 from steun_lti.lti import ags, flow, keys, sessions
 from steun_lti.lti.exceptions import LtiError, StateError
 from steun_lti.lti.launch import LaunchContext, remember
+from steun_lti.lti.recent import install as install_change_listeners
+from steun_lti.lti.recent import recent
 from steun_lti.lti.service import init_services, services
 from steun_lti.plumbing.db import db_session
 from steun_lti.plumbing.settings import get_settings
@@ -94,6 +96,7 @@ def login() -> ResponseReturnValue:
         redirect_uri=base_url() + "/lti/launch",
         browser_secret=secret,
         state_key=state_key(),
+        cache=recent(current_app, "login"),
     )
     if existing:
         response: Response = redirect(start.auth_url, code=302)
@@ -333,6 +336,7 @@ def config_json() -> ResponseReturnValue:
 def init_app(app: Flask) -> None:
     settings = app.config["STEUN_SETTINGS"]
     init_services(app, settings)
+    install_change_listeners()
     if settings.base_url.startswith("https://"):
         # Inside an LMS iframe every cookie is third-party: only these attributes survive.
         app.config.update(

@@ -49,6 +49,7 @@ from steun_lti.web.teacher_support import (
     launch_destination,
     load_runtime,
     now,
+    render_shared_page,
     runtime,
     template_helpers,
 )
@@ -175,6 +176,10 @@ def consent() -> ResponseReturnValue:
             return redirect(url_for("teacher.index"))
         error = gettext("Tick the box to take part, or close this page if you do not want to.")
     letter = letter_html(rt.study.letter.get(lang()) or rt.study.letter["nl"])
+    if given is None and error is None:  # the page every new teacher lands on: no one's data
+        wave = rt.study.current_wave(now())
+        key = (id(rt.study), lang(), g.launch.is_staff, wave.id)
+        return render_shared_page("study/consent.html", key, letter=letter, given=None)
     return render_template("study/consent.html", letter=letter, given=given, error=error), (
         400 if error else 200
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -168,6 +169,42 @@ def consented_at_launch(db: Any, pseudonym: str) -> bool:
     if pseudonym not in known:
         known[pseudonym] = service.has_consent(db, runtime().study, pseudonym)
     return known[pseudonym]
+
+
+SHARED_PAGES_KEY = "steun.shared_pages"
+SHARED_PAGES_MAX = 64
+_CSRF_MARK = "steun-csrf-" + secrets.token_hex(12)  # per process; never a real token
+
+
+def render_shared_page(template: str, key: tuple[Any, ...], **context: Any) -> str:
+    """A page that is the same for everyone it is shown to, but for the CSRF token: rendered
+    once per ``key`` and process, the token filled in per request.
+
+    ``key`` must name everything else the page depends on (the study, the language, the role,
+    the wave ...); the request's endpoint, view arguments and script root are added here. Not
+    kept, but rendered every time: a launch carried in the URL (its links carry the launch id)
+    and a request with flashed messages waiting. The consent page a new teacher lands on cost
+    more than all of the launch before it (issue 16); it holds nothing of the teacher's.
+    """
+    launch: LaunchContext | None = g.get("launch")
+    token = csrf_token(launch) if launch is not None else None
+    if token is None or launch_in_url() or session.get("_flashes"):
+        return render_template(template, **context)
+    full_key = (
+        template,
+        request.endpoint,
+        tuple(sorted((request.view_args or {}).items())),
+        request.script_root,
+        *key,
+    )
+    pages: dict[tuple[Any, ...], str] = current_app.extensions.setdefault(SHARED_PAGES_KEY, {})
+    page = pages.get(full_key)
+    if page is None:
+        page = render_template(template, **context, csrf_token=_CSRF_MARK)
+        if len(pages) >= SHARED_PAGES_MAX:
+            pages.clear()
+        pages[full_key] = page
+    return page.replace(_CSRF_MARK, token)
 
 
 def template_helpers() -> dict[str, Any]:

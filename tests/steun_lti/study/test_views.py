@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import types
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from steun_lti.plumbing.db import Database
 from steun_lti.records.events import Event
 from steun_lti.study.models import Answer, Attempt, Child, Consent
-from tests.steun_lti.study.conftest import OTHER_TEACHER, TEACHER, login
+from tests.steun_lti.study.conftest import OTHER_TEACHER, TEACHER, launch_context, login
 
 RELATION = "demo-relationship"
 
@@ -63,6 +64,46 @@ def test_learners_take_part_after_consent(client: FlaskClient) -> None:
     assert client.get("/study/").location.endswith("/study/consent")
     assert client.get("/study/consent").status_code == 200
     assert client.get("/study/course").status_code == 403
+
+
+def test_the_shared_consent_page_is_the_fresh_one_with_each_teachers_token(
+    client: FlaskClient, study_app: Any
+) -> None:
+    """The consent page a new teacher lands on is rendered once per language, role and wave and
+    process (issue 16); each teacher still gets their own CSRF token, and the page is exactly
+    what a fresh rendering gives."""
+    from flask import render_template
+
+    from steun_lti.web.teacher import letter_html
+    from steun_lti.web.teacher_support import SHARED_PAGES_KEY, runtime
+
+    pages = {}
+    for pseudonym in (TEACHER, OTHER_TEACHER, TEACHER + "-3"):
+        login(client, pseudonym)
+        pages[pseudonym] = client.get("/study/consent").text
+    tokens = {
+        p: re.findall(r'name="csrf_token" value="([^"]+)"', page) for p, page in pages.items()
+    }
+    assert all(len(found) == 2 and len(set(found)) == 1 for found in tokens.values())
+    assert len({found[0] for found in tokens.values()}) == 3  # one token per teacher
+    assert len(study_app.extensions[SHARED_PAGES_KEY]) == 1  # rendered once
+    with study_app.test_request_context("/study/consent"):
+        from flask import g
+
+        from steun_lti.lti.launch import current_launch
+
+        login(client, TEACHER)  # the stored launch for the fresh rendering below
+        g.launch = current_launch() or launch_context(TEACHER)
+        study = runtime().study
+        fresh = render_template(
+            "study/consent.html", letter=letter_html(study.letter["nl"]), given=None, error=None
+        )
+    token = re.findall(r'name="csrf_token" value="([^"]+)"', fresh)[0]
+    assert pages[TEACHER].replace(tokens[TEACHER][0], "T") == fresh.replace(token, "T")
+    # in English: a page of its own
+    english = client.get("/study/consent?lang=en").text
+    assert "Information and consent" in english
+    assert len(study_app.extensions[SHARED_PAGES_KEY]) == 2
 
 
 def test_consent_comes_first_and_is_recorded_with_its_version(

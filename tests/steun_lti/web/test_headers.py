@@ -63,10 +63,11 @@ def test_operator_may_add_framing_origins(tool: Tool) -> None:  # noqa: F811
 
 def test_framing_follows_a_registration_change_at_once(tool: Tool) -> None:  # noqa: F811
     """The origins are cached per process; a registration written here invalidates them, and one
-    written elsewhere (another worker, the CLI) is seen within FRAMING_TTL."""
+    written elsewhere (another worker, the CLI) is seen within lti.recent.TTL."""
     from sqlalchemy import update
 
     from steun_lti.lti.models import LtiRegistration
+    from steun_lti.lti.recent import TTL, recent
     from steun_lti.web import headers
 
     assert frame_ancestors(requests.get(tool.url + "/lti/", timeout=10)) == [
@@ -79,8 +80,7 @@ def test_framing_follows_a_registration_change_at_once(tool: Tool) -> None:  # n
     assert frame_ancestors(requests.get(tool.url + "/lti/", timeout=10)) == ["'self'"]
     with tool.database.engine.begin() as conn:  # as another process would: no event here
         conn.execute(update(LtiRegistration).values(active=True))
-    cached = tool.app.extensions[headers.CACHE_KEY]
-    tool.app.extensions[headers.CACHE_KEY] = (cached[0] - headers.FRAMING_TTL, *cached[1:])
+    recent(tool.app, headers.CACHE_NAME).age(TTL)
     assert frame_ancestors(requests.get(tool.url + "/lti/", timeout=10)) == [
         "'self'",
         tool.platform.issuer,

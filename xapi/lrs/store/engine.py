@@ -8,7 +8,6 @@ import fcntl
 import logging
 import os
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DisconnectionError
+
+from xapi.pool import listen_for_idle_connections
 
 log = logging.getLogger("xapi.lrs")
 
@@ -137,26 +137,5 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     engine = create_engine(url)
-    event.listen(engine, "checkout", _check_connection)
-    event.listen(engine, "checkin", _note_checkin)
+    listen_for_idle_connections(engine)
     return engine
-
-
-def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
-    record.info["checked_in"] = time.monotonic()
-
-
-def _check_connection(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-    """Test a pooled PostgreSQL connection before use if it sat idle for a while (the server
-    may have restarted) or broke: one round trip less per request than ``pool_pre_ping``,
-    which pings every time."""
-    if dbapi_connection.broken or dbapi_connection.closed:
-        raise DisconnectionError()
-    if time.monotonic() - record.info.get("checked_in", 0.0) < 1.0:
-        return
-    try:
-        with dbapi_connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        dbapi_connection.rollback()
-    except Exception as exc:
-        raise DisconnectionError() from exc
