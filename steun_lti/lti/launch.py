@@ -12,6 +12,7 @@ every request makes (``steun_lti/lti/sessions.py``): a session ends with its lau
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -122,7 +123,9 @@ def register_check(app: Any, check: Check) -> None:
 def remember(launch: LaunchContext) -> None:
     """Keep the launch in the (cookie) session for the following requests (it replaces any
     earlier launch; child mode belongs to that earlier launch's record and stays with it)."""
-    session[SESSION_KEY] = launch.to_dict()
+    # One JSON string, not a dict: Flask's tagged serializer walks a dict value by value, on
+    # every request that reads or writes the session (issue 16).
+    session[SESSION_KEY] = json.dumps(launch.to_dict(), separators=(",", ":"))
     g.steun_launch = launch
     g.steun_launch_via = "cookie"
 
@@ -144,7 +147,9 @@ def _from_cookie() -> LaunchContext | None:
     if SESSION_KEY not in session:
         return None
     try:
-        launch: LaunchContext | None = LaunchContext.from_dict(session[SESSION_KEY])
+        kept = session[SESSION_KEY]
+        data = json.loads(kept) if isinstance(kept, str) else kept  # a dict: an older cookie
+        launch: LaunchContext | None = LaunchContext.from_dict(data)
     except (TypeError, ValueError):
         launch = None
     problem = "unreadable" if launch is None else _problem(launch)

@@ -64,7 +64,7 @@ def recent(app: Flask, name: str) -> Recent:
     found = app.extensions.get(key)
     if found is None:
         found = app.extensions[key] = Recent()
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _bump() -> None:

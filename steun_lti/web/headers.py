@@ -51,7 +51,8 @@ class _Unreadable(Exception):
     pass
 
 
-def _load_origins() -> frozenset[str]:
+def _load_framing_policy() -> str:
+    """The whole header value for the tool's framed pages (built once per cache period)."""
     found: set[str] = set()
     try:
         rows = db_session().execute(
@@ -67,44 +68,43 @@ def _load_origins() -> frozenset[str]:
     except SQLAlchemyError as exc:
         db_session().rollback()
         raise _Unreadable from exc
-    return frozenset(found)
+    return _policy(found)
 
 
-def _registered_origins() -> frozenset[str]:
-    """The active registrations' origins, from this process's cache while it is fresh."""
-    try:
-        return recent(current_app, CACHE_NAME).get(None, _load_origins)
-    except _Unreadable:  # the database is down: /healthz must still answer
-        log.warning("registered platforms unreadable; pages may be framed by the tool only")
-        return frozenset()  # not kept: the next response asks the database again
-
-
-def framing_sources() -> list[str]:
-    """'self', the registered platforms' origins and the operator's extra ones, in a stable order."""
-    found = set(_registered_origins())
+def _policy(origins: set[str]) -> str:
     for extra in get_settings().frame_ancestors.split():
         origin = origin_of(extra)
         if origin is not None:
-            found.add(_source(origin))
-    return ["'self'", *sorted(found)]
+            origins.add(_source(origin))
+    sources = ["'self'", *sorted(origins)]
+    return f"frame-ancestors {' '.join(sources)}; {BASE_POLICY}"
 
 
-def _frame_ancestors(response: Response) -> str:
+def framing_policy() -> str:
+    """'self', the registered platforms' origins and the operator's extra ones, in a stable
+    order; from this process's cache while it is fresh."""
+    try:
+        return recent(current_app, CACHE_NAME).get(None, _load_framing_policy)
+    except _Unreadable:  # the database is down: /healthz must still answer
+        log.warning("registered platforms unreadable; pages may be framed by the tool only")
+        return _policy(set())  # not kept: the next response asks the database again
+
+
+def _content_security_policy(response: Response) -> str:
     path = request.path
     if path.startswith(NOT_FRAMED):
-        return "'none'"
+        return f"frame-ancestors 'none'; {BASE_POLICY}"
     if path.startswith(FRAMED_BY_ANYONE):
-        return "*"
+        return f"frame-ancestors *; {BASE_POLICY}"
     if response.mimetype != "text/html":
-        return "'none'"  # data, not pages: nothing to show in a frame
-    return " ".join(framing_sources())
+        return f"frame-ancestors 'none'; {BASE_POLICY}"  # data, not pages: nothing to frame
+    return framing_policy()
 
 
 def add_security_headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault(
-        "Content-Security-Policy", f"frame-ancestors {_frame_ancestors(response)}; {BASE_POLICY}"
-    )
+    if "Content-Security-Policy" not in headers:
+        headers["Content-Security-Policy"] = _content_security_policy(response)
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("X-Content-Type-Options", "nosniff")
     if "Cache-Control" not in headers and request.endpoint != "static":

@@ -23,6 +23,8 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
 from steun_lti.lti import ags, flow, keys, sessions
@@ -103,24 +105,50 @@ def login() -> ResponseReturnValue:
     else:
         # First sight of this browser: check in the page whether cookies work here; if not, use the
         # platform's storage (lti_storage_target) or offer a new window.
+        data = {
+            "auth_url": start.auth_url,
+            "state": start.state,
+            "secret": secret,
+            "storage_target": start.storage_target,
+            "platform_origin": start.platform_origin,
+            "secure": is_https(),
+        }
         response = current_app.make_response(
-            render_template(
-                "lti/login.html",
-                auth_url=start.auth_url,
-                auth_action=start.auth_action,
-                auth_fields=start.auth_fields,
-                state=start.state,
-                secret=secret,
-                storage_target=start.storage_target,
-                platform_origin=start.platform_origin,
+            login_page(
                 new_window_url=url_for("lti.login") + "?" + params.query(),
-                secure=is_https(),
+                auth_action=start.auth_action,
+                auth_inputs=Markup("\n  ").join(
+                    Markup('<input type="hidden" name="{}" value="{}">').format(name, value)
+                    for name, value in start.auth_fields
+                ),
+                login_data=htmlsafe_json_dumps(data, dumps=current_app.json.dumps),
             )
         )
         response.headers["Cache-Control"] = "no-store"
     set_browser_cookie(response, secret)
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
+
+
+LOGIN_SHELLS_KEY = "steun.login_shells"
+_SLOT = "steun-login-slot-" + secrets.token_hex(8) + "-"  # per process; never in a real value
+
+
+def login_page(**values: str) -> str:
+    """The cookie-check page of a login. Every value in it is the login's own, so the page is
+    rendered once per process (and script root) with a marker per value, and the values are
+    put in per request: rendering it whole cost about half of a login (issue 16). Strings are
+    HTML-escaped here as the template would; Markup goes in as it is."""
+    shells: dict[str, str] = current_app.extensions.setdefault(LOGIN_SHELLS_KEY, {})
+    shell = shells.get(request.script_root)
+    if shell is None:
+        marks = {name: _SLOT + name + "-" for name in values}
+        # url_launch: no launch of any request may end up in a page shared by all.
+        shell = render_template("lti/login.html", **marks, url_launch=lambda: None)
+        shells[request.script_root] = shell
+    for name, value in values.items():
+        shell = shell.replace(_SLOT + name + "-", str(escape(value)))
+    return shell
 
 
 @bp.post("/launch")

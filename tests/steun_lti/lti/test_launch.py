@@ -166,3 +166,35 @@ def test_login_continues_without_scripts_through_a_form(tool: Tool) -> None:
     action = html.unescape(form.group(1))
     launch = tool.post_launch(http, tool.authorize(action + "?" + urlencode(fields)))
     assert launch.status_code == 303, launch.text[:500]
+
+
+def test_the_login_page_escapes_every_value_it_is_given(tool: Tool) -> None:
+    """The cookie-check page is rendered once per process with markers (issue 16); each login's
+    values go in escaped, exactly as a rendering of the page would put them."""
+    import html
+    import json
+    import re
+
+    from tests.support.platform import LaunchSpec as Spec
+
+    pages = []
+    for hint_text in ('a"><script>alert(1)</script>', "b&c'd<e>"):
+        http = tool.browser()
+        hint = tool.platform.prepare(Spec(sub=hint_text))
+        params = {**tool.platform.login_params(hint), "lti_message_hint": hint_text}
+        page = http.post(tool.url + "/lti/login", data=params, allow_redirects=False)
+        assert page.status_code == 200
+        assert "<script>alert(1)</script>" not in page.text
+        assert "steun-login-slot-" not in page.text
+        fields = dict(
+            (html.unescape(name), html.unescape(value))
+            for name, value in re.findall(r'name="([^"]+)" value="([^"]*)"', page.text)
+        )
+        assert fields["lti_message_hint"] == hint_text
+        data = json.loads(
+            html.unescape(re.search(r'id="steun-login-data">(.*?)</script>', page.text).group(1))  # type: ignore[union-attr]
+        )
+        assert data["state"] == fields["state"] and data["secret"]
+        assert "<" not in re.search(r'id="steun-login-data">(.*?)</script>', page.text).group(1)  # type: ignore[union-attr]
+        pages.append(page.text)
+    assert pages[0] != pages[1]
