@@ -24,7 +24,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from jinja2.utils import htmlsafe_json_dumps
-from markupsafe import Markup, escape
+from markupsafe import escape
 from werkzeug.wrappers import Response
 
 from steun_lti.lti import ags, flow, keys, sessions
@@ -117,11 +117,13 @@ def login() -> ResponseReturnValue:
             login_page(
                 new_window_url=url_for("lti.login") + "?" + params.query(),
                 auth_action=start.auth_action,
-                auth_inputs=Markup("\n  ").join(
-                    Markup('<input type="hidden" name="{}" value="{}">').format(name, value)
-                    for name, value in start.auth_fields
-                ),
-                login_data=htmlsafe_json_dumps(data, dumps=current_app.json.dumps),
+                safe={
+                    "auth_inputs": "\n  ".join(
+                        f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'
+                        for name, value in start.auth_fields
+                    ),
+                    "login_data": htmlsafe_json_dumps(data, dumps=current_app.json.dumps),
+                },
             )
         )
         response.headers["Cache-Control"] = "no-store"
@@ -134,20 +136,22 @@ LOGIN_SHELLS_KEY = "steun.login_shells"
 _SLOT = "steun-login-slot-" + secrets.token_hex(8) + "-"  # per process; never in a real value
 
 
-def login_page(**values: str) -> str:
+def login_page(safe: dict[str, str], **values: str) -> str:
     """The cookie-check page of a login. Every value in it is the login's own, so the page is
     rendered once per process (and script root) with a marker per value, and the values are
-    put in per request: rendering it whole cost about half of a login (issue 16). Strings are
-    HTML-escaped here as the template would; Markup goes in as it is."""
+    put in per request: rendering it whole cost about half of a login (issue 16). ``values``
+    are HTML-escaped here, as the template would; ``safe`` ones are HTML already."""
     shells: dict[str, str] = current_app.extensions.setdefault(LOGIN_SHELLS_KEY, {})
     shell = shells.get(request.script_root)
     if shell is None:
-        marks = {name: _SLOT + name + "-" for name in values}
+        marks = {name: _SLOT + name + "-" for name in (*values, *safe)}
         # url_launch: no launch of any request may end up in a page shared by all.
         shell = render_template("lti/login.html", **marks, url_launch=lambda: None)
         shells[request.script_root] = shell
     for name, value in values.items():
         shell = shell.replace(_SLOT + name + "-", str(escape(value)))
+    for name, value in safe.items():
+        shell = shell.replace(_SLOT + name + "-", value)
     return shell
 
 
