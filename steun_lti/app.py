@@ -57,7 +57,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     logging.getLogger("steun").setLevel(settings.log_level.upper())
     logmask.install()  # no invite token, launch id or state in any log (issue 14)
 
-    init_app(app, database or Database(settings.resolved_database_url))
+    # A pooled connection for every request thread and the background senders: with fewer, the
+    # pool opened and closed connections under load (a new PostgreSQL backend each time).
+    pool = {"pool_size": settings.threads + 4, "max_overflow": 8}
+    init_app(app, database or Database(settings.resolved_database_url, **pool))
 
     from steun_lti.web import register_blueprints
 

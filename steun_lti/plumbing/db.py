@@ -48,6 +48,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        else:  # one connection per thread: no pool to size
+            kwargs.pop("pool_size", None)
+            kwargs.pop("max_overflow", None)
         engine = create_engine(url, connect_args={"timeout": 10}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -65,9 +68,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 class Database:
     """One engine and its session factory, owned by an app (or a CLI command)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, **engine_options: Any) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, **engine_options)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
