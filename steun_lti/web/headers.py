@@ -103,12 +103,15 @@ def _content_security_policy(response: Response) -> str:
 
 def add_security_headers(response: Response) -> Response:
     headers = response.headers
-    if "Content-Security-Policy" not in headers:
-        headers["Content-Security-Policy"] = _content_security_policy(response)
-    headers.setdefault("Referrer-Policy", "no-referrer")
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    if "Cache-Control" not in headers and request.endpoint != "static":
-        headers["Cache-Control"] = "no-store"
+    present = {name.lower() for name, _value in headers.items()}  # one pass over the list
+    if "content-security-policy" not in present:
+        headers.add("Content-Security-Policy", _content_security_policy(response))
+    if "referrer-policy" not in present:
+        headers.add("Referrer-Policy", "no-referrer")
+    if "x-content-type-options" not in present:
+        headers.add("X-Content-Type-Options", "nosniff")
+    if "cache-control" not in present and request.endpoint != "static":
+        headers.add("Cache-Control", "no-store")
     return response
 
 
