@@ -1,0 +1,117 @@
+"""How the store's cost per statement grows with the number stored, in this process (no server,
+no HTTP): SQLite or PostgreSQL, filled straight into the store, and at each size batches of 100
+of benchmarks/lrs.py's statements timed through ``Store.store_statements`` alone.
+
+    python benchmarks/lrs_growth.py                          # SQLite: 10k, 100k, 1M
+    python benchmarks/lrs_growth.py --sizes 10000 300000     # other sizes
+    python benchmarks/lrs_growth.py --engine postgresql
+    python benchmarks/lrs_growth.py --keep /tmp/lrs-1m.sqlite3   # keep the SQLite file
+
+Per size it prints the CPU per statement of the store step (this process's CPU, the WAL
+checkpointer thread included, and for PostgreSQL its backends), the wall time per statement,
+and on SQLite the size of each table and index (``dbstat``): what grows with the store, where
+the Python work per statement does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from lrs import make_statement, tree_cpu  # noqa: E402
+
+from xapi.lrs.store import Credential, Store  # noqa: E402
+from xapi.lrs.validation import validate_statement  # noqa: E402
+
+BATCHES = 40
+
+
+def sizes_of(path: Path) -> str:
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        rows = db.execute(
+            "SELECT name, count(*), sum(pgsize) FROM dbstat GROUP BY name ORDER BY 3 DESC"
+        ).fetchall()
+    return ", ".join(f"{name} {size / 2**20:,.0f} MB ({pages:,} pages)" for name, pages, size in rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--engine", default="sqlite", choices=["sqlite", "postgresql"])
+    parser.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--keep", help="copy the SQLite file here at the end")
+    parser.add_argument("--dbstat", action="store_true", help="table and index sizes (SQLite)")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="steun-lrs-growth-"))
+    pg = None
+    roots: list[int] = []
+    if args.engine == "postgresql":
+        from tests.support.postgres import start_postgres
+
+        pg = start_postgres()
+        url = pg.create_database("lrs_growth")
+        roots = [int((pg.root / "data" / "postmaster.pid").read_text().split()[0])]
+    else:
+        url = f"sqlite:///{root / 'lrs.sqlite3'}"
+    store = Store(url)
+    store.create_schema()
+    credential = Credential(0, "bench", frozenset({"all"}), "bench")
+    rng = random.Random(7)
+    stored = 0
+    try:
+        for size in args.sizes:
+            t0 = time.perf_counter()
+            while stored < size:
+                n = min(5000, size - stored)
+                store.store_statements(
+                    [validate_statement(make_statement(rng), copy=False) for _ in range(n)],
+                    credential,
+                )
+                stored += n
+            fill_s = time.perf_counter() - t0
+            batches = [
+                [validate_statement(make_statement(rng), copy=False) for _ in range(100)]
+                for _ in range(BATCHES)
+            ]
+            wall_us = []
+            db0, own0 = tree_cpu(roots), time.process_time()
+            for batch in batches:
+                w0 = time.perf_counter()
+                store.store_statements(batch, credential)
+                wall_us.append((time.perf_counter() - w0) / 100 * 1e6)
+            own = (time.process_time() - own0) / (100 * BATCHES) * 1e6
+            db = (tree_cpu(roots) - db0) / (100 * BATCHES) * 1e6
+            stored += 100 * BATCHES
+            print(
+                f"{size:>9,} stored: store step {own + db:.0f} µs CPU per statement"
+                f"{f' ({db:.0f} in PostgreSQL)' if roots else ''}, wall median "
+                f"{statistics.median(wall_us):.0f} µs; fill {fill_s:.0f} s; "
+                f"load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+            if args.engine == "sqlite" and args.dbstat:
+                print("    " + sizes_of(root / "lrs.sqlite3"), flush=True)
+        if args.keep and args.engine == "sqlite":
+            store.dispose()
+            shutil.copy(root / "lrs.sqlite3", args.keep)
+    finally:
+        store.dispose()
+        if pg is not None:
+            pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
