@@ -44,7 +44,9 @@ def sizes_of(path: Path) -> str:
         rows = db.execute(
             "SELECT name, count(*), sum(pgsize) FROM dbstat GROUP BY name ORDER BY 3 DESC"
         ).fetchall()
-    return ", ".join(f"{name} {size / 2**20:,.0f} MB ({pages:,} pages)" for name, pages, size in rows)
+    return ", ".join(
+        f"{name} {size / 2**20:,.0f} MB ({pages:,} pages)" for name, pages, size in rows
+    )
 
 
 def main() -> None:

@@ -47,7 +47,7 @@ class StatementQuery:
         if self.agent:
             keys.append(("g:" + self.agent, 0 if self.related_agents else ROLE_MAIN))
         if self.activity:
-            keys.append((("ra2:" if self.related_activities else "o:") + self.activity, 0))
+            keys.append(("a:" + self.activity, 0 if self.related_activities else ROLE_MAIN))
         if self.verb:
             keys.append(("v:" + self.verb, 0))
         return [(key_hash(k), roles) for k, roles in keys]
