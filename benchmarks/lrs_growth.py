@@ -6,11 +6,13 @@ of benchmarks/lrs.py's statements timed through ``Store.store_statements`` alone
     python benchmarks/lrs_growth.py --sizes 10000 300000     # other sizes
     python benchmarks/lrs_growth.py --engine postgresql
     python benchmarks/lrs_growth.py --keep /tmp/lrs-1m.sqlite3   # keep the SQLite file
+    python benchmarks/lrs_growth.py --dbstat --frames            # sizes, WAL frames per table
 
 Per size it prints the CPU per statement of the store step (this process's CPU, the WAL
 checkpointer thread included, and for PostgreSQL its backends), the wall time per statement,
-and on SQLite the size of each table and index (``dbstat``): what grows with the store, where
-the Python work per statement does not.
+and on SQLite the size of each table and index (``dbstat``) and the WAL frames a statement
+writes, by table (``--frames``: 30 batches with no checkpoint, then the WAL read): what grows
+with the store, where the Python work per statement does not.
 """
 
 from __future__ import annotations
@@ -49,12 +51,60 @@ def sizes_of(path: Path) -> str:
     )
 
 
+def wal_frames(path: Path, rng: random.Random, credential: Credential) -> str:
+    """Store 30 batches of 100 with no checkpoint and count the WAL frames they wrote per
+    statement, by table or index (from ``dbstat``): the pages a batch dirties, written to the
+    WAL at each commit and copied back by the checkpoint (distinct pages, once per window)."""
+    import sqlite3
+    import struct
+    from collections import Counter, defaultdict
+
+    from xapi.lrs.store import engine
+
+    with sqlite3.connect(path) as db:
+        owner = dict(db.execute("SELECT pageno, name FROM dbstat").fetchall())
+    batches = [
+        [validate_statement(make_statement(rng), copy=False) for _ in range(100)] for _ in range(30)
+    ]
+    running = engine.Checkpointer.ensure_running
+    engine.Checkpointer.ensure_running = lambda self: None  # type: ignore[method-assign]
+    store = Store(f"sqlite:///{path}")
+    try:
+        with store.engine.connect() as conn:  # the pool's connection, kept for the batches
+            conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+            conn.commit()
+        for batch in batches:
+            store.store_statements(batch, credential)
+        wal = Path(f"{path}-wal").read_bytes()
+    finally:
+        engine.Checkpointer.ensure_running = running  # type: ignore[method-assign]
+        store.dispose()
+    frames: Counter[str] = Counter()
+    pages: defaultdict[str, set[int]] = defaultdict(set)
+    salts = wal[16:24]
+    for start in range(32, len(wal) - 4119, 4096 + 24):
+        if wal[start + 8 : start + 16] != salts:  # a frame of an earlier round of the WAL
+            continue
+        (page,) = struct.unpack(">I", wal[start : start + 4])
+        name = owner.get(page, "new pages")
+        frames[name] += 1
+        pages[name].add(page)
+    n = 100 * len(batches)
+    return f"WAL frames per statement {sum(frames.values()) / n:.2f}: " + ", ".join(
+        f"{name} {count / n:.2f} ({len(pages[name]) / n:.2f} distinct pages)"
+        for name, count in frames.most_common()
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engine", default="sqlite", choices=["sqlite", "postgresql"])
     parser.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--keep", help="copy the SQLite file here at the end")
     parser.add_argument("--dbstat", action="store_true", help="table and index sizes (SQLite)")
+    parser.add_argument(
+        "--frames", action="store_true", help="WAL frames per statement by table (SQLite)"
+    )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="steun-lrs-growth-"))
     pg = None
@@ -105,6 +155,10 @@ def main() -> None:
             )
             if args.engine == "sqlite" and args.dbstat:
                 print("    " + sizes_of(root / "lrs.sqlite3"), flush=True)
+            if args.engine == "sqlite" and args.frames:
+                store.dispose()  # checkpointed: the WAL starts empty
+                print("    " + wal_frames(root / "lrs.sqlite3", rng, credential), flush=True)
+                stored += 3000
         if args.keep and args.engine == "sqlite":
             store.dispose()
             shutil.copy(root / "lrs.sqlite3", args.keep)
