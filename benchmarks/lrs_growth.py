@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,7 +43,7 @@ BATCHES = 40
 def sizes_of(path: Path) -> str:
     import sqlite3
 
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db:
         rows = db.execute(
             "SELECT name, count(*), sum(pgsize) FROM dbstat GROUP BY name ORDER BY 3 DESC"
         ).fetchall()
@@ -61,7 +62,7 @@ def wal_frames(path: Path, rng: random.Random, credential: Credential) -> str:
 
     from xapi.lrs.store import engine
 
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db:
         owner = dict(db.execute("SELECT pageno, name FROM dbstat").fetchall())
     batches = [
         [validate_statement(make_statement(rng), copy=False) for _ in range(100)] for _ in range(30)
@@ -72,6 +73,7 @@ def wal_frames(path: Path, rng: random.Random, credential: Credential) -> str:
     try:
         with store.engine.connect() as conn:  # the pool's connection, kept for the batches
             conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # an empty WAL to count in
             conn.commit()
         for batch in batches:
             store.store_statements(batch, credential)
