@@ -9,7 +9,7 @@ xapi.client.LrsClient, as `steun export` reads them).
     python benchmarks/lrs.py                      # 0, 10k and 100k stored; SQLite and PostgreSQL
     python benchmarks/lrs.py --full               # 0, 10k, 100k and 1M stored
     python benchmarks/lrs.py --engines sqlite --sizes 0 50000
-    python benchmarks/lrs.py --engines postgresql --pg-set max_wal_size=8GB  # a setting
+    python benchmarks/lrs.py --engines postgresql --pg-set shared_buffers=4GB  # a setting
 
 Filling between sizes goes straight into the store (batches of 5,000), not over HTTP.
 "per CPU-s" counts statements stored per CPU-second used by the LRS workers (and the
@@ -281,7 +281,24 @@ def run_engine(
                 with psycopg.connect(dsn, autocommit=True) as db:
                     for name, value in pg_settings.items():
                         db.execute(f"ALTER SYSTEM SET {name} = '{value}'")  # benchmark input
-                    db.execute("SELECT pg_reload_conf()")
+                # A restart, for those that need one (shared_buffers); pg_ctl keeps the options.
+                pg._run(
+                    "pg_ctl",
+                    "-D",
+                    str(pg.root / "data"),
+                    "-l",
+                    str(pg.root / "log"),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "-t",
+                    "60",
+                    "restart",
+                )
+                with psycopg.connect(dsn) as db:
+                    for name in pg_settings:
+                        row = db.execute(f"SHOW {name}").fetchone()  # benchmark input
+                        assert row is not None and row[0] == pg_settings[name], (name, row)
         else:
             url = f"sqlite:///{root / 'lrs.sqlite3'}"
         store = Store(url)
@@ -421,7 +438,7 @@ def main() -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a PostgreSQL setting for the throwaway cluster (ALTER SYSTEM, reloaded), e.g. "
+        help="a PostgreSQL setting for the throwaway cluster (ALTER SYSTEM, restarted), e.g. "
         "max_wal_size=8GB; repeatable",
     )
     args = parser.parse_args()
