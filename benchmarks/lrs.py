@@ -9,6 +9,7 @@ xapi.client.LrsClient, as `steun export` reads them).
     python benchmarks/lrs.py                      # 0, 10k and 100k stored; SQLite and PostgreSQL
     python benchmarks/lrs.py --full               # 0, 10k, 100k and 1M stored
     python benchmarks/lrs.py --engines sqlite --sizes 0 50000
+    python benchmarks/lrs.py --engines postgresql --pg-set shared_buffers=4GB  # a setting
 
 Filling between sizes goes straight into the store (batches of 5,000), not over HTTP.
 "per CPU-s" counts statements stored per CPU-second used by the LRS workers (and the
@@ -259,7 +260,9 @@ def page_through(endpoint: str, auth: tuple[str, str]) -> tuple[int, float]:
     return count, time.perf_counter() - t0
 
 
-def run_engine(engine: str, sizes: list[int], workers: int, clients: int) -> dict[str, Any]:
+def run_engine(
+    engine: str, sizes: list[int], workers: int, clients: int, pg_settings: dict[str, str]
+) -> dict[str, Any]:
     """Measure one engine at growing sizes; returns its rows and its paging figures."""
     root = Path(tempfile.mkdtemp(prefix="steun-lrs-bench-"))
     pg = None
@@ -271,6 +274,31 @@ def run_engine(engine: str, sizes: list[int], workers: int, clients: int) -> dic
 
             pg = start_postgres()
             url = pg.create_database("lrs_bench")
+            if pg_settings:
+                import psycopg
+
+                dsn = url.replace("postgresql+psycopg", "postgresql")
+                with psycopg.connect(dsn, autocommit=True) as db:
+                    for name, value in pg_settings.items():
+                        db.execute(f"ALTER SYSTEM SET {name} = '{value}'")  # benchmark input
+                # A restart, for those that need one (shared_buffers); pg_ctl keeps the options.
+                pg._run(
+                    "pg_ctl",
+                    "-D",
+                    str(pg.root / "data"),
+                    "-l",
+                    str(pg.root / "log"),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "-t",
+                    "60",
+                    "restart",
+                )
+                with psycopg.connect(dsn) as db:
+                    for name in pg_settings:
+                        row = db.execute(f"SHOW {name}").fetchone()  # benchmark input
+                        assert row is not None and row[0] == pg_settings[name], (name, row)
         else:
             url = f"sqlite:///{root / 'lrs.sqlite3'}"
         store = Store(url)
@@ -284,7 +312,8 @@ def run_engine(engine: str, sizes: list[int], workers: int, clients: int) -> dic
         try:
             stored = 0
             print(
-                f"\n== {engine}: {workers} gunicorn workers (4 threads each), {clients} client "
+                f"\n== {engine}{f' {pg_settings}' if pg else ''}: {workers} gunicorn workers"
+                f" (4 threads each), {clients} client "
                 f"threads with keep-alive connections; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
             )
             print(
@@ -404,10 +433,20 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="sizes 0, 10k, 100k and 1M")
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--clients", type=int, default=4, help="concurrent client threads")
+    parser.add_argument(
+        "--pg-set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a PostgreSQL setting for the throwaway cluster (ALTER SYSTEM, restarted), e.g. "
+        "max_wal_size=8GB; repeatable",
+    )
     args = parser.parse_args()
     sizes = args.sizes or ([0, 10_000, 100_000, 1_000_000] if args.full else [0, 10_000, 100_000])
+    settings = dict(item.split("=", 1) for item in args.pg_set)
     results = [
-        run_engine(engine, sorted(sizes), args.workers, args.clients) for engine in args.engines
+        run_engine(engine, sorted(sizes), args.workers, args.clients, settings)
+        for engine in args.engines
     ]
     summary(results)
 

@@ -21,11 +21,12 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    update,
 )
 
 from tests.lrs.conftest import statement, unique_iri
 from xapi.lrs import schema as t
-from xapi.lrs.store import Credential, StatementQuery, Store
+from xapi.lrs.store import Credential, StatementQuery, Store, hashed_keys, key_hash
 
 # The tables of schema 1 that changed, as Steun created them then.
 V1 = MetaData()
@@ -100,10 +101,11 @@ def test_a_schema_1_store_is_rebuilt(database_url: str) -> None:
             for row in rows:  # in this order, so seq 1, 2, 3, 4
                 conn.execute(insert(V1_STATEMENT), row)
         store.create_schema()
-        store.create_schema()  # a second start finds version 2 and does nothing
+        store.create_schema()  # a second start finds the current version and does nothing
 
         with store.read() as conn:
-            assert conn.execute(select(func.max(t.schema_version.c.version))).scalar() == 2
+            version = conn.execute(select(func.max(t.schema_version.c.version))).scalar()
+            assert version == t.SCHEMA_VERSION == 3
 
         def ids(**query: Any) -> set[str]:
             found, _more = store.query_statements(StatementQuery(**query))
@@ -122,5 +124,45 @@ def test_a_schema_1_store_is_rebuilt(database_url: str) -> None:
         counts = store.delete_agent(who, by="test")
         assert counts["statements"] == 4
         assert ids() == {by_id[1]}
+    finally:
+        store.dispose()
+
+
+def test_a_schema_2_store_gets_one_index_row_per_activity(database_url: str) -> None:
+    """Schema 2 had an ``o:`` and an ``ra2:`` row for the object activity; the upgrade to 3
+    rebuilds the index with one ``a:`` row per activity, and every activity query answers."""
+    activity, parent = unique_iri(), unique_iri()
+    store = Store(database_url)
+    try:
+        store.create_schema()
+        credential = Credential(1, "k", frozenset({"all"}), "k")
+        first = statement(
+            object={"id": activity}, context={"contextActivities": {"parent": [{"id": parent}]}}
+        )
+        second = statement(object={"id": parent})
+        ids, _new = store.store_statements([first, second], credential)
+        with store.write() as conn:  # as a schema-2 store holds it: other keys, version 2
+            conn.execute(t.statement_key.delete())
+            conn.execute(
+                insert(t.statement_key),
+                [{"key": key_hash("o:" + activity), "seq": 1, "roles": 1}],
+            )
+            conn.execute(update(t.schema_version).values(version=2))
+        store.create_schema()
+        with store.read() as conn:
+            assert conn.execute(select(func.max(t.schema_version.c.version))).scalar() == 3
+            rows = conn.execute(select(func.count()).select_from(t.statement_key)).scalar()
+
+        def found(**query: Any) -> set[str]:
+            page, _more = store.query_statements(StatementQuery(**query))
+            return {json.loads(body)["id"] for _seq, body, _att in page}
+
+        assert found(activity=activity) == {ids[0]}
+        assert found(activity=parent) == {ids[1]}
+        assert found(activity=parent, related_activities=True) == set(ids)
+        # Per statement: actor, verb, one row per activity, the authority (not o: and ra2:).
+        assert rows == len(hashed_keys(first | {"authority": credential.authority})) + len(
+            hashed_keys(second | {"authority": credential.authority})
+        )
     finally:
         store.dispose()

@@ -9,8 +9,10 @@ no other index: the keys of a statement are also packed into ``lrs_statement.ind
 how a delete finds its index rows.
 
 Schema versions: 1 held 128-bit hex keys, one row per kind (agent, withdrawal, related agent)
-and an index on seq; 2 is this layout. A version-1 store is rebuilt on start (see
-:func:`xapi.lrs.store.Store.create_schema`).
+and an index on seq; 2 is this layout with two rows for the object activity (``o:`` for
+``activity=``, ``ra2:`` for ``related_activities``); 3 has one ``a:`` row per activity, its
+roles telling the object from the others (one index row less per statement). An older store's
+index is rebuilt on start (see :func:`xapi.lrs.store.Store.create_schema`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from sqlalchemy import (
     text,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = MetaData(
     naming_convention={

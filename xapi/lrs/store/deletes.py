@@ -125,7 +125,7 @@ def _statement_rows(conn: Connection, column: Any, values: list[Any]) -> list[An
     return rows
 
 
-_KEY_PREFERENCE = ("r:", "g:", "o:", "v:")
+_KEY_PREFERENCE = ("r:", "g:", "a:", "v:")
 
 
 def _referring_statements(
@@ -148,11 +148,11 @@ def _referring_statements(
         keys = statement_keys(json.loads(row.body))
         for prefix in _KEY_PREFERENCE:
             # An agent as actor or object: not the authority, which every statement of its
-            # credential carries.
+            # credential carries; the object activity, not a context activity.
             chosen = sorted(
                 k
                 for k, roles in keys.items()
-                if k.startswith(prefix) and (prefix != "g:" or roles & ROLE_MAIN)
+                if k.startswith(prefix) and (prefix in ("r:", "v:") or roles & ROLE_MAIN)
             )
             if chosen:
                 probe_keys.add(key_hash(chosen[0]))

@@ -28,8 +28,12 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     # Reading pages straight from the mapped file, and a larger page cache, halve the CPU
-    # of deep paging; both are per connection and cost no disk.
-    cursor.execute("PRAGMA mmap_size=268435456")
+    # of deep paging; both are per connection and cost no disk. The map covers the first
+    # 2 GB of the file (SQLite's own ceiling; address space, shared with the OS page cache):
+    # at 1M statements stored (2.3 GB) a write transaction then reads about 2.8 pages per
+    # statement fewer with pread (each connection's page cache starts empty whenever another
+    # connection wrote, so index pages are read again by every transaction).
+    cursor.execute("PRAGMA mmap_size=2147418112")
     cursor.execute("PRAGMA cache_size=-32768")
     # The WAL is copied back into the database by a background thread (Checkpointer), not by
     # the request whose COMMIT crosses SQLite's threshold (4 MB): that stalled the request and

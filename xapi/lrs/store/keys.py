@@ -101,8 +101,10 @@ _cached_key_hash = functools.lru_cache(maxsize=8192)(_key_hash)
 
 def statement_keys(stmt: dict[str, Any]) -> dict[str, int]:
     """The filter keys (``kind:value``) of one statement and their roles, before inheriting those
-    of a StatementRef target. Agents are ``g:``; verb ``v:``; registration ``r:``; the object
-    activity ``o:`` and every activity (related_activities) ``ra2:``."""
+    of a StatementRef target. Agents are ``g:``; verb ``v:``; registration ``r:``; activities
+    ``a:``, the object activity with ROLE_MAIN (``activity=``), every activity with ROLE_RELATED
+    (``related_activities``): one index row per activity, as for agents (schema 3; schema 2 had
+    an ``o:`` and an ``ra2:`` row for the object activity)."""
     keys: dict[str, int] = {}
 
     def add(key: str, roles: int) -> None:
@@ -118,8 +120,8 @@ def statement_keys(stmt: dict[str, Any]) -> dict[str, int]:
         if identity:
             add("g:" + identity, ROLE_MAIN | ROLE_RELATED)
     add("v:" + stmt["verb"]["id"], ROLE_MAIN)
-    if kind == "Activity":
-        add("o:" + obj["id"], ROLE_MAIN)
+    if kind == "Activity":  # activity= matches the object activity; related_activities any
+        add("a:" + obj["id"], ROLE_MAIN | ROLE_RELATED)
     if context.get("registration"):
         add("r:" + context["registration"].lower(), ROLE_MAIN)
     # Everyone a withdrawal must reach: actor, object, instructor, team and group members,
@@ -148,7 +150,7 @@ def statement_keys(stmt: dict[str, Any]) -> dict[str, int]:
     for identity in _agents_in(stmt.get("authority")):
         add("g:" + identity, ROLE_RELATED)
     for activity_id in activities:
-        add("ra2:" + activity_id, ROLE_RELATED)
+        add("a:" + activity_id, ROLE_RELATED)
     return keys
 
 

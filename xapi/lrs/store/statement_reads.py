@@ -47,7 +47,7 @@ class StatementQuery:
         if self.agent:
             keys.append(("g:" + self.agent, 0 if self.related_agents else ROLE_MAIN))
         if self.activity:
-            keys.append((("ra2:" if self.related_activities else "o:") + self.activity, 0))
+            keys.append(("a:" + self.activity, 0 if self.related_activities else ROLE_MAIN))
         if self.verb:
             keys.append(("v:" + self.verb, 0))
         return [(key_hash(k), roles) for k, roles in keys]
@@ -95,7 +95,19 @@ class StatementReads(StoreBase):
         query = query.order_by(order_seq.asc() if q.ascending else order_seq.desc())
         query = query.limit(limit + 1)
         with self.read() as conn:
-            rows = [(r.seq, r.body, bool(r.has_attachments)) for r in conn.execute(query)]
+            # The rows straight from the DBAPI cursor: SQLAlchemy's result rows cost more than
+            # the query (reading pages of 500 from 1M stored on SQLite in-process, 7-12 µs per
+            # statement against 3; docs/lrs.md "Performance").
+            compiled = query.compile(dialect=conn.dialect)
+            params: Any = compiled.params
+            if compiled.positional:
+                params = [params[name] for name in compiled.positiontup or ()]
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(str(compiled), params)
+                rows = [(seq, body, bool(att)) for seq, body, att in cursor.fetchall()]
+            finally:
+                cursor.close()
         return rows[:limit], len(rows) > limit
 
     def count_statements(self, q: StatementQuery) -> int:

@@ -1,4 +1,4 @@
-"""Creating the tables and upgrading a database of an older schema (1 -> 2: the statement
+"""Creating the tables and upgrading a database of an older schema (1 or 2 -> 3: the statement
 index rebuilt from the stored statements). The tables themselves: ``xapi.lrs.schema``.
 """
 
@@ -30,6 +30,8 @@ class SchemaUpgrade(StoreBase):
                 conn.execute(insert(t.schema_version).values(version=t.SCHEMA_VERSION))
             elif version == 1:
                 self._migrate_from_1(conn)
+            elif version == 2:
+                self._migrate_from_2(conn)
             elif version > t.SCHEMA_VERSION:
                 raise LrsError(
                     f"The LRS database has schema version {version}; this Steun knows "
@@ -37,17 +39,35 @@ class SchemaUpgrade(StoreBase):
                 )
 
     def _migrate_from_1(self, conn: Connection) -> None:
-        """Schema 1 -> 2: rebuild the statement index from the stored statements, in the same
-        transaction (all or nothing). It reads every statement once: about 90 s per million
-        statements on SQLite (29,430 in 2.6 s)."""
+        """Schema 1 -> 3: the columns and indexes of 2, then the index rebuilt, in the same
+        transaction (all or nothing)."""
         count = conn.execute(select(func.count()).select_from(t.statement)).scalar_one()
-        log.warning("LRS schema 1 -> 2: rebuilding the index of %d statements", count)
+        log.warning(
+            "LRS schema 1 -> %d: rebuilding the index of %d statements", t.SCHEMA_VERSION, count
+        )
         binary = "BYTEA" if self.dialect == "postgresql" else "BLOB"
         conn.exec_driver_sql("DROP TABLE lrs_statement_key")
         conn.exec_driver_sql("DROP INDEX ix_lrs_statement_voids")
         conn.exec_driver_sql(f"ALTER TABLE lrs_statement ADD COLUMN index_keys {binary}")
         t.statement_key.create(conn)
         next(i for i in t.statement.indexes if i.name == "ix_lrs_statement_voids").create(conn)
+        self._rebuild_index(conn)
+        log.warning("LRS schema 1 -> %d: done", t.SCHEMA_VERSION)
+
+    def _migrate_from_2(self, conn: Connection) -> None:
+        """Schema 2 -> 3 (one ``a:`` index row per activity instead of ``o:`` and ``ra2:``):
+        the index rebuilt from the stored statements, in the same transaction."""
+        count = conn.execute(select(func.count()).select_from(t.statement)).scalar_one()
+        log.warning("LRS schema 2 -> 3: rebuilding the index of %d statements", count)
+        conn.exec_driver_sql("DROP TABLE lrs_statement_key")
+        t.statement_key.create(conn)
+        self._rebuild_index(conn)
+        log.warning("LRS schema 2 -> 3: done")
+
+    def _rebuild_index(self, conn: Connection) -> None:
+        """The index rows and ``index_keys`` of every statement computed again from its stored
+        JSON. It reads every statement once: about 90 s per million statements on SQLite
+        (29,430 in 2.6 s)."""
         s = t.statement.c
         after = 0
         while True:
@@ -84,4 +104,3 @@ class SchemaUpgrade(StoreBase):
             )
             insert_keys(Raw(conn.connection, self.dialect == "postgresql"), sorted(key_rows))
         conn.execute(update(t.schema_version).values(version=t.SCHEMA_VERSION))
-        log.warning("LRS schema 1 -> 2: done")
