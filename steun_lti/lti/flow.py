@@ -283,7 +283,11 @@ def sign_state(state_key: str, login: dict[str, Any]) -> str:
 
 
 def read_state(state_key: str, state: str) -> LoginState:
-    """The login a state stands for, if its signature holds and it has not expired."""
+    """The login a state stands for, if its signature holds and it has not expired.
+
+    Whether it was used already is settled once, by consuming it (:func:`verify_launch` inserts
+    its digest under a primary key): a used state fails there, on any worker. There is no read
+    ahead of that (it was a database round trip on every launch to refuse a replay earlier)."""
     if not state or len(state) > MAX_STATE_CHARS:
         raise StateError("unknown or expired state")
     try:
@@ -372,16 +376,6 @@ def begin_login(
     )
 
 
-def pending_state(session: Session, state: str, *, state_key: str) -> LoginState:
-    """The login a launch names, if its state is genuine and unexpired.
-
-    Whether it was used already is settled once, by consuming it (:func:`verify_launch` inserts
-    its digest under a primary key): a used state fails there, on any worker. No read ahead of
-    that: it was a database round trip on every launch to refuse a replay a little earlier."""
-    del session  # kept in the signature: callers pass the launch's transaction
-    return read_state(state_key, state)
-
-
 # -- launch -------------------------------------------------------------------------------
 
 
@@ -462,14 +456,13 @@ def verify_launch(
 ) -> VerifiedLaunch:
     """Verify a launch completely, consuming its state; raise an LtiError subclass on any fault.
 
-    ``login`` is what :func:`pending_state` gave for this ``state`` in the same transaction (the
-    view reads it first to choose between the cookie and the platform's storage); without it the
-    state is read and checked here.
+    ``login`` is what :func:`read_state` gave for this ``state`` (the view reads it first to
+    choose between the cookie and the platform's storage); without it the state is read here.
     """
     if not id_token:
         raise MessageError("no id_token in the launch")
     if login is None or login.state != state:
-        login = pending_state(session, state, state_key=state_key)
+        login = read_state(state_key, state)
     row = login
     if not browser_secret or not hmac.compare_digest(digest(browser_secret), row.binding_hash):
         raise StateError("state is not bound to this browser")

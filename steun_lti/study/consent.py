@@ -32,35 +32,28 @@ _CURRENT_CONSENT_ID = (
     .order_by(_C.c.id.desc())
     .limit(1)
 )
-_HAS_CONSENT = (
-    select(_C.c.id)
-    .where(
-        _C.c.study_id == bindparam("study"),
-        _C.c.teacher == bindparam("teacher"),
-        _C.c.version == bindparam("version"),
-        _C.c.withdrawn_at.is_(None),
-    )
-    .limit(1)
-)
 
 
-def current_consent(session: Session, study: Study, teacher: str) -> Consent | None:
-    """The teacher's consent to this version, if given and not withdrawn. The id is read with a
-    plain statement (an ORM query cost half of a new teacher's consent page, where the answer is
-    nearly always "none"); the row, when there is one, through the ORM."""
+def _current_consent_id(session: Session, study: Study, teacher: str) -> int | None:
+    """One column read with a plain statement, no row object built (an ORM query cost half of a
+    new teacher's consent page, where the answer is nearly always "none")."""
     if session.new or session.dirty:  # the statement bypasses the ORM: let it see pending rows
         session.flush()
     params = {"study": study.id, "teacher": teacher, "version": study.consent_version}
-    found = session.connection().execute(_CURRENT_CONSENT_ID, params).scalar()
+    found: int | None = session.connection().execute(_CURRENT_CONSENT_ID, params).scalar()
+    return found
+
+
+def current_consent(session: Session, study: Study, teacher: str) -> Consent | None:
+    """The teacher's consent to this version, if given and not withdrawn (the row through the
+    ORM, when there is one)."""
+    found = _current_consent_id(session, study, teacher)
     return None if found is None else session.get(Consent, found)
 
 
 def has_consent(session: Session, study: Study, teacher: str) -> bool:
-    """Whether :func:`current_consent` finds one (one column read, no row object built)."""
-    if session.new or session.dirty:  # the statement bypasses the ORM: let it see pending rows
-        session.flush()
-    params = {"study": study.id, "teacher": teacher, "version": study.consent_version}
-    return session.connection().execute(_HAS_CONSENT, params).first() is not None
+    """Whether :func:`current_consent` finds one."""
+    return _current_consent_id(session, study, teacher) is not None
 
 
 def give_consent(session: Session, study: Study, teacher: str, now: datetime) -> Consent:

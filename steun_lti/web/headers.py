@@ -37,7 +37,7 @@ log = logging.getLogger("steun.web")
 NOT_FRAMED = ("/lti/admin",)
 FRAMED_BY_ANYONE = ("/lti/register",)
 BASE_POLICY = "base-uri 'self'; object-src 'none'"
-CACHE_NAME = "framing_origins"  # kept lti.recent.TTL seconds per process
+CACHE_NAME = "framing_policy"  # kept lti.recent.TTL seconds per process
 
 
 def _source(origin: Origin) -> str:

@@ -162,7 +162,7 @@ def launch() -> ResponseReturnValue:
     session = db_session()
     from_storage = request.form.get("lti_storage_binding")
     secret = from_storage or request.cookies.get(BROWSER_COOKIE)
-    login = flow.pending_state(session, state, state_key=state_key())
+    login = flow.read_state(state_key(), state)
     if not from_storage:
         row = login
         if not (secret and flow.digest(secret) == row.binding_hash) and row.storage_target:
