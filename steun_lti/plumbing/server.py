@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import selectors
 import socket
 import time
@@ -58,8 +59,12 @@ class MaskedLogger(GunicornLogger):
             "-" if sent is None else sent,
             request_time.seconds * 1000 + request_time.microseconds // 1000,
         )
+        log = self.access_log
         try:
-            self.access_log.info(line)
+            # What Logger.info does, less looking up the caller's file and line in the stack
+            # (the line never shows them).
+            if log.isEnabledFor(logging.INFO):
+                log.handle(log.makeRecord(log.name, logging.INFO, "", 0, line, None, None))
         except Exception:
             self.error(traceback.format_exc())
 
@@ -126,6 +131,21 @@ class BufferedConn(TConn):
             self.received = b""
 
 
+class SettledConfig:
+    """gunicorn's configuration as a worker reads it: each setting a plain attribute once it has
+    been read. gunicorn looks its settings up through ``Config.__getattr__`` several times per
+    request (about 2% of a launch's CPU, issue 16); in a worker they never change (a reload
+    starts new workers)."""
+
+    def __init__(self, cfg: Any) -> None:
+        self.__dict__["_cfg"] = cfg
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._cfg, name)
+        self.__dict__[name] = value
+        return value
+
+
 class GracefulThreadWorker(ThreadWorker):
     """The same for the threaded worker, which keeps connections alive between requests (the
     LRS: its clients post many requests in a row).
@@ -139,6 +159,10 @@ class GracefulThreadWorker(ThreadWorker):
     then waits for the rest as long as the client likes."""
 
     request_read_timeout = REQUEST_READ_TIMEOUT
+
+    def init_process(self) -> None:
+        self.cfg: Any = SettledConfig(self.cfg)
+        super().init_process()
 
     def handle_quit(self, sig: int, frame: Any) -> None:
         self.handle_exit(sig, frame)
