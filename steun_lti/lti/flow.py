@@ -22,7 +22,7 @@ import functools
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -172,20 +172,28 @@ def _only_one(found: Sequence[Any], issuer: str, client_id: str | None) -> Any:
 
 
 def _login_registration(
-    session: Session, issuer: str, client_id: str | None, cache: Recent | None = None
+    session: Session | Callable[[], Session],
+    issuer: str,
+    client_id: str | None,
+    cache: Recent | None = None,
 ) -> tuple[int, str, str]:
     """:func:`find_registration` for the login: the id, client id and login URL only.
 
     With ``cache`` (the app's, see ``lti/recent.py``) an answer may be up to a second or two
     old: the login only signs a state; the launch reads the registration again and refuses one
-    switched off in between. Unknown platforms are asked for every time."""
+    switched off in between. Unknown platforms are asked for every time. ``session`` may be a
+    function that gives one: it is called only when the database is asked."""
 
     def load() -> tuple[int, str, str]:
         if client_id:
             query, params = _LOGIN_BY_CLIENT, {"issuer": issuer, "client_id": client_id}
         else:
             query, params = _LOGIN_BY_ISSUER, {"issuer": issuer}
-        found = session.connection().execute(query, params).all()
+        db = session if isinstance(session, Session) else session()
+        try:
+            found = db.connection().execute(query, params).all()
+        finally:
+            db.rollback()  # end the read transaction: a login holds nothing open
         row = _only_one(found, issuer, client_id)
         return (row.id, row.client_id, row.auth_login_url)
 
@@ -318,7 +326,7 @@ class LoginStart:
 
 
 def begin_login(
-    session: Session,
+    session: Session | Callable[[], Session],
     params: LoginParams,
     *,
     redirect_uri: str,
@@ -343,7 +351,6 @@ def begin_login(
     if storage_target:
         login["t"] = storage_target
     state = sign_state(state_key, login)
-    session.rollback()  # end the read transaction (if any): a login holds nothing open
     query = {
         "scope": "openid",
         "response_type": "id_token",

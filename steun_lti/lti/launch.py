@@ -97,10 +97,17 @@ def with_lti_params(url: str, params: dict[str, str]) -> str:
 
 
 SESSION_KEY = "steun_launch"
+# What a cookie session keeps of its launch: the launch id, its deployment and the platform's
+# return URL (for the "session ended" page after the record is gone). The context itself is
+# read back from the launch record, which every request reads anyway to check the launch: a
+# cookie that carried the whole context cost a signed, compressed, doubly-encoded JSON on
+# every launch and every page (issue 16), and showed the pseudonym and roles to anyone who
+# decodes it. Older cookies (the context as a dict or a JSON object) are still read.
 # Other transports (e.g. a launch id in the URL for cookie-less iframes) register a resolver here.
 Resolver = Callable[[], LaunchContext | None]
-# The LTI layer's check of a launch in use: None while it may be used, else why not.
-Check = Callable[[LaunchContext], str | None]
+# The LTI layer's check of a launch in use, by launch id and deployment id: the context its
+# record holds and None while it may be used, else why not (and the context if it is known).
+Check = Callable[[str, str], tuple[dict[str, Any] | None, str | None]]
 CHECK_KEY = "steun.launch_check"
 
 
@@ -123,9 +130,11 @@ def register_check(app: Any, check: Check) -> None:
 def remember(launch: LaunchContext) -> None:
     """Keep the launch in the (cookie) session for the following requests (it replaces any
     earlier launch; child mode belongs to that earlier launch's record and stays with it)."""
-    # One JSON string, not a dict: Flask's tagged serializer walks a dict value by value, on
-    # every request that reads or writes the session (issue 16).
-    session[SESSION_KEY] = json.dumps(launch.to_dict(), separators=(",", ":"))
+    if launch.launch_id and CHECK_KEY in current_app.extensions:
+        kept = [launch.launch_id, launch.deployment_id or "", launch.return_url or ""]
+        session[SESSION_KEY] = json.dumps(kept, separators=(",", ":"))  # a JSON list
+    else:  # no launch record to read it back from: the whole context, as one JSON string
+        session[SESSION_KEY] = json.dumps(launch.to_dict(), separators=(",", ":"))
     g.steun_launch = launch
     g.steun_launch_via = "cookie"
 
@@ -137,27 +146,39 @@ def forget() -> None:
     g.steun_launch_via = None
 
 
-def _problem(launch: LaunchContext) -> str | None:
+def _check(launch_id: str, deployment_id: str) -> tuple[dict[str, Any] | None, str | None]:
     check: Check | None = current_app.extensions.get(CHECK_KEY)
-    return check(launch) if check is not None else None
+    return check(launch_id, deployment_id) if check is not None else (None, None)
 
 
 def _from_cookie() -> LaunchContext | None:
     """The session cookie's launch, if it is still usable; a stale one is dropped from it."""
     if SESSION_KEY not in session:
         return None
+    kept = session[SESSION_KEY]
+    launch: LaunchContext | None = None
+    return_url: str | None = None
+    problem: str | None = "unreadable"
     try:
-        kept = session[SESSION_KEY]
-        data = json.loads(kept) if isinstance(kept, str) else kept  # a dict: an older cookie
-        launch: LaunchContext | None = LaunchContext.from_dict(data)
+        if isinstance(kept, str) and kept.startswith("["):
+            launch_id, deployment_id, return_url = (str(v) for v in json.loads(kept))
+            stored, problem = _check(launch_id, deployment_id)
+            if problem is None:
+                problem = "unreadable"  # a record without a readable context
+                launch = LaunchContext.from_dict(stored or {})
+                problem = None if launch.launch_id == launch_id else "unreadable"
+        else:  # an older cookie: the context itself
+            data = json.loads(kept) if isinstance(kept, str) else kept
+            launch = LaunchContext.from_dict(data)
+            return_url = launch.return_url
+            problem = _check(launch.launch_id or "", launch.deployment_id or "")[1]
     except (TypeError, ValueError):
-        launch = None
-    problem = "unreadable" if launch is None else _problem(launch)
+        pass
     if problem is None:
         return launch
     session.pop(SESSION_KEY, None)
     g.steun_launch_refused = problem
-    g.steun_launch_ended = launch
+    g.steun_launch_ended_return_url = return_url or None
     return None
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
@@ -50,9 +51,16 @@ def launch_problem(
 
     Checked on every request, so ending a launch (sign-out, expiry, purge) or deactivating its
     deployment or registration ends every session that rests on it at once. With the
-    ``deployment_id`` the session's launch context names, it is one query (launch, registration
-    and deployment joined); the launch record's own deployment must be the same one.
+    ``deployment_id`` the session names, it is one query (launch, registration and deployment
+    joined); the launch record's own deployment must be the same one.
     """
+    return launch_in_use(session, launch_id, deployment_id)[1]
+
+
+def launch_in_use(
+    session: Session, launch_id: str | None, deployment_id: str | None = None
+) -> tuple[dict[str, Any] | None, str | None]:
+    """:func:`launch_problem`, with the context the launch record holds (None if it is gone)."""
     if deployment_id is not None and launch_id and len(launch_id) <= 64:
         found = (
             session.connection()
@@ -60,21 +68,21 @@ def launch_problem(
             .first()
         )
         if found is None or _aware(found[0]) < utcnow():
-            return "ended"
+            return None, "ended"
         _expires, context, child_mode, registration_active, deployment_active = found
         if str(context.get("deployment_id") or "") == deployment_id:
             session.info.setdefault(CHILD_MODE_SEEN, {})[launch_id] = child_mode
             if not registration_active:
-                return "registration inactive"
+                return context, "registration inactive"
             if not deployment_active:
-                return "deployment inactive"
-            return None
+                return context, "deployment inactive"
+            return context, None
     row = load_launch(session, launch_id or "")
     if row is None:
-        return "ended"
+        return None, "ended"
     registration = session.get(LtiRegistration, row.registration_id)
     if registration is None or not registration.active:
-        return "registration inactive"
+        return row.context, "registration inactive"
     deployment = session.scalars(
         select(LtiDeployment).where(
             LtiDeployment.registration_id == row.registration_id,
@@ -82,8 +90,8 @@ def launch_problem(
         )
     ).first()
     if deployment is None or not deployment.active:
-        return "deployment inactive"
-    return None
+        return row.context, "deployment inactive"
+    return row.context, None
 
 
 def browser_key(secret_key: str, launch_id: str) -> str:

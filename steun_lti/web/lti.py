@@ -89,11 +89,10 @@ def login() -> ResponseReturnValue:
     params = flow.LoginParams.from_mapping(request.values)
     existing = request.cookies.get(BROWSER_COOKIE)
     secret = existing or flow.new_secret()
-    session = db_session()
     if secrets.randbelow(200) == 0:  # now and then, drop expired states and launch records
-        flow.purge_expired(session)
+        flow.purge_expired(db_session())
     start = flow.begin_login(
-        session,
+        db_session,  # asked for only when the registration is not among the recent ones
         params,
         redirect_uri=base_url() + "/lti/launch",
         browser_secret=secret,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, Flask, current_app, g, redirect, render_template, request
@@ -57,9 +58,9 @@ REFUSED_ENDPOINTS = ("session.resume",)
 # -- the transports -------------------------------------------------------------------------
 
 
-def check_launch(launch: LaunchContext) -> str | None:
-    """Every request: is the launch behind this session still usable?"""
-    return sessions.launch_problem(db_session(), launch.launch_id, launch.deployment_id or "")
+def check_launch(launch_id: str, deployment_id: str) -> tuple[dict[str, Any] | None, str | None]:
+    """Every request: is the launch behind this session still usable? With its stored context."""
+    return sessions.launch_in_use(db_session(), launch_id, deployment_id)
 
 
 def url_launch_id() -> str | None:
@@ -187,11 +188,11 @@ def handle_session_ended(error: SessionEnded) -> ResponseReturnValue:
     if unproven and request.method == "GET" and request.endpoint not in REFUSED_ENDPOINTS:
         page = resume_page(unproven, without_ticket(request.full_path.rstrip("?")), with_key=False)
         return page, 200, headers
-    ended: LaunchContext | None = g.get("steun_launch_ended")
+    ended_return_url: str | None = g.get("steun_launch_ended_return_url")
     return_url = None
-    if ended is not None and ended.return_url:  # the browser's own (cookie) launch only
+    if ended_return_url:  # the browser's own (cookie) launch only
         return_url = with_lti_params(
-            ended.return_url,
+            ended_return_url,
             {
                 "lti_errormsg": "Sessie afgelopen / Session ended",
                 "lti_errorlog": f"session refused: {error.reason}",

@@ -301,3 +301,40 @@ def test_launch_ids_and_tickets_are_masked_in_access_logs() -> None:
     MaskLaunchIds().filter(record)
     line = record.getMessage()
     assert "SECRETID" not in line and "TICKET" not in line and "lang=en" in line
+
+
+# -- what the cookie holds ------------------------------------------------------------------
+
+
+def test_the_session_cookie_names_the_launch_not_the_person(tool: Tool) -> None:
+    """Issue 16: the cookie keeps the launch id, its deployment and the way back to the LMS;
+    the context (pseudonym, roles) is read back from the launch record every request checks.
+    A cookie of the older kind (the context itself) still works while its record lasts."""
+    back = "https://lms.example/course/7"
+    response = tool.launch(LaunchSpec(sub="teacher-k", return_url=back))
+    http: requests.Session = response.http
+    serializer = tool.app.session_interface.get_signing_serializer(tool.app)  # type: ignore[attr-defined]
+    cookie = http.cookies.get(tool.app.config["SESSION_COOKIE_NAME"])
+    kept = serializer.loads(cookie)["steun_launch"]
+    launch_id = newest_launch_id(tool)
+    with tool.database.session() as session:
+        context = session.get(LtiLaunch, launch_id).context
+    assert json.loads(kept) == [launch_id, context["deployment_id"], back]
+    assert context["pseudonym"] not in kept and "teacher" not in kept
+    assert http.get(tool.url + "/study/consent").status_code == 200
+
+    # The older cookie: the context as one JSON object.
+    older = requests.Session()
+    older.cookies.set(
+        tool.app.config["SESSION_COOKIE_NAME"],
+        serializer.dumps({"steun_launch": json.dumps(context)}),
+    )
+    assert older.get(tool.url + "/study/consent").status_code == 200
+
+    # The record gone (signed out elsewhere, purged): the page still leads back to the LMS.
+    from sqlalchemy import delete
+
+    _set(tool, delete(LtiLaunch))
+    ended = http.get(tool.url + "/study/consent")
+    assert ended.status_code == 401
+    assert "https://lms.example/course/7?lti_errormsg=" in ended.text.replace("&amp;", "&")
