@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
 from flask import Flask, abort, current_app, g, render_template, request, session
 from flask.typing import ResponseReturnValue
 from flask_babel import Babel, get_locale
@@ -70,6 +71,15 @@ def select_locale() -> str:
     return "nl"
 
 
+_LOCALES = {code: Locale.parse(code) for code in LANGUAGES}
+
+
+def _selected_locale() -> Locale:
+    """:func:`select_locale` as the Locale flask-babel wants, one object per language and
+    process (flask-babel parsed the code again on every request)."""
+    return _LOCALES[select_locale()]
+
+
 def lang() -> str:
     locale = get_locale()
     return locale.language if locale is not None else "nl"
@@ -82,7 +92,7 @@ def init_i18n(app: Flask) -> None:
         app,
         default_locale="nl",
         default_translation_directories=str(TRANSLATIONS),
-        locale_selector=select_locale,
+        locale_selector=_selected_locale,
     )
 
 
