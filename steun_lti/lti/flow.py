@@ -131,6 +131,28 @@ _LOGIN_BY_ISSUER = (
 )
 _CONSUME_STATE = insert(_STATE)
 _STORE_LAUNCH = insert(_LAUNCH)
+_STATE_ROW = (
+    "state", "nonce", "registration_id", "binding_hash", "storage_target", "created_at",
+    "expires_at", "used_at",
+)  # fmt: skip
+_LAUNCH_ROW = (
+    "id", "registration_id", "context", "services", "ags_subject", "created_at", "expires_at",
+    "browser_hash",
+)  # fmt: skip
+# PostgreSQL: the state consumed and the launch recorded in one statement (its WITH clause
+# inserts the state: a used state fails the whole statement on the primary key). Alone, the
+# launch's only write, it runs outside a transaction, being atomic by itself: no BEGIN and
+# COMMIT round trips (steun_lti/plumbing/db.py).
+_CONSUME_AND_STORE = (
+    insert(_LAUNCH)
+    .values({name: bindparam(name) for name in _LAUNCH_ROW})
+    .add_cte(
+        insert(_STATE)
+        .values({name: bindparam("s_" + name) for name in _STATE_ROW})
+        .cte("consumed_state")
+    )
+)
+_CONSUME_AND_STORE_ALONE = _CONSUME_AND_STORE.execution_options(steun_atomic_alone=True)
 _DEP = cast(Table, LtiDeployment.__table__)
 _REG_COLUMNS = tuple(c.name for c in _REG.c)
 _DEP_COLUMNS = tuple(c.name for c in _DEP.c)
@@ -432,11 +454,14 @@ def verify_launch(
     state_key: str,
     leeway: int = 60,
     login: LoginState | None = None,
+    consume: bool = True,
 ) -> VerifiedLaunch:
     """Verify a launch completely, consuming its state; raise an LtiError subclass on any fault.
 
     ``login`` is what :func:`read_state` gave for this ``state`` (the view reads it first to
     choose between the cookie and the platform's storage); without it the state is read here.
+    With ``consume=False`` an accepted launch leaves the state to :func:`store_launch`
+    (``consuming=``), which consumes it with the launch record; a refused one is consumed here.
     """
     if not id_token:
         raise MessageError("no id_token in the launch")
@@ -478,27 +503,38 @@ def verify_launch(
     # unique index, SQLite writer lock) and then fails. Refusals below commit the consumption
     # before they are raised. Nothing is written before it in this transaction, so a failed
     # insert rolls the whole transaction back (no savepoint needed).
-    try:
-        session.connection().execute(
-            _CONSUME_STATE,
-            {
-                "state": digest(row.state),
-                "nonce": digest(row.nonce),
-                "registration_id": row.registration_id,
-                "binding_hash": row.binding_hash,
-                "storage_target": row.storage_target,
-                "expires_at": row.expires_at,
-                "used_at": utcnow(),
-            },
-        )
-    except IntegrityError as exc:
-        session.rollback()
-        raise ReplayError("state already used") from exc
+    if consume:
+        consume_state(session, row)
     try:
         return _check_message(session, registration, claims, deployment)
     except LtiError:
+        if not consume:
+            consume_state(session, row)
         session.commit()
         raise
+
+
+def _state_values(login: LoginState, now: datetime) -> dict[str, Any]:
+    return {
+        "state": digest(login.state),
+        "nonce": digest(login.nonce),
+        "registration_id": login.registration_id,
+        "binding_hash": login.binding_hash,
+        "storage_target": login.storage_target,
+        "created_at": now,
+        "expires_at": login.expires_at,
+        "used_at": now,
+    }
+
+
+def consume_state(session: Session, login: LoginState) -> None:
+    """Mark a login's state (and its nonce) used, in the caller's transaction; a state used
+    before is :class:`ReplayError` (its primary key), on any worker."""
+    try:
+        session.connection().execute(_CONSUME_STATE, _state_values(login, utcnow()))
+    except IntegrityError as exc:
+        session.rollback()
+        raise ReplayError("state already used") from exc
 
 
 def _registration_and_deployment(
@@ -642,24 +678,43 @@ def store_launch(
     sealed_subject: str | None,
     ttl: timedelta = LAUNCH_TTL,
     browser_key: str | None = None,
+    consuming: LoginState | None = None,
+    alone: bool = False,
 ) -> str:
     """Record a verified launch for ``ttl``; with ``browser_key`` it may also travel in URLs.
 
     One prebuilt INSERT in the caller's transaction (no row object); returns the launch id.
+    ``consuming``: the launch's login state, consumed here with the record (see
+    :func:`verify_launch`'s ``consume``); a state used before is :class:`ReplayError`.
+    ``alone``: nothing else is written before the commit, so on PostgreSQL the one statement
+    needs no transaction around it.
     """
     launch_id = launch.launch_id or new_secret()
-    session.connection().execute(
-        _STORE_LAUNCH,
-        {
-            "id": launch_id,
-            "registration_id": registration_id,
-            "context": launch.to_dict(),
-            "services": services,
-            "ags_subject": sealed_subject,
-            "expires_at": utcnow() + ttl,
-            "browser_hash": digest(browser_key) if browser_key else None,
-        },
-    )
+    now = utcnow()
+    values = {
+        "id": launch_id,
+        "registration_id": registration_id,
+        "context": launch.to_dict(),
+        "services": services,
+        "ags_subject": sealed_subject,
+        "created_at": now,
+        "expires_at": now + ttl,
+        "browser_hash": digest(browser_key) if browser_key else None,
+    }
+    connection = session.connection()
+    if consuming is None:
+        connection.execute(_STORE_LAUNCH, values)
+    elif connection.dialect.name == "postgresql":
+        for name, value in _state_values(consuming, now).items():
+            values["s_" + name] = value
+        try:
+            connection.execute(_CONSUME_AND_STORE_ALONE if alone else _CONSUME_AND_STORE, values)
+        except IntegrityError as exc:
+            session.rollback()
+            raise ReplayError("state already used") from exc
+    else:
+        consume_state(session, consuming)
+        session.connection().execute(_STORE_LAUNCH, values)
     return launch_id
 
 

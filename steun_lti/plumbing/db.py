@@ -75,7 +75,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 # launch's 10). Under PostgreSQL's READ COMMITTED each statement sees what was committed when it
 # started, inside a transaction or not, so the reads see what they saw before. A SELECT that
 # takes locks (FOR UPDATE / FOR SHARE, advisory locks) counts as a write: its locks need the
-# transaction. So does anything that is not a SELECT (SAVEPOINT included).
+# transaction. So does anything that is not a SELECT (SAVEPOINT included), except a statement
+# its caller marks ``steun_atomic_alone``: the only write before the commit, atomic by itself.
 _LOCKING = ("FOR UPDATE", "FOR SHARE", "FOR NO KEY UPDATE", "FOR KEY SHARE", "ADVISORY")
 
 
@@ -88,11 +89,13 @@ def _reads_outside_a_transaction(dbapi_connection: Any, _record: Any, _proxy: An
 
 
 def _a_transaction_from_the_first_write(
-    _conn: Any, cursor: Any, statement: str, *_args: Any
+    _conn: Any, cursor: Any, statement: str, _parameters: Any, context: Any, _many: bool
 ) -> None:
     connection = cursor.connection
     if not connection.autocommit:
         return
+    if context is not None and context.execution_options.get("steun_atomic_alone"):
+        return  # one statement that is all a request writes: atomic without a transaction
     head = statement.lstrip()[:6].upper()
     if head != "SELECT" or any(hint in statement.upper() for hint in _LOCKING):
         connection.autocommit = False  # psycopg sends BEGIN before this statement

@@ -184,6 +184,7 @@ def launch() -> ResponseReturnValue:
         state_key=state_key(),
         leeway=get_settings().lti_clock_leeway,
         login=login,
+        consume=False,  # consumed by store_launch, with the launch record
     )
     launch_id = flow.new_secret()
     context, extra = flow.build_context(verified, hmac_key=services().hmac_key, launch_id=launch_id)
@@ -196,6 +197,10 @@ def launch() -> ResponseReturnValue:
     if from_storage:
         browser_key = sessions.browser_key(str(current_app.config["SECRET_KEY"]), launch_id)
         extra["storage_target"] = login.storage_target  # from the signed login state
+    # Only a participant's launch is a record (issue 14): no statement before consent.
+    participant = verified.message_type != flow.DEEP_LINKING_REQUEST and takes_part(
+        session, context
+    )
     flow.store_launch(
         session,
         context,
@@ -204,9 +209,10 @@ def launch() -> ResponseReturnValue:
         sealed_subject=sealed,
         ttl=timedelta(hours=get_settings().session_hours),
         browser_key=browser_key,
+        consuming=login,
+        alone=not participant,
     )
-    if verified.message_type != flow.DEEP_LINKING_REQUEST and takes_part(session, context):
-        # Only a participant's launch is a record (issue 14): no statement before consent.
+    if participant:
         emit(
             session,
             "launched",
