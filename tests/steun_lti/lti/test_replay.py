@@ -83,3 +83,34 @@ def test_an_old_state_is_refused(tool: Tool, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(flow, "LOGIN_TTL", timedelta(seconds=-1))
     response = tool.post_launch(http, fields)
     assert response.status_code == 400 and "state_invalid" in response.text
+
+
+def test_a_refused_launch_uses_up_its_state(tool: Tool) -> None:
+    """The state is consumed with the launch record; a launch refused after its token verified
+    (here: a deployment seen for the first time, created inactive) still uses it up."""
+    from sqlalchemy import update
+
+    from steun_lti.lti.models import LtiDeployment
+
+    http = tool.browser()
+    fields = tool.authorize(tool.login(http, tool.platform.prepare(LaunchSpec(deployment_id="d2"))))
+    assert tool.post_launch(http, fields).status_code == 403
+    with tool.database.session() as session:
+        session.execute(update(LtiDeployment).values(active=True))
+    again = tool.post_launch(http, fields)
+    assert again.status_code == 400 and "replay" in again.text
+
+
+def test_a_participants_launch_is_refused_when_replayed(tool: Tool) -> None:
+    """A participant's launch also writes its `launched` record (a transaction on PostgreSQL,
+    where a new teacher's launch is one statement): its replay is refused all the same."""
+    from tests.steun_lti.lti.test_sessions import cookie_launch
+
+    cookie_launch(tool, "teacher-replay", consent=True)
+    http = tool.browser()
+    fields = tool.authorize(
+        tool.login(http, tool.platform.prepare(LaunchSpec(sub="teacher-replay")))
+    )
+    assert tool.post_launch(http, fields).status_code == 303
+    again = tool.post_launch(http, fields)
+    assert again.status_code == 400 and "replay" in again.text
