@@ -253,7 +253,7 @@ def measure(
 def page_through(endpoint: str, auth: tuple[str, str]) -> tuple[int, float]:
     """Read every statement with `more`, as Steun's own client does for `steun export`
     (xapi.client.LrsClient.iter_statements without a limit: the LRS's page size, 500; the next
-    page fetched while the current one is handled)."""
+    page requested before the current one is parsed)."""
     t0 = time.perf_counter()
     with LrsClient(endpoint, auth[0], auth[1], timeout=120) as client:
         count = sum(1 for _ in client.iter_statements())
