@@ -498,11 +498,12 @@ def verify_launch(
     )
     if not hmac.compare_digest(str(claims.get("nonce")), row.nonce):
         raise StateError("nonce does not belong to this login")
-    # Consume the state (and with it the nonce) in the caller's transaction: the row commits
-    # together with the launch record; a concurrent replay's insert waits on it (PostgreSQL
-    # unique index, SQLite writer lock) and then fails. Refusals below commit the consumption
-    # before they are raised. Nothing is written before it in this transaction, so a failed
-    # insert rolls the whole transaction back (no savepoint needed).
+    # Consume the state (and with it the nonce) in the caller's transaction, here or (with
+    # consume=False) in store_launch's insert of the launch record: the row commits together
+    # with the record; a concurrent replay's insert waits on it (PostgreSQL unique index, SQLite
+    # writer lock) and then fails. Refusals below commit the consumption before they are
+    # raised. Nothing is written before it in this transaction, so a failed insert rolls the
+    # whole transaction back (no savepoint needed).
     if consume:
         consume_state(session, row)
     try:
