@@ -22,7 +22,8 @@ import functools
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -131,10 +132,7 @@ _LOGIN_BY_ISSUER = (
 )
 _CONSUME_STATE = insert(_STATE)
 _STORE_LAUNCH = insert(_LAUNCH)
-_STATE_ROW = (
-    "state", "nonce", "registration_id", "binding_hash", "storage_target", "created_at",
-    "expires_at", "used_at",
-)  # fmt: skip
+_STATE_ROW = tuple(c.name for c in _STATE.c)  # every column: _state_values gives them all
 _LAUNCH_ROW = (
     "id", "registration_id", "context", "services", "ags_subject", "created_at", "expires_at",
     "browser_hash",
@@ -454,14 +452,13 @@ def verify_launch(
     state_key: str,
     leeway: int = 60,
     login: LoginState | None = None,
-    consume: bool = True,
 ) -> VerifiedLaunch:
-    """Verify a launch completely, consuming its state; raise an LtiError subclass on any fault.
+    """Verify a launch completely; raise an LtiError subclass on any fault.
 
     ``login`` is what :func:`read_state` gave for this ``state`` (the view reads it first to
     choose between the cookie and the platform's storage); without it the state is read here.
-    With ``consume=False`` an accepted launch leaves the state to :func:`store_launch`
-    (``consuming=``), which consumes it with the launch record; a refused one is consumed here.
+    A launch refused once its token verified consumes its state here; an accepted one leaves it
+    to :func:`store_launch` (``consuming=``), which consumes it with the launch record.
     """
     if not id_token:
         raise MessageError("no id_token in the launch")
@@ -498,19 +495,14 @@ def verify_launch(
     )
     if not hmac.compare_digest(str(claims.get("nonce")), row.nonce):
         raise StateError("nonce does not belong to this login")
-    # Consume the state (and with it the nonce) in the caller's transaction, here or (with
-    # consume=False) in store_launch's insert of the launch record: the row commits together
-    # with the record; a concurrent replay's insert waits on it (PostgreSQL unique index, SQLite
-    # writer lock) and then fails. Refusals below commit the consumption before they are
-    # raised. Nothing is written before it in this transaction, so a failed insert rolls the
-    # whole transaction back (no savepoint needed).
-    if consume:
-        consume_state(session, row)
+    # The state (and with it the nonce) is consumed in the caller's transaction: with the
+    # launch record by store_launch, or here before a refusal below is raised (committed). A
+    # concurrent replay's insert waits on it (PostgreSQL unique index, SQLite writer lock) and
+    # then fails.
     try:
         return _check_message(session, registration, claims, deployment)
     except LtiError:
-        if not consume:
-            consume_state(session, row)
+        consume_state(session, row)
         session.commit()
         raise
 
@@ -528,14 +520,22 @@ def _state_values(login: LoginState, now: datetime) -> dict[str, Any]:
     }
 
 
-def consume_state(session: Session, login: LoginState) -> None:
-    """Mark a login's state (and its nonce) used, in the caller's transaction; a state used
-    before is :class:`ReplayError` (its primary key), on any worker."""
+@contextmanager
+def _refusing_replays(session: Session) -> Iterator[None]:
+    """A state's insert failing on its primary key: the state was used before, on any worker.
+    Nothing precedes the insert in its transaction, so the rollback loses nothing."""
     try:
-        session.connection().execute(_CONSUME_STATE, _state_values(login, utcnow()))
+        yield
     except IntegrityError as exc:
         session.rollback()
         raise ReplayError("state already used") from exc
+
+
+def consume_state(session: Session, login: LoginState) -> None:
+    """Mark a login's state (and its nonce) used, in the caller's transaction; a state used
+    before is :class:`ReplayError`."""
+    with _refusing_replays(session):
+        session.connection().execute(_CONSUME_STATE, _state_values(login, utcnow()))
 
 
 def _registration_and_deployment(
@@ -708,14 +708,11 @@ def store_launch(
     elif connection.dialect.name == "postgresql":
         for name, value in _state_values(consuming, now).items():
             values["s_" + name] = value
-        try:
+        with _refusing_replays(session):
             connection.execute(_CONSUME_AND_STORE_ALONE if alone else _CONSUME_AND_STORE, values)
-        except IntegrityError as exc:
-            session.rollback()
-            raise ReplayError("state already used") from exc
     else:
         consume_state(session, consuming)
-        session.connection().execute(_STORE_LAUNCH, values)
+        connection.execute(_STORE_LAUNCH, values)
     return launch_id
 
 

@@ -158,22 +158,21 @@ def _from_cookie() -> LaunchContext | None:
     kept = session[SESSION_KEY]
     launch: LaunchContext | None = None
     return_url: str | None = None
-    problem: str | None = "unreadable"
     try:
         if isinstance(kept, str) and kept.startswith("["):
             launch_id, deployment_id, return_url = (str(v) for v in json.loads(kept))
             stored, problem = _check(launch_id, deployment_id)
             if problem is None:
-                problem = "unreadable"  # a record without a readable context
                 launch = LaunchContext.from_dict(stored or {})
-                problem = None if launch.launch_id == launch_id else "unreadable"
+                if launch.launch_id != launch_id:
+                    problem = "unreadable"
         else:  # an older cookie: the context itself
             data = json.loads(kept) if isinstance(kept, str) else kept
             launch = LaunchContext.from_dict(data)
             return_url = launch.return_url
             problem = _check(launch.launch_id or "", launch.deployment_id or "")[1]
     except (TypeError, ValueError):
-        pass
+        problem = "unreadable"
     if problem is None:
         return launch
     session.pop(SESSION_KEY, None)

@@ -56,12 +56,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
-    if "pool_pre_ping" in kwargs:
-        engine = create_engine(url, **kwargs)
-    else:
+    engine = create_engine(url, **kwargs)
+    if "pool_pre_ping" not in kwargs:
         # Not pool_pre_ping, which costs a round trip on every request: a connection is tested
         # when it sat idle for a second or more (the server may have restarted) or broke.
-        engine = create_engine(url, **kwargs)
         listen_for_idle_connections(engine)
     if engine.dialect.driver == "psycopg":
         event.listen(engine, "checkout", _reads_outside_a_transaction)

@@ -184,7 +184,6 @@ def launch() -> ResponseReturnValue:
         state_key=state_key(),
         leeway=get_settings().lti_clock_leeway,
         login=login,
-        consume=False,  # consumed by store_launch, with the launch record
     )
     launch_id = flow.new_secret()
     context, extra = flow.build_context(verified, hmac_key=services().hmac_key, launch_id=launch_id)
